@@ -1,0 +1,55 @@
+#include "common/secrets.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace mandant {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read file \"", path, "\": ", std::strerror(errno)));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read secret file \"", path, "\": ", std::strerror(errno)));
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "secret file \"", path, "\" is accessible by group or others; run chmod 600 on it"));
+  }
+  auto content = ReadFile(path);
+  if (!content.ok()) return content.status();
+  std::string s = *std::move(content);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  if (s.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("secret file \"", path, "\" is empty"));
+  }
+  return s;
+}
+
+absl::StatusOr<std::string> ReadSecret(absl::string_view env, const std::string& file) {
+  if (const char* v = std::getenv(std::string(env).c_str()); v != nullptr && *v != '\0') {
+    return std::string(v);
+  }
+  if (!file.empty()) return ReadSecretFile(file);
+  return absl::NotFoundError(
+      absl::StrCat("no secret given: set ", env, " or name a secret file"));
+}
+
+}  // namespace mandant

@@ -1,0 +1,99 @@
+#include "controller/api/rpc_call.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "controller/store/uuid.h"
+#include "google/protobuf/any.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace mandant::controller::api {
+namespace {
+
+constexpr absl::string_view kGoogleRpcTypePrefix = "type.googleapis.com/google.rpc.";
+
+std::string CodeName(absl::StatusCode code) { return absl::StatusCodeToString(code); }
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(status.code()));
+  details.set_message(std::string(status.message()));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    if (!absl::StartsWith(url, kGoogleRpcTypePrefix)) return;
+    google::protobuf::Any* any = details.add_details();
+    any->set_type_url(std::string(url));
+    any->set_value(std::string(payload));
+  });
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
+                      details.details_size() > 0 ? details.SerializeAsString() : "");
+}
+
+RpcCall::RpcCall(grpc::ServerContext* context, absl::string_view method, bool mutating,
+                 const ServiceDeps& deps)
+    : context_(context),
+      method_(method),
+      mutating_(mutating),
+      deps_(deps),
+      start_(absl::Now()),
+      call_id_(store::NewUuid()) {
+  context_->AddInitialMetadata("x-mandant-call-id", call_id_);
+}
+
+absl::Status RpcCall::Authenticate() {
+  const auto& md = context_->client_metadata();
+  auto it = md.find("authorization");
+  absl::string_view value;
+  if (it != md.end()) value = absl::string_view(it->second.data(), it->second.size());
+  auto principal = deps_.authenticator->Authenticate(value);
+  if (!principal.ok()) return principal.status();
+  principal_ = *std::move(principal);
+  authenticated_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status RpcCall::Audit(store::Connection& conn, const absl::Status& result,
+                            absl::string_view message) const {
+  return conn
+      .Query("INSERT INTO audit_log (principal, role, method, object, request_id, code, message) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             {principal_.ToString(), std::string(auth::RoleName(principal_.role)), method_,
+              object_, request_id_, CodeName(result.code()),
+              std::string(message.empty() ? result.message() : message)})
+      .status();
+}
+
+grpc::Status RpcCall::Finish(const absl::Status& status) {
+  const absl::Duration elapsed = absl::Now() - start_;
+  const std::string code = CodeName(status.code());
+  deps_.metrics->Increment("mandant_rpc_requests_total", {{"method", method_}, {"code", code}});
+  deps_.metrics->Observe("mandant_rpc_duration_seconds", {{"method", method_}}, elapsed);
+
+  if (mutating_ && authenticated_ && !status.ok()) {
+    // The handler's transaction rolled back with its audit row; record the
+    // refusal on its own.
+    absl::Status audited = deps_.db->Run("audit", [&](store::Connection& conn) {
+      return Audit(conn, status);
+    });
+    if (!audited.ok()) {
+      MANDANT_LOG(warn, "audit row not written",
+                  {{"call_id", call_id_}, {"method", method_}, {"error", audited}});
+    }
+  }
+  const std::string who = authenticated_ ? principal_.ToString() : "-";
+  const long long micros = absl::ToInt64Microseconds(elapsed);
+  if (status.ok()) {
+    MANDANT_LOG(info, "rpc", {{"call_id", call_id_}, {"method", method_}, {"principal", who},
+                              {"object", object_}, {"request_id", request_id_}, {"code", code},
+                              {"duration_us", micros}});
+  } else {
+    MANDANT_LOG(warn, "rpc", {{"call_id", call_id_}, {"method", method_}, {"principal", who},
+                              {"object", object_}, {"request_id", request_id_}, {"code", code},
+                              {"duration_us", micros}, {"error", std::string(status.message())}});
+  }
+  return ToGrpcStatus(status);
+}
+
+}  // namespace mandant::controller::api

@@ -1,0 +1,73 @@
+#ifndef MANDANT_CONTROLLER_API_RPC_CALL_H_
+#define MANDANT_CONTROLLER_API_RPC_CALL_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "controller/auth/principal.h"
+#include "controller/auth/tokens.h"
+#include "controller/metrics.h"
+#include "controller/store/database.h"
+#include "grpcpp/grpcpp.h"
+
+namespace mandant::controller::api {
+
+// What every service handler needs; owned by the server, outlives services.
+struct ServiceDeps {
+  store::Database* db = nullptr;
+  auth::TokenAuthenticator* authenticator = nullptr;
+  Metrics* metrics = nullptr;
+};
+
+// Converts to grpc::Status. Payloads under type.googleapis.com/google.rpc.*
+// (BadRequest, PreconditionFailure, QuotaFailure) become the google.rpc.Status
+// details a gRPC client reads from the grpc-status-details-bin trailer.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The life of one RPC: authentication, a call id in every log line, metrics
+// by method and code, and an audit row for refused mutations (successful ones
+// are audited inside their transaction by the handler). Not thread-safe; one
+// per call on the handler's stack.
+class RpcCall {
+ public:
+  RpcCall(grpc::ServerContext* context, absl::string_view method, bool mutating,
+          const ServiceDeps& deps);
+
+  // Authenticates the caller; on success principal() is valid.
+  absl::Status Authenticate();
+  const auth::Principal& principal() const { return principal_; }
+  // A fresh id for this call, also sent back as "x-mandant-call-id".
+  const std::string& call_id() const { return call_id_; }
+  const std::string& method() const { return method_; }
+
+  // The object the call is about ("tenants/acme"), for logs and audit.
+  void set_object(std::string object) { object_ = std::move(object); }
+  void set_request_id(std::string request_id) { request_id_ = std::move(request_id); }
+  const std::string& object() const { return object_; }
+  const std::string& request_id() const { return request_id_; }
+
+  // Appends the audit row for this call inside the caller's transaction.
+  absl::Status Audit(store::Connection& conn, const absl::Status& result,
+                     absl::string_view message = "") const;
+
+  // Ends the call: metrics, one log line, audit of refused mutations.
+  grpc::Status Finish(const absl::Status& status);
+
+ private:
+  grpc::ServerContext* const context_;
+  const std::string method_;
+  const bool mutating_;
+  const ServiceDeps& deps_;
+  const absl::Time start_;
+  std::string call_id_;
+  bool authenticated_ = false;
+  auth::Principal principal_;
+  std::string object_;
+  std::string request_id_;
+};
+
+}  // namespace mandant::controller::api
+
+#endif  // MANDANT_CONTROLLER_API_RPC_CALL_H_

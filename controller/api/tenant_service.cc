@@ -1,0 +1,263 @@
+#include "controller/api/tenant_service.h"
+
+#include <openssl/rand.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "controller/auth/principal.h"
+#include "controller/store/idempotency.h"
+#include "tenants/field_violations.h"
+#include "tenants/names.h"
+
+namespace mandant::controller::api {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+
+uint64_t RandomSpread() {
+  uint64_t v = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof(v));
+  return v | 1;  // never 0, which means "start at the beginning"
+}
+
+// Page tokens are opaque to clients; inside: version, the state filter they
+// were issued for, and the last name of the page.
+std::string EncodePageToken(v1::TenantState state, absl::string_view last) {
+  return absl::WebSafeBase64Escape(absl::StrCat("t1:", static_cast<int>(state), ":", last));
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token, v1::TenantState state) {
+  tenants::FieldViolations bad;
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) {
+    bad.Add("page_token", "is not a token returned by ListTenants");
+    return bad.ToStatus();
+  }
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits(':', 2));
+  int token_state = 0;
+  if (parts.size() != 3 || parts[0] != "t1" || !absl::SimpleAtoi(parts[1], &token_state)) {
+    bad.Add("page_token", "is not a token returned by ListTenants");
+    return bad.ToStatus();
+  }
+  if (token_state != static_cast<int>(state)) {
+    bad.Add("page_token", "was issued for a different state filter; start again without it");
+    return bad.ToStatus();
+  }
+  return parts[2];
+}
+
+}  // namespace
+
+TenantServiceImpl::TenantServiceImpl(const ServiceDeps& deps, TenantServiceOptions options)
+    : deps_(deps),
+      options_(std::move(options)),
+      network_defaults_{options_.pools.default_prefix_length, 16, 28,
+                        options_.pools.vlan.has_value()},
+      store_(options_.pools) {}
+
+grpc::Status TenantServiceImpl::CreateTenant(grpc::ServerContext* context,
+                                             const v1::CreateTenantRequest* request,
+                                             v1::Tenant* response) {
+  RpcCall call(context, "CreateTenant", /*mutating=*/true, deps_);
+  return call.Finish(Create(call, *request, response));
+}
+
+grpc::Status TenantServiceImpl::GetTenant(grpc::ServerContext* context,
+                                          const v1::GetTenantRequest* request,
+                                          v1::Tenant* response) {
+  RpcCall call(context, "GetTenant", /*mutating=*/false, deps_);
+  return call.Finish(Get(call, *request, response));
+}
+
+grpc::Status TenantServiceImpl::ListTenants(grpc::ServerContext* context,
+                                            const v1::ListTenantsRequest* request,
+                                            v1::ListTenantsResponse* response) {
+  RpcCall call(context, "ListTenants", /*mutating=*/false, deps_);
+  return call.Finish(List(call, *request, response));
+}
+
+grpc::Status TenantServiceImpl::UpdateTenant(grpc::ServerContext* context,
+                                             const v1::UpdateTenantRequest* request,
+                                             v1::Tenant* response) {
+  RpcCall call(context, "UpdateTenant", /*mutating=*/true, deps_);
+  return call.Finish(Update(call, *request, response));
+}
+
+grpc::Status TenantServiceImpl::DeleteTenant(grpc::ServerContext* context,
+                                             const v1::DeleteTenantRequest* request,
+                                             google::protobuf::Empty*) {
+  RpcCall call(context, "DeleteTenant", /*mutating=*/true, deps_);
+  return call.Finish(Delete(call, *request));
+}
+
+absl::Status TenantServiceImpl::Create(RpcCall& call, const v1::CreateTenantRequest& request,
+                                       v1::Tenant* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(tenants::TenantName(request.tenant_id()));
+  call.set_request_id(request.request_id());
+  MANDANT_RETURN_IF_ERROR(auth::RequireProviderAdmin(call.principal(), "creating tenants"));
+  MANDANT_RETURN_IF_ERROR(
+      tenants::ValidateCreateTenantRequest(request, network_defaults_).ToStatus());
+
+  store::NewTenant tenant;
+  tenant.id = request.tenant_id();
+  tenant.display_name = request.tenant().display_name();
+  tenant.quota = tenants::MergeQuota(options_.default_quota, request.tenant().quota());
+  const v1::NetworkRequest& net = request.tenant().network_request();
+  tenant.mode = net.mode() == v1::NETWORK_MODE_VLAN ? v1::NETWORK_MODE_VLAN
+                                                    : v1::NETWORK_MODE_VXLAN;
+  tenant.node_prefix_length = net.node_prefix_length();
+  tenant.storage_prefix_length = net.storage_prefix_length();
+
+  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
+                                  request.request_id(), request);
+  int attempt = 0;
+  return deps_.db->Transact("create tenant", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) {
+      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
+      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    }
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    // The first attempt takes the lowest free resources; a retry after a
+    // conflict with a concurrent create starts at a random place instead.
+    const uint64_t spread = attempt++ == 0 ? 0 : RandomSpread();
+    MANDANT_ASSIGN_OR_RETURN(*response, store_.Create(conn, tenant, spread));
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
+    return call.Audit(conn, absl::OkStatus());
+  });
+}
+
+absl::Status TenantServiceImpl::Get(RpcCall& call, const v1::GetTenantRequest& request,
+                                    v1::Tenant* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  MANDANT_RETURN_IF_ERROR(tenants::ValidateGetTenantRequest(request).ToStatus());
+  MANDANT_ASSIGN_OR_RETURN(std::string id, tenants::ParseTenantName(request.name()));
+  call.set_object(request.name());
+  MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), id));
+  return deps_.db->Run("get tenant", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(*response, store_.Get(conn, id));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status TenantServiceImpl::List(RpcCall& call, const v1::ListTenantsRequest& request,
+                                     v1::ListTenantsResponse* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  MANDANT_RETURN_IF_ERROR(tenants::ValidateListTenantsRequest(request).ToStatus());
+  std::string after;
+  if (!request.page_token().empty()) {
+    MANDANT_ASSIGN_OR_RETURN(after, DecodePageToken(request.page_token(), request.state()));
+  }
+  const auth::Principal& p = call.principal();
+  std::string only;
+  if (p.role != auth::Role::kProviderAdmin) {
+    if (p.tenant.empty()) return absl::OkStatus();  // agents see no tenants
+    only = p.tenant;
+  }
+  const int page_size = request.page_size() > 0 ? request.page_size() : kDefaultPageSize;
+  return deps_.db->Run("list tenants", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto rows,
+                             store_.List(conn, after, request.state(), only, page_size + 1));
+    const bool more = static_cast<int>(rows.size()) > page_size;
+    if (more) rows.pop_back();
+    for (v1::Tenant& t : rows) *response->add_tenants() = std::move(t);
+    if (more) {
+      const std::string& last = response->tenants().rbegin()->name();
+      response->set_next_page_token(
+          EncodePageToken(request.state(), absl::string_view(last).substr(8)));  // "tenants/"
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status TenantServiceImpl::Update(RpcCall& call, const v1::UpdateTenantRequest& request,
+                                       v1::Tenant* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.tenant().name());
+  call.set_request_id(request.request_id());
+  MANDANT_RETURN_IF_ERROR(tenants::ValidateUpdateTenantRequest(request).ToStatus());
+  MANDANT_ASSIGN_OR_RETURN(std::string id,
+                           tenants::ParseTenantName(request.tenant().name(), "tenant.name"));
+  MANDANT_RETURN_IF_ERROR(auth::CheckTenantWrite(call.principal(), id));
+
+  const v1::Tenant& in = request.tenant();
+  store::TenantChanges changes;
+  tenants::FieldViolations unset;
+  bool provider_only = false;
+  for (const std::string& path : request.update_mask().paths()) {
+    if (path == "display_name") {
+      changes.display_name = in.display_name();
+    } else if (path == "state") {
+      changes.state = in.state();
+      provider_only = true;
+    } else if (path == "quota") {
+      changes.quota = in.quota();
+      provider_only = true;
+    } else {
+      // "quota.<field>": copy that one field, which must be set.
+      provider_only = true;
+      if (!changes.quota) changes.quota.emplace();
+      const std::string field(absl::string_view(path).substr(6));
+      const auto* desc = v1::TenantQuota::descriptor()->FindFieldByName(field);
+      const auto* refl = v1::TenantQuota::GetReflection();
+      if (desc == nullptr || !refl->HasField(in.quota(), desc)) {
+        unset.Add(absl::StrCat("tenant.", path), "is named in update_mask but not set");
+        continue;
+      }
+      refl->SetInt64(&*changes.quota, desc, refl->GetInt64(in.quota(), desc));
+    }
+  }
+  MANDANT_RETURN_IF_ERROR(unset.ToStatus());
+  if (provider_only) {
+    MANDANT_RETURN_IF_ERROR(
+        auth::RequireProviderAdmin(call.principal(), "changing a tenant's state or quota"));
+  }
+
+  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
+                                  request.request_id(), request);
+  return deps_.db->Transact("update tenant", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) {
+      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
+      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    }
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    if (call.principal().role != auth::Role::kProviderAdmin) {
+      MANDANT_ASSIGN_OR_RETURN(v1::Tenant current, store_.Get(conn, id));
+      if (current.state() == v1::TENANT_STATE_SUSPENDED) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "tenant \"", id, "\" is suspended; ask your provider to reactivate it"));
+      }
+    }
+    MANDANT_ASSIGN_OR_RETURN(*response, store_.Update(conn, id, in.etag(), changes));
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
+    return call.Audit(conn, absl::OkStatus());
+  });
+}
+
+absl::Status TenantServiceImpl::Delete(RpcCall& call, const v1::DeleteTenantRequest& request) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.name());
+  call.set_request_id(request.request_id());
+  MANDANT_RETURN_IF_ERROR(tenants::ValidateDeleteTenantRequest(request).ToStatus());
+  MANDANT_ASSIGN_OR_RETURN(std::string id, tenants::ParseTenantName(request.name()));
+  MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), id));
+  MANDANT_RETURN_IF_ERROR(auth::RequireProviderAdmin(call.principal(), "deleting tenants"));
+
+  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
+                                  request.request_id(), request);
+  return deps_.db->Transact("delete tenant", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    MANDANT_RETURN_IF_ERROR(store_.Delete(conn, id, request.etag()));
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, google::protobuf::Empty()));
+    return call.Audit(conn, absl::OkStatus());
+  });
+}
+
+}  // namespace mandant::controller::api

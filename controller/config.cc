@@ -1,0 +1,159 @@
+#include "controller/config.h"
+
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/secrets.h"
+#include "yaml-cpp/yaml.h"
+
+namespace mandant::controller {
+namespace {
+
+// Collects problems with their key paths while the file is read.
+class Reader {
+ public:
+  void Error(absl::string_view key, absl::string_view what) {
+    errors_.push_back(absl::StrCat(key, ": ", what));
+  }
+  const std::vector<std::string>& errors() const { return errors_; }
+
+  void CheckKeys(const YAML::Node& node, absl::string_view prefix,
+                 const std::set<std::string>& allowed) {
+    if (!node || node.IsNull()) return;
+    if (!node.IsMap()) {
+      Error(prefix.empty() ? "(top level)" : prefix, "must be a mapping");
+      return;
+    }
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      if (!allowed.count(key)) {
+        Error(prefix.empty() ? key : absl::StrCat(prefix, ".", key),
+              absl::StrCat("unknown key; allowed: ", absl::StrJoin(allowed, ", ")));
+      }
+    }
+  }
+
+  template <typename T>
+  void Read(const YAML::Node& node, absl::string_view key, T* out) {
+    if (!node || node.IsNull()) return;
+    try {
+      *out = node.as<T>();
+    } catch (const YAML::Exception&) {
+      Error(key, "has the wrong type");
+    }
+  }
+
+ private:
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("config is not valid YAML: ", e.what()));
+  }
+  ControllerConfig c;
+  Reader r;
+  r.CheckKeys(root, "", {"listen", "metrics_listen", "tls", "database", "network", "log",
+                         "shutdown_grace_seconds"});
+  r.Read(root["listen"], "listen", &c.listen);
+  r.Read(root["metrics_listen"], "metrics_listen", &c.metrics_listen);
+  r.CheckKeys(root["tls"], "tls", {"cert_file", "key_file"});
+  r.Read(root["tls"]["cert_file"], "tls.cert_file", &c.tls_cert_file);
+  r.Read(root["tls"]["key_file"], "tls.key_file", &c.tls_key_file);
+  r.CheckKeys(root["database"], "database", {"conninfo", "password_file", "pool_size"});
+  r.Read(root["database"]["conninfo"], "database.conninfo", &c.database_conninfo);
+  r.Read(root["database"]["password_file"], "database.password_file",
+         &c.database_password_file);
+  r.Read(root["database"]["pool_size"], "database.pool_size", &c.database_pool_size);
+
+  const YAML::Node net = root["network"];
+  r.CheckKeys(net, "network", {"vni_pool", "vlan_pool", "node_supernet", "storage_supernet",
+                               "default_prefix_length"});
+  r.CheckKeys(net["vni_pool"], "network.vni_pool", {"first", "last"});
+  r.Read(net["vni_pool"]["first"], "network.vni_pool.first", &c.pools.vni.first);
+  r.Read(net["vni_pool"]["last"], "network.vni_pool.last", &c.pools.vni.last);
+  if (net["vlan_pool"] && !net["vlan_pool"].IsNull()) {
+    r.CheckKeys(net["vlan_pool"], "network.vlan_pool", {"first", "last"});
+    store::SegmentRange vlan;
+    r.Read(net["vlan_pool"]["first"], "network.vlan_pool.first", &vlan.first);
+    r.Read(net["vlan_pool"]["last"], "network.vlan_pool.last", &vlan.last);
+    c.pools.vlan = vlan;
+  }
+  std::string node = "10.64.0.0/12", storage = "10.96.0.0/12";
+  r.Read(net["node_supernet"], "network.node_supernet", &node);
+  r.Read(net["storage_supernet"], "network.storage_supernet", &storage);
+  r.Read(net["default_prefix_length"], "network.default_prefix_length",
+         &c.pools.default_prefix_length);
+  auto node_cidr = tenants::Cidr::Parse(node);
+  auto storage_cidr = tenants::Cidr::Parse(storage);
+  if (!node_cidr.ok()) r.Error("network.node_supernet", node_cidr.status().message());
+  if (!storage_cidr.ok()) r.Error("network.storage_supernet", storage_cidr.status().message());
+
+  r.CheckKeys(root["log"], "log", {"level", "format"});
+  r.Read(root["log"]["level"], "log.level", &c.log_level);
+  std::string format = "text";
+  r.Read(root["log"]["format"], "log.format", &format);
+  if (format == "json") {
+    c.log_format = logging::Format::kJson;
+  } else if (format != "text") {
+    r.Error("log.format", absl::StrCat("\"", format, "\" is unknown; use text or json"));
+  }
+  int grace = 10;
+  r.Read(root["shutdown_grace_seconds"], "shutdown_grace_seconds", &grace);
+  if (grace < 0 || grace > 3600) r.Error("shutdown_grace_seconds", "must be 0-3600");
+  c.shutdown_grace = absl::Seconds(grace);
+
+  if (c.listen.empty()) r.Error("listen", "is required (host:port)");
+  if (c.tls_cert_file.empty()) r.Error("tls.cert_file", "is required");
+  if (c.tls_key_file.empty()) r.Error("tls.key_file", "is required");
+  if (c.database_conninfo.empty()) r.Error("database.conninfo", "is required");
+  if (c.database_pool_size < 1 || c.database_pool_size > 1000) {
+    r.Error("database.pool_size", "must be 1-1000");
+  }
+  if (node_cidr.ok() && storage_cidr.ok()) {
+    c.pools.node_supernet = *node_cidr;
+    c.pools.storage_supernet = *storage_cidr;
+    if (absl::Status st = store::ValidateNetworkPools(c.pools); !st.ok()) {
+      r.Error("network", st.message());
+    }
+  }
+  if (!r.errors().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: ", absl::StrJoin(r.errors(), "; ")));
+  }
+  return c;
+}
+
+absl::StatusOr<ControllerConfig> LoadConfig(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  auto config = ParseConfig(*text);
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        absl::StrCat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+absl::StatusOr<store::DatabaseOptions> DatabaseOptionsFrom(const ControllerConfig& config) {
+  store::DatabaseOptions options;
+  options.conninfo = config.database_conninfo;
+  options.pool_size = config.database_pool_size;
+  auto password = ReadSecret("MANDANT_DB_PASSWORD", config.database_password_file);
+  if (password.ok()) {
+    options.password = *std::move(password);
+  } else if (password.status().code() != absl::StatusCode::kNotFound ||
+             !config.database_password_file.empty()) {
+    return password.status();
+  }
+  return options;
+}
+
+}  // namespace mandant::controller

@@ -1,0 +1,41 @@
+#ifndef MANDANT_CONTROLLER_CONFIG_H_
+#define MANDANT_CONTROLLER_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/logging.h"
+#include "controller/store/database.h"
+#include "controller/store/tenant_store.h"
+
+namespace mandant::controller {
+
+// mandantd's configuration file (YAML); docs/operations.md documents every key.
+struct ControllerConfig {
+  std::string listen = "127.0.0.1:7443";
+  std::string metrics_listen = "127.0.0.1:9464";
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string database_conninfo;
+  std::string database_password_file;
+  int database_pool_size = 8;
+  store::NetworkPools pools;
+  std::string log_level = "info";
+  logging::Format log_format = logging::Format::kText;
+  absl::Duration shutdown_grace = absl::Seconds(10);
+};
+
+// Reads and checks the file. INVALID_ARGUMENT listing every bad key with what
+// is allowed; unknown keys are errors too, so that typos do not go unnoticed.
+absl::StatusOr<ControllerConfig> LoadConfig(const std::string& path);
+absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text);
+
+// Database options from the config, with the password read from
+// MANDANT_DB_PASSWORD or database.password_file (either may be absent when
+// the server authenticates otherwise).
+absl::StatusOr<store::DatabaseOptions> DatabaseOptionsFrom(const ControllerConfig& config);
+
+}  // namespace mandant::controller
+
+#endif  // MANDANT_CONTROLLER_CONFIG_H_

@@ -1,0 +1,165 @@
+// mandantd: the Mandant controller.
+//
+//   mandantd serve   --config FILE    serve the gRPC API (the default)
+//   mandantd migrate --config FILE    bring the database schema up to date
+//   mandantd token create --config FILE --subject S --role R [--tenant T]
+//                         [--ttl 720h] --output FILE
+//   mandantd version
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/secrets.h"
+#include "controller/auth/tokens.h"
+#include "controller/config.h"
+#include "controller/server.h"
+#include "controller/store/migrator.h"
+
+ABSL_FLAG(std::string, config, "/etc/mandant/mandantd.yaml", "mandantd configuration file");
+ABSL_FLAG(std::string, listen, "", "overrides the config's listen address");
+ABSL_FLAG(std::string, subject, "", "token create: who the token is for");
+ABSL_FLAG(std::string, role, "", "token create: provider-admin, tenant-admin or tenant-viewer");
+ABSL_FLAG(std::string, tenant, "", "token create: the tenant id, for tenant roles");
+ABSL_FLAG(absl::Duration, ttl, absl::Hours(24 * 30), "token create: lifetime");
+ABSL_FLAG(std::string, output, "", "token create: file to write the token to (mode 0600)");
+
+namespace mandant::controller {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+int Fail(const absl::Status& status) {
+  std::cerr << "mandantd: " << status.message() << "\n";
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+absl::StatusOr<ControllerConfig> LoadAndInit() {
+  auto config = LoadConfig(absl::GetFlag(FLAGS_config));
+  if (!config.ok()) return config.status();
+  if (!absl::GetFlag(FLAGS_listen).empty()) config->listen = absl::GetFlag(FLAGS_listen);
+  if (absl::Status st = logging::Init(config->log_level, config->log_format); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("log.level: ", st.message()));
+  }
+  return config;
+}
+
+int Migrate() {
+  auto config = LoadAndInit();
+  if (!config.ok()) return Fail(config.status());
+  auto options = DatabaseOptionsFrom(*config);
+  if (!options.ok()) return Fail(options.status());
+  auto conn = store::Connection::Open(options->conninfo, options->password);
+  if (!conn.ok()) return Fail(conn.status());
+  auto report = store::Migrate(**conn, store::BuiltinMigrations());
+  if (!report.ok()) return Fail(report.status());
+  std::cout << "schema at version " << report->to_version << " (was " << report->from_version
+            << ", applied " << report->applied.size() << ")\n";
+  return 0;
+}
+
+int CreateTokenCommand() {
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (output.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "--output: required; the token is written to that file (mode 0600), never printed"));
+  }
+  auto role = auth::ParseRole(absl::GetFlag(FLAGS_role));
+  if (!role.ok()) return Fail(absl::InvalidArgumentError(absl::StrCat("--role: ", role.status().message())));
+  auto config = LoadAndInit();
+  if (!config.ok()) return Fail(config.status());
+  auto options = DatabaseOptionsFrom(*config);
+  if (!options.ok()) return Fail(options.status());
+  options->pool_size = 1;
+  auto db = store::Database::Create(*options);
+  if (!db.ok()) return Fail(db.status());
+  auto token = auth::CreateToken(**db, absl::GetFlag(FLAGS_subject), *role,
+                                 absl::GetFlag(FLAGS_tenant), absl::GetFlag(FLAGS_ttl));
+  if (!token.ok()) return Fail(token.status());
+  const mode_t old_umask = umask(077);
+  std::ofstream out(output, std::ios::trunc);
+  out << token->token << "\n";
+  out.close();
+  umask(old_umask);
+  if (!out || chmod(output.c_str(), 0600) != 0) {
+    return Fail(absl::InternalError(absl::StrCat("cannot write token file \"", output, "\"")));
+  }
+  std::cout << "token " << token->id << " for " << absl::GetFlag(FLAGS_subject) << " ("
+            << absl::GetFlag(FLAGS_role) << ") written to " << output << ", expires "
+            << absl::FormatTime(token->expire_time) << "\n";
+  return 0;
+}
+
+int Serve() {
+  auto config = LoadAndInit();
+  if (!config.ok()) return Fail(config.status());
+  ServerOptions options;
+  options.listen = config->listen;
+  options.metrics_listen = config->metrics_listen;
+  auto cert = ReadFile(config->tls_cert_file);
+  if (!cert.ok()) return Fail(cert.status());
+  auto key = ReadSecretFile(config->tls_key_file);
+  if (!key.ok()) return Fail(key.status());
+  options.tls_cert_pem = *std::move(cert);
+  options.tls_key_pem = *std::move(key);
+  auto db = DatabaseOptionsFrom(*config);
+  if (!db.ok()) return Fail(db.status());
+  options.database = *std::move(db);
+  options.tenants.pools = config->pools;
+
+  // SIGTERM and SIGINT are taken by one thread, which shuts the server down.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = Server::Start(std::move(options));
+  if (!server.ok()) return Fail(server.status());
+  MANDANT_LOG(info, "mandantd started", {{"version", kVersion}, {"listen", config->listen}});
+  const absl::Duration grace = config->shutdown_grace;
+  Server* s = server->get();
+  std::thread waiter([s, signals, grace] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    MANDANT_LOG(info, "shutting down", {{"signal", sig}, {"grace_s", absl::ToInt64Seconds(grace)}});
+    s->Shutdown(grace);
+  });
+  s->Wait();
+  waiter.join();
+  MANDANT_LOG(info, "mandantd stopped", {});
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+}  // namespace
+}  // namespace mandant::controller
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "mandantd [serve|migrate|token create|version] --config FILE [flags]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  (void)mandant::logging::Init("info", mandant::logging::Format::kText);
+  std::string command = args.size() > 1 ? args[1] : "serve";
+  if (command == "serve") return mandant::controller::Serve();
+  if (command == "migrate") return mandant::controller::Migrate();
+  if (command == "token" && args.size() > 2 && std::string(args[2]) == "create") {
+    return mandant::controller::CreateTokenCommand();
+  }
+  if (command == "version") {
+    std::cout << "mandantd " << mandant::controller::kVersion << "\n";
+    return 0;
+  }
+  std::cerr << "mandantd: unknown command \"" << command
+            << "\"; use serve, migrate, \"token create\" or version\n";
+  return 2;
+}

@@ -1,0 +1,122 @@
+#include "controller/server.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "controller/store/migrator.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "httplib.h"
+
+namespace mandant::controller {
+namespace {
+
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& hostport,
+                                                          absl::string_view key) {
+  auto colon = hostport.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(hostport.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": \"", hostport, "\" is not host:port (port 0-65535)"));
+  }
+  std::string host = hostport.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::make_pair(host, port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
+  std::unique_ptr<Server> s(new Server());
+  MANDANT_ASSIGN_OR_RETURN(s->db_, store::Database::Create(options.database));
+  MANDANT_RETURN_IF_ERROR(s->db_->Run("check schema", [](store::Connection& conn) {
+    return store::CheckSchema(conn, store::BuiltinMigrations()).status();
+  }));
+  s->authenticator_ = std::make_unique<auth::TokenAuthenticator>(s->db_.get());
+  s->deps_ = api::ServiceDeps{s->db_.get(), s->authenticator_.get(), &s->metrics_};
+  s->tenant_service_ =
+      std::make_unique<api::TenantServiceImpl>(s->deps_, std::move(options.tenants));
+
+  store::Database* db = s->db_.get();
+  s->metrics_.Describe("mandant_rpc_requests_total", "gRPC calls by method and status code.");
+  s->metrics_.Describe("mandant_rpc_duration_seconds", "gRPC call latency by method.");
+  s->metrics_.AddGauge("mandant_db_pool_connections", "Open database connections.",
+                       [db] { return db->stats().size; });
+  s->metrics_.AddGauge("mandant_db_pool_in_use", "Database connections handed out.",
+                       [db] { return db->stats().in_use; });
+  s->metrics_.AddGauge("mandant_db_pool_waiting", "Callers waiting for a database connection.",
+                       [db] { return db->stats().waiting; });
+  s->metrics_.AddGauge("mandant_db_pool_max", "Configured database pool size.",
+                       [db] { return db->options().pool_size; });
+  s->metrics_.AddGauge("mandant_db_transaction_retries_total",
+                       "Transaction attempts retried after a conflict or a lost connection.",
+                       [db] { return static_cast<double>(db->stats().retries_total); });
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::SslServerCredentials(ssl), &s->port_);
+  builder.RegisterService(s->tenant_service_.get());
+  s->grpc_ = builder.BuildAndStart();
+  if (s->grpc_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot serve gRPC on ", options.listen,
+                     " (address in use, not local, or bad TLS certificate/key)"));
+  }
+  s->grpc_->GetHealthCheckService()->SetServingStatus(true);
+
+  if (!options.metrics_listen.empty()) {
+    MANDANT_ASSIGN_OR_RETURN(auto hp, SplitHostPort(options.metrics_listen, "metrics_listen"));
+    s->http_ = std::make_unique<httplib::Server>();
+    Server* self = s.get();
+    s->http_->Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
+      res.set_content(self->metrics_.RenderPrometheus(), "text/plain; version=0.0.4");
+    });
+    s->http_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok\n", "text/plain");
+    });
+    s->http_->Get("/readyz", [self](const httplib::Request&, httplib::Response& res) {
+      absl::Status st = self->db_->Run("readiness", [](store::Connection& conn) {
+        return conn.Query("SELECT 1").status();
+      });
+      res.status = st.ok() ? 200 : 503;
+      res.set_content(st.ok() ? "ok\n" : absl::StrCat("database: ", st.message(), "\n"),
+                      "text/plain");
+    });
+    if (hp.second == 0) {
+      s->metrics_port_ = s->http_->bind_to_any_port(hp.first);
+    } else if (s->http_->bind_to_port(hp.first, hp.second)) {
+      s->metrics_port_ = hp.second;
+    }
+    if (s->metrics_port_ <= 0) {
+      s->grpc_->Shutdown();
+      return absl::UnavailableError(
+          absl::StrCat("metrics_listen: cannot listen on ", options.metrics_listen));
+    }
+    s->http_thread_ = std::thread([self] { self->http_->listen_after_bind(); });
+  }
+  MANDANT_LOG(info, "serving", {{"grpc_port", s->port_}, {"metrics_port", s->metrics_port_}});
+  return s;
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (shut_down_ || grpc_ == nullptr) return;
+  shut_down_ = true;
+  grpc_->GetHealthCheckService()->SetServingStatus(false);
+  grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  if (http_) http_->stop();
+  if (http_thread_.joinable()) http_thread_.join();
+}
+
+void Server::Wait() {
+  if (grpc_ != nullptr) grpc_->Wait();
+}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+}  // namespace mandant::controller

@@ -1,0 +1,76 @@
+#ifndef MANDANT_CONTROLLER_SERVER_H_
+#define MANDANT_CONTROLLER_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controller/api/rpc_call.h"
+#include "controller/api/tenant_service.h"
+#include "controller/auth/tokens.h"
+#include "controller/metrics.h"
+#include "controller/store/database.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace mandant::controller {
+
+struct ServerOptions {
+  // gRPC over TLS; port 0 picks a free port (see Server::port()).
+  std::string listen = "127.0.0.1:0";
+  std::string tls_cert_pem;
+  std::string tls_key_pem;  // kept in memory only
+  // Plain HTTP for /metrics, /healthz, /readyz; empty disables it.
+  std::string metrics_listen;
+  store::DatabaseOptions database;
+  api::TenantServiceOptions tenants;
+};
+
+// mandantd's serving part: the gRPC API, health, reflection and the metrics
+// endpoint, over one database pool.
+class Server {
+ public:
+  // Connects to the database, checks the schema is migrated to exactly this
+  // binary's version and starts listening. FAILED_PRECONDITION when the schema
+  // is missing, behind or ahead; UNAVAILABLE when a port cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
+  ~Server();
+
+  // The gRPC port actually bound.
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+
+  // Stops taking new calls, lets running ones finish for up to `grace`, then
+  // cancels the rest. Safe to call more than once.
+  void Shutdown(absl::Duration grace);
+  // Blocks until Shutdown has finished.
+  void Wait();
+
+  store::Database& database() { return *db_; }
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  Server() = default;
+
+  Metrics metrics_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<auth::TokenAuthenticator> authenticator_;
+  api::ServiceDeps deps_;
+  std::unique_ptr<api::TenantServiceImpl> tenant_service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace mandant::controller
+
+#endif  // MANDANT_CONTROLLER_SERVER_H_
