@@ -49,6 +49,15 @@ class Reader {
   std::vector<std::string> errors_;
 };
 
+// node[key] without yaml-cpp's throwing on a missing parent: an absent or
+// non-mapping parent gives an undefined node, which Read and CheckKeys skip.
+YAML::Node Child(const YAML::Node& node, const char* key) {
+  if (!node || !node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  const YAML::Node& const_node = node;
+  YAML::Node child = const_node[key];
+  return child ? child : YAML::Node(YAML::NodeType::Undefined);
+}
+
 }  // namespace
 
 absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
@@ -62,51 +71,51 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   Reader r;
   r.CheckKeys(root, "", {"listen", "metrics_listen", "tls", "database", "network", "log",
                          "shutdown_grace_seconds"});
-  r.Read(root["listen"], "listen", &c.listen);
-  r.Read(root["metrics_listen"], "metrics_listen", &c.metrics_listen);
-  r.CheckKeys(root["tls"], "tls", {"cert_file", "key_file"});
-  r.Read(root["tls"]["cert_file"], "tls.cert_file", &c.tls_cert_file);
-  r.Read(root["tls"]["key_file"], "tls.key_file", &c.tls_key_file);
-  r.CheckKeys(root["database"], "database", {"conninfo", "password_file", "pool_size"});
-  r.Read(root["database"]["conninfo"], "database.conninfo", &c.database_conninfo);
-  r.Read(root["database"]["password_file"], "database.password_file",
+  r.Read(Child(root, "listen"), "listen", &c.listen);
+  r.Read(Child(root, "metrics_listen"), "metrics_listen", &c.metrics_listen);
+  r.CheckKeys(Child(root, "tls"), "tls", {"cert_file", "key_file"});
+  r.Read(Child(Child(root, "tls"), "cert_file"), "tls.cert_file", &c.tls_cert_file);
+  r.Read(Child(Child(root, "tls"), "key_file"), "tls.key_file", &c.tls_key_file);
+  r.CheckKeys(Child(root, "database"), "database", {"conninfo", "password_file", "pool_size"});
+  r.Read(Child(Child(root, "database"), "conninfo"), "database.conninfo", &c.database_conninfo);
+  r.Read(Child(Child(root, "database"), "password_file"), "database.password_file",
          &c.database_password_file);
-  r.Read(root["database"]["pool_size"], "database.pool_size", &c.database_pool_size);
+  r.Read(Child(Child(root, "database"), "pool_size"), "database.pool_size", &c.database_pool_size);
 
-  const YAML::Node net = root["network"];
+  const YAML::Node net = Child(root, "network");
   r.CheckKeys(net, "network", {"vni_pool", "vlan_pool", "node_supernet", "storage_supernet",
                                "default_prefix_length"});
-  r.CheckKeys(net["vni_pool"], "network.vni_pool", {"first", "last"});
-  r.Read(net["vni_pool"]["first"], "network.vni_pool.first", &c.pools.vni.first);
-  r.Read(net["vni_pool"]["last"], "network.vni_pool.last", &c.pools.vni.last);
-  if (net["vlan_pool"] && !net["vlan_pool"].IsNull()) {
-    r.CheckKeys(net["vlan_pool"], "network.vlan_pool", {"first", "last"});
+  r.CheckKeys(Child(net, "vni_pool"), "network.vni_pool", {"first", "last"});
+  r.Read(Child(Child(net, "vni_pool"), "first"), "network.vni_pool.first", &c.pools.vni.first);
+  r.Read(Child(Child(net, "vni_pool"), "last"), "network.vni_pool.last", &c.pools.vni.last);
+  if (Child(net, "vlan_pool") && !Child(net, "vlan_pool").IsNull()) {
+    r.CheckKeys(Child(net, "vlan_pool"), "network.vlan_pool", {"first", "last"});
     store::SegmentRange vlan;
-    r.Read(net["vlan_pool"]["first"], "network.vlan_pool.first", &vlan.first);
-    r.Read(net["vlan_pool"]["last"], "network.vlan_pool.last", &vlan.last);
+    r.Read(Child(Child(net, "vlan_pool"), "first"), "network.vlan_pool.first", &vlan.first);
+    r.Read(Child(Child(net, "vlan_pool"), "last"), "network.vlan_pool.last", &vlan.last);
     c.pools.vlan = vlan;
   }
   std::string node = "10.64.0.0/12", storage = "10.96.0.0/12";
-  r.Read(net["node_supernet"], "network.node_supernet", &node);
-  r.Read(net["storage_supernet"], "network.storage_supernet", &storage);
-  r.Read(net["default_prefix_length"], "network.default_prefix_length",
+  r.Read(Child(net, "node_supernet"), "network.node_supernet", &node);
+  r.Read(Child(net, "storage_supernet"), "network.storage_supernet", &storage);
+  r.Read(Child(net, "default_prefix_length"), "network.default_prefix_length",
          &c.pools.default_prefix_length);
   auto node_cidr = tenants::Cidr::Parse(node);
   auto storage_cidr = tenants::Cidr::Parse(storage);
   if (!node_cidr.ok()) r.Error("network.node_supernet", node_cidr.status().message());
   if (!storage_cidr.ok()) r.Error("network.storage_supernet", storage_cidr.status().message());
 
-  r.CheckKeys(root["log"], "log", {"level", "format"});
-  r.Read(root["log"]["level"], "log.level", &c.log_level);
+  r.CheckKeys(Child(root, "log"), "log", {"level", "format"});
+  r.Read(Child(Child(root, "log"), "level"), "log.level", &c.log_level);
   std::string format = "text";
-  r.Read(root["log"]["format"], "log.format", &format);
+  r.Read(Child(Child(root, "log"), "format"), "log.format", &format);
   if (format == "json") {
     c.log_format = logging::Format::kJson;
   } else if (format != "text") {
     r.Error("log.format", absl::StrCat("\"", format, "\" is unknown; use text or json"));
   }
   int grace = 10;
-  r.Read(root["shutdown_grace_seconds"], "shutdown_grace_seconds", &grace);
+  r.Read(Child(root, "shutdown_grace_seconds"), "shutdown_grace_seconds", &grace);
   if (grace < 0 || grace > 3600) r.Error("shutdown_grace_seconds", "must be 0-3600");
   c.shutdown_grace = absl::Seconds(grace);
 
@@ -114,6 +123,10 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   if (c.tls_cert_file.empty()) r.Error("tls.cert_file", "is required");
   if (c.tls_key_file.empty()) r.Error("tls.key_file", "is required");
   if (c.database_conninfo.empty()) r.Error("database.conninfo", "is required");
+  if (c.database_conninfo.find("password") != std::string::npos) {
+    r.Error("database.conninfo",
+            "must not hold a password; use database.password_file or MANDANT_DB_PASSWORD");
+  }
   if (c.database_pool_size < 1 || c.database_pool_size > 1000) {
     r.Error("database.pool_size", "must be 1-1000");
   }
