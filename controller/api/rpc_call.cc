@@ -84,7 +84,11 @@ grpc::Status RpcCall::Finish(const absl::Status& status) {
   }
   const std::string who = authenticated_ ? principal_.ToString() : "-";
   const long long micros = absl::ToInt64Microseconds(elapsed);
-  if (status.ok()) {
+  if (status.ok() && !mutating_) {
+    // Reads are many; their lines are for debugging.
+    MANDANT_LOG(debug, "rpc", {{"call_id", call_id_}, {"method", method_}, {"principal", who},
+                               {"object", object_}, {"code", code}, {"duration_us", micros}});
+  } else if (status.ok()) {
     MANDANT_LOG(info, "rpc", {{"call_id", call_id_}, {"method", method_}, {"principal", who},
                               {"object", object_}, {"request_id", request_id_}, {"code", code},
                               {"duration_us", micros}});

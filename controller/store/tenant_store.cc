@@ -6,6 +6,7 @@
 #include "controller/store/database.h"
 #include "controller/store/uuid.h"
 #include "google/protobuf/util/time_util.h"
+#include "google/rpc/error_details.pb.h"
 
 namespace mandant::controller::store {
 namespace {
@@ -22,6 +23,18 @@ constexpr absl::string_view kSelectTenant =
     "(extract(epoch FROM t.create_time) * 1000000)::bigint, "
     "(extract(epoch FROM t.update_time) * 1000000)::bigint "
     "FROM tenants t ";
+
+// RESOURCE_EXHAUSTED with a google.rpc.QuotaFailure naming the pool.
+absl::Status PoolExhausted(absl::string_view pool, std::string message) {
+  absl::Status st = absl::ResourceExhaustedError(message);
+  google::rpc::QuotaFailure failure;
+  auto* v = failure.add_violations();
+  v->set_subject(std::string(pool));
+  v->set_description(std::move(message));
+  st.SetPayload("type.googleapis.com/google.rpc.QuotaFailure",
+                absl::Cord(failure.SerializeAsString()));
+  return st;
+}
 
 v1::TenantState StateFromText(absl::string_view s) {
   if (s == "ACTIVE") return v1::TENANT_STATE_ACTIVE;
@@ -128,9 +141,11 @@ absl::StatusOr<uint32_t> TenantStore::AllocateSegment(Connection& conn, v1::Netw
                              conn.Query(sql, {std::to_string(lo), std::to_string(hi)}));
     if (!rows.empty()) return static_cast<uint32_t>(rows.Int64(0, 0));
   }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      vlan ? "VLAN pool network.vlan_pool " : "VNI pool network.vni_pool ", range.first, "-",
-      range.last, " is exhausted: every id is in use; widen the pool or delete tenants"));
+  return PoolExhausted(
+      vlan ? "network.vlan_pool" : "network.vni_pool",
+      absl::StrCat(vlan ? "VLAN pool network.vlan_pool " : "VNI pool network.vni_pool ",
+                   range.first, "-", range.last,
+                   " is exhausted: every id is in use; widen the pool or delete tenants"));
 }
 
 absl::StatusOr<tenants::Cidr> TenantStore::AllocateCidr(Connection& conn,
@@ -152,9 +167,10 @@ absl::StatusOr<tenants::Cidr> TenantStore::AllocateCidr(Connection& conn,
   auto found = tenants::FindFreeBlock(supernet, prefix_length, std::move(taken),
                                       blocks == 0 ? 0 : spread % blocks);
   if (!found) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        pool_name, " ", supernet.ToString(), " has no free /", prefix_length,
-        " left; widen the supernet, ask for a longer prefix, or delete tenants"));
+    return PoolExhausted(
+        pool_name.substr(pool_name.rfind(' ') + 1),
+        absl::StrCat(pool_name, " ", supernet.ToString(), " has no free /", prefix_length,
+                     " left; widen the supernet, ask for a longer prefix, or delete tenants"));
   }
   return *found;
 }
@@ -292,10 +308,20 @@ absl::Status TenantStore::Delete(Connection& conn, absl::string_view id, absl::s
     for (int i = 0; i < clusters.size() && i < 20; ++i) {
       names.push_back(absl::StrCat("tenants/", id, "/clusters/", clusters.Text(i, 0)));
     }
-    return absl::FailedPreconditionError(
+    absl::Status st = absl::FailedPreconditionError(
         absl::StrCat("tenant \"", id, "\" still has ", clusters.size(), " cluster(s): ",
                      absl::StrJoin(names, ", "), clusters.size() > 20 ? ", ..." : "",
                      "; delete them first"));
+    google::rpc::PreconditionFailure failure;
+    for (const std::string& name : names) {
+      auto* v = failure.add_violations();
+      v->set_type("CLUSTER_EXISTS");
+      v->set_subject(name);
+      v->set_description("delete the cluster before its tenant");
+    }
+    st.SetPayload("type.googleapis.com/google.rpc.PreconditionFailure",
+                  absl::Cord(failure.SerializeAsString()));
+    return st;
   }
   return conn.Query("DELETE FROM tenants WHERE name = $1", {std::string(id)}).status();
 }

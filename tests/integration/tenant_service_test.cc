@@ -431,8 +431,15 @@ TEST_F(TenantServiceTest, ExhaustedPoolsAreNamed) {
   StartController(pools);
   ASSERT_GRPC_OK(Create("a1"));
   ASSERT_GRPC_OK(Create("a2"));
-  EXPECT_THAT(Create("a3"),
+  grpc::Status exhausted = Create("a3");
+  EXPECT_THAT(exhausted,
               GrpcIs(grpc::StatusCode::RESOURCE_EXHAUSTED, "network.vni_pool 7000-7001"));
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(exhausted.error_details()));
+  google::rpc::QuotaFailure quota;
+  ASSERT_EQ(details.details_size(), 1);
+  ASSERT_TRUE(details.details(0).UnpackTo(&quota));
+  EXPECT_EQ(quota.violations(0).subject(), "network.vni_pool");
   EXPECT_EQ(CountRows("tenants"), 2);
 
   // Deleting a tenant frees its VNI and CIDRs for the next one.
@@ -462,8 +469,15 @@ TEST_F(TenantServiceTest, DeleteIsRefusedWhileClustersExist) {
   v1::DeleteTenantRequest del;
   del.set_name("tenants/acme");
   google::protobuf::Empty empty;
-  EXPECT_THAT(stub_->DeleteTenant(TestController::Context(admin_).get(), del, &empty),
-              GrpcIs(grpc::StatusCode::FAILED_PRECONDITION, "tenants/acme/clusters/prod"));
+  grpc::Status refused = stub_->DeleteTenant(TestController::Context(admin_).get(), del, &empty);
+  EXPECT_THAT(refused, GrpcIs(grpc::StatusCode::FAILED_PRECONDITION, "tenants/acme/clusters/prod"));
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(refused.error_details()));
+  google::rpc::PreconditionFailure failure;
+  ASSERT_EQ(details.details_size(), 1);
+  ASSERT_TRUE(details.details(0).UnpackTo(&failure));
+  ASSERT_EQ(failure.violations_size(), 1);
+  EXPECT_EQ(failure.violations(0).subject(), "tenants/acme/clusters/prod");
   EXPECT_EQ(CountRows("tenants"), 1);
   ASSERT_OK(controller_->Sql("DELETE FROM clusters"));
   ASSERT_GRPC_OK(stub_->DeleteTenant(TestController::Context(admin_).get(), del, &empty));
