@@ -1,0 +1,454 @@
+#include "cli/app.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ostream>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/output.h"
+#include "cli/rpc_error.h"
+#include "common/secrets.h"
+
+namespace mandant::cli {
+namespace {
+
+std::vector<FlagSpec> GlobalFlags() {
+  return {
+      {"server", '\0', "HOST:PORT",
+       "mandantd address (else MANDANT_SERVER, else `server` in the config file)"},
+      {"ca-file", '\0', "PATH",
+       "PEM certificates to trust for the server's TLS (else MANDANT_CA_FILE, else `ca_file`; "
+       "default: the system's roots)"},
+      {"token-file", '\0', "PATH",
+       "file holding the bearer token, not readable by group or others (else MANDANT_TOKEN "
+       "with the token itself, else MANDANT_TOKEN_FILE, else `token_file`)"},
+      {"output", 'o', "FORMAT", "table, json or yaml (else `output`; default table)"},
+      {"config", '\0', "PATH",
+       "config file (default $XDG_CONFIG_HOME/mandant/config.yaml, else "
+       "~/.config/mandant/config.yaml)"},
+      {"timeout", '\0', "DURATION", "deadline of each call, e.g. 30s, 2m (default 30s)"},
+      {"help", 'h', "", "show help for the command"},
+  };
+}
+
+std::vector<FlagSpec> Concat(std::vector<FlagSpec> a, const std::vector<FlagSpec>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+CommandLineSpec BuildSpec() {
+  CommandLineSpec spec;
+  spec.program = "mandantctl";
+  spec.summary = "command-line client for Mandant, the per-tenant Kubernetes fleet manager";
+  spec.global_flags = GlobalFlags();
+  spec.refused_flags["token"] =
+      "a token on the command line is visible in the process list and the shell history; put "
+      "it in a file only you can read and pass --token-file PATH, or set MANDANT_TOKEN";
+
+  const FlagSpec display_name{"display-name", '\0', "TEXT", "human-readable name"};
+  const FlagSpec etag{"etag", '\0', "ETAG",
+                      "apply only if the tenant still has this etag (from 'tenant get')"};
+  spec.commands.push_back(
+      {{"tenant", "create"},
+       {"ID"},
+       "Create a tenant with its own network segment",
+       "ID is a DNS label of 2-40 characters (a-z, 0-9, '-'), starting with a letter.\n"
+       "Unset quota fields take the server's defaults. Every create carries a request id; a\n"
+       "failed create prints it, and running the same command again with --request-id UUID\n"
+       "cannot create the tenant twice.",
+       Concat({display_name},
+              Concat(QuotaFlagSpecs(),
+                     {{"network-mode", '\0', "MODE", "vxlan (default) or vlan"},
+                      {"node-prefix-length", '\0', "N",
+                       "prefix length of the node CIDR (server allows 16-28; default 24)"},
+                      {"storage-prefix-length", '\0', "N",
+                       "prefix length of the storage CIDR (server allows 16-28; default 24)"},
+                      {"request-id", '\0', "UUID",
+                       "idempotency key; reuse the one a failed create printed"}}))});
+  spec.commands.push_back({{"tenant", "get"}, {"ID"}, "Show one tenant in detail", "", {}});
+  spec.commands.push_back(
+      {{"tenant", "list"},
+       {},
+       "List tenants",
+       "Without --all, one page is shown; the token for the next page is printed to stderr.",
+       {{"state", '\0', "STATE", "only tenants in this state: active or suspended"},
+        {"page-size", '\0', "N", "tenants per page, 1-1000 (server default 50)"},
+        {"page-token", '\0', "TOKEN", "continue from a previous page"},
+        {"all", '\0', "", "fetch every page"}}});
+  spec.commands.push_back(
+      {{"tenant", "update"},
+       {"ID"},
+       "Change a tenant's display name, state or quota",
+       "Only the fields given as flags are changed. Without --etag the tenant is read first and\n"
+       "its etag sent along, so a change made by someone else in between is detected (ABORTED)\n"
+       "instead of overwritten.",
+       Concat({display_name, {"state", '\0', "STATE", "active or suspended"}},
+              Concat(QuotaFlagSpecs(), {etag}))});
+  spec.commands.push_back({{"tenant", "delete"},
+                           {"ID"},
+                           "Delete a tenant and release its network",
+                           "Refused (FAILED_PRECONDITION) while the tenant still has clusters.",
+                           {etag}});
+  spec.commands.push_back(
+      {{"config", "set-context"},
+       {},
+       "Write server, CA file, token file or output format to the config file",
+       "Keys not given keep their value. Paths are stored as absolute paths. The file is\n"
+       "written with mode 0600; missing folders are created.",
+       {{"server", '\0', "HOST:PORT", "mandantd address to store"},
+        {"ca-file", '\0', "PATH", "CA file to store"},
+        {"token-file", '\0', "PATH", "token file to store (the token itself is never stored)"},
+        {"output", 'o', "FORMAT", "default output format to store"}}});
+  spec.commands.push_back({{"config", "view"},
+                           {},
+                           "Show the settings in effect and where each comes from",
+                           "The token itself is never shown.",
+                           {}});
+  return spec;
+}
+
+std::string Absolute(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  char buf[4096];
+  if (getcwd(buf, sizeof(buf)) == nullptr) return path;
+  return absl::StrCat(buf, "/", path);
+}
+
+class Mandantctl {
+ public:
+  Mandantctl(const RunOptions& options, const Invocation& invocation, ClientSettings settings)
+      : options_(options),
+        inv_(invocation),
+        settings_(std::move(settings)),
+        out_(*options.out),
+        err_(*options.err) {}
+
+  int Run() {
+    const std::string command = absl::StrJoin(inv_.command->path, " ");
+    if (settings_.config_explicit && !settings_.config_found && command != "config set-context") {
+      return UsageError(absl::NotFoundError(absl::StrCat("config file \"", settings_.config_path,
+                                                         "\" (from --config) does not exist")));
+    }
+    if (command == "tenant create") return Create();
+    if (command == "tenant get") return Get();
+    if (command == "tenant list") return List();
+    if (command == "tenant update") return Update();
+    if (command == "tenant delete") return Delete();
+    if (command == "config set-context") return SetContext();
+    if (command == "config view") return View();
+    err_ << "error: command '" << command << "' is not implemented\n";
+    return kExitUsage;
+  }
+
+ private:
+  int UsageError(const absl::Status& status) {
+    err_ << "error: " << status.message() << "\n";
+    return kExitUsage;
+  }
+
+  int RpcError(const grpc::Status& status) {
+    err_ << RenderRpcError(status, {settings_.server.value, settings_.TokenSource()});
+    return ExitCodeForRpcStatus(status);
+  }
+
+  // Reads the CA and token and creates the client. On failure prints the
+  // error and sets *exit_code.
+  std::unique_ptr<TenantClient> Connect(int* exit_code) {
+    if (settings_.server.value.empty()) {
+      err_ << "error: no server given: pass --server HOST:PORT, set MANDANT_SERVER, or store "
+              "one with 'mandantctl config set-context --server HOST:PORT'\n";
+      *exit_code = kExitUsage;
+      return nullptr;
+    }
+    GrpcTenantClientOptions options;
+    options.server = settings_.server.value;
+    options.timeout = settings_.timeout;
+    if (!settings_.ca_file.value.empty()) {
+      absl::StatusOr<std::string> pem = ReadFile(settings_.ca_file.value);
+      if (!pem.ok()) {
+        err_ << "error: CA file (from " << settings_.ca_file.source
+             << "): " << pem.status().message() << "\n";
+        *exit_code = kExitUnreachable;
+        return nullptr;
+      }
+      if (!absl::StrContains(*pem, "-----BEGIN CERTIFICATE-----")) {
+        err_ << "error: CA file \"" << settings_.ca_file.value << "\" (from "
+             << settings_.ca_file.source << ") holds no PEM certificate\n";
+        *exit_code = kExitUnreachable;
+        return nullptr;
+      }
+      options.ca_pem = *std::move(pem);
+    }
+    absl::StatusOr<std::string> token = LoadToken(settings_);
+    if (!token.ok()) {
+      err_ << "error: " << token.status().message() << "\n";
+      *exit_code = kExitUnreachable;
+      return nullptr;
+    }
+    options.token = *std::move(token);
+    absl::StatusOr<std::unique_ptr<TenantClient>> client = options_.new_client(options);
+    if (!client.ok()) {
+      err_ << "error: cannot set up a connection to " << settings_.server.value << ": "
+           << client.status().message() << "\n";
+      *exit_code = kExitUnreachable;
+      return nullptr;
+    }
+    return *std::move(client);
+  }
+
+  int PrintMessage(const google::protobuf::Message& message) {
+    absl::StatusOr<std::string> text = RenderMessage(message, settings_.output);
+    if (!text.ok()) {
+      err_ << "error: " << text.status().message() << "\n";
+      return kExitServerError;
+    }
+    out_ << *text;
+    return kExitOk;
+  }
+
+  int PrintTenant(const v1::Tenant& tenant) {
+    if (settings_.output == OutputFormat::kTable) {
+      out_ << RenderTenantDetail(tenant);
+      return kExitOk;
+    }
+    return PrintMessage(tenant);
+  }
+
+  int Create() {
+    absl::StatusOr<v1::CreateTenantRequest> request =
+        BuildCreateTenantRequest(inv_, options_.new_request_id());
+    if (!request.ok()) return UsageError(request.status());
+    int code = kExitOk;
+    std::unique_ptr<TenantClient> client = Connect(&code);
+    if (client == nullptr) return code;
+    v1::Tenant tenant;
+    grpc::Status status = client->CreateTenant(*request, &tenant);
+    if (!status.ok()) {
+      code = RpcError(status);
+      err_ << "request id: " << request->request_id()
+           << " (to retry safely, run the same command with --request-id " << request->request_id()
+           << ")\n";
+      return code;
+    }
+    return PrintTenant(tenant);
+  }
+
+  int Get() {
+    absl::StatusOr<v1::GetTenantRequest> request = BuildGetTenantRequest(inv_);
+    if (!request.ok()) return UsageError(request.status());
+    int code = kExitOk;
+    std::unique_ptr<TenantClient> client = Connect(&code);
+    if (client == nullptr) return code;
+    v1::Tenant tenant;
+    grpc::Status status = client->GetTenant(*request, &tenant);
+    if (!status.ok()) return RpcError(status);
+    return PrintTenant(tenant);
+  }
+
+  int List() {
+    absl::StatusOr<v1::ListTenantsRequest> request = BuildListTenantsRequest(inv_);
+    if (!request.ok()) return UsageError(request.status());
+    int code = kExitOk;
+    std::unique_ptr<TenantClient> client = Connect(&code);
+    if (client == nullptr) return code;
+    const bool all = inv_.Has("all");
+    v1::ListTenantsResponse result;
+    std::set<std::string> seen_tokens;
+    while (true) {
+      v1::ListTenantsResponse page;
+      grpc::Status status = client->ListTenants(*request, &page);
+      if (!status.ok()) return RpcError(status);
+      for (v1::Tenant& t : *page.mutable_tenants()) *result.add_tenants() = std::move(t);
+      result.set_next_page_token(page.next_page_token());
+      if (!all || page.next_page_token().empty()) break;
+      if (!seen_tokens.insert(page.next_page_token()).second) {
+        err_ << "error: the server returned the page token \""
+             << SanitizeForTerminal(page.next_page_token())
+             << "\" twice; stopping instead of listing forever\n";
+        return kExitServerError;
+      }
+      request->set_page_token(page.next_page_token());
+    }
+    if (settings_.output != OutputFormat::kTable) return PrintMessage(result);
+    if (result.tenants().empty()) {
+      err_ << "No tenants found.\n";
+    } else {
+      out_ << RenderTenantTable(result.tenants());
+    }
+    if (!result.next_page_token().empty()) {
+      err_ << "More tenants: run again with --page-token "
+           << SanitizeForTerminal(result.next_page_token()) << ", or with --all\n";
+    }
+    return kExitOk;
+  }
+
+  int Update() {
+    absl::StatusOr<v1::UpdateTenantRequest> request = BuildUpdateTenantRequest(inv_);
+    if (!request.ok()) return UsageError(request.status());
+    int code = kExitOk;
+    std::unique_ptr<TenantClient> client = Connect(&code);
+    if (client == nullptr) return code;
+    if (!inv_.Has("etag")) {
+      // Make the update conditional on the version just read, so a change by
+      // someone else in between is reported instead of silently overwritten.
+      v1::GetTenantRequest get;
+      get.set_name(request->tenant().name());
+      v1::Tenant current;
+      grpc::Status status = client->GetTenant(get, &current);
+      if (!status.ok()) return RpcError(status);
+      request->mutable_tenant()->set_etag(current.etag());
+    }
+    v1::Tenant tenant;
+    grpc::Status status = client->UpdateTenant(*request, &tenant);
+    if (!status.ok()) {
+      code = RpcError(status);
+      if (status.error_code() == grpc::StatusCode::ABORTED) {
+        err_ << "hint: the tenant was changed by someone else since its etag was read; look at "
+                "it with 'mandantctl tenant get "
+             << TenantIdFromName(request->tenant().name()) << "' and run the update again\n";
+      }
+      return code;
+    }
+    return PrintTenant(tenant);
+  }
+
+  int Delete() {
+    absl::StatusOr<v1::DeleteTenantRequest> request = BuildDeleteTenantRequest(inv_);
+    if (!request.ok()) return UsageError(request.status());
+    int code = kExitOk;
+    std::unique_ptr<TenantClient> client = Connect(&code);
+    if (client == nullptr) return code;
+    grpc::Status status = client->DeleteTenant(*request);
+    if (!status.ok()) {
+      code = RpcError(status);
+      if (status.error_code() == grpc::StatusCode::ABORTED) {
+        err_ << "hint: the tenant changed since the etag given with --etag was read; check it "
+                "with 'mandantctl tenant get "
+             << TenantIdFromName(request->name()) << "'\n";
+      }
+      return code;
+    }
+    out_ << "tenant \"" << TenantIdFromName(request->name()) << "\" deleted\n";
+    return kExitOk;
+  }
+
+  int SetContext() {
+    if (!inv_.Has("server") && !inv_.Has("ca-file") && !inv_.Has("token-file") &&
+        !inv_.Has("output")) {
+      return UsageError(absl::InvalidArgumentError(
+          "nothing to set: give at least one of --server, --ca-file, --token-file, --output"));
+    }
+    if (settings_.config_path.empty()) {
+      return UsageError(absl::InvalidArgumentError(
+          "no config file to write: pass --config PATH, or set HOME or XDG_CONFIG_HOME"));
+    }
+    ConfigFile config;
+    absl::StatusOr<ConfigFile> existing = ReadConfigFile(settings_.config_path, options_.env);
+    if (existing.ok()) {
+      config = *std::move(existing);
+    } else if (!absl::IsNotFound(existing.status())) {
+      return UsageError(existing.status());
+    }
+    if (inv_.Has("server")) config.server = inv_.Get("server");
+    if (inv_.Has("ca-file")) config.ca_file = Absolute(inv_.Get("ca-file"));
+    if (inv_.Has("output")) {
+      absl::StatusOr<OutputFormat> format = ParseOutputFormat(inv_.Get("output"));
+      if (!format.ok()) return UsageError(format.status());
+      config.output = std::string(OutputFormatName(*format));
+    }
+    if (inv_.Has("token-file")) {
+      config.token_file = Absolute(inv_.Get("token-file"));
+      struct stat st;
+      if (stat(config.token_file.c_str(), &st) != 0) {
+        err_ << "note: token file \"" << config.token_file
+             << "\" does not exist yet; create it with mode 0600\n";
+      } else if (absl::StatusOr<std::string> token = ReadSecretFile(config.token_file);
+                 !token.ok()) {
+        return UsageError(token.status());
+      }
+    }
+    if (absl::Status written = WriteConfigFile(settings_.config_path, config); !written.ok()) {
+      return UsageError(written);
+    }
+    out_ << "wrote " << settings_.config_path << "\n";
+    return kExitOk;
+  }
+
+  int View() {
+    auto line = [&](absl::string_view key, const Setting& s, absl::string_view unset) {
+      out_ << key;
+      if (s.value.empty()) {
+        out_ << unset << "\n";
+      } else {
+        out_ << s.value << " (from " << s.source << ")\n";
+      }
+    };
+    out_ << "config file:  "
+         << (settings_.config_path.empty() ? std::string("(none: HOME is not set)")
+                                           : settings_.config_path)
+         << (settings_.config_found || settings_.config_path.empty() ? "" : " (does not exist)")
+         << "\n";
+    line("server:       ", settings_.server, "(not set)");
+    line("ca file:      ", settings_.ca_file, "(not set: the system's root certificates)");
+    const std::string token = settings_.TokenSource();
+    out_ << "token:        " << (token.empty() ? "(not set: calls are unauthenticated)" : token)
+         << "\n";
+    out_ << "output:       " << OutputFormatName(settings_.output)
+         << (settings_.output_source == "default"
+                 ? std::string(" (default)")
+                 : absl::StrCat(" (from ", settings_.output_source, ")"))
+         << "\n";
+    out_ << "timeout:      " << absl::FormatDuration(settings_.timeout) << "\n";
+    return kExitOk;
+  }
+
+  const RunOptions& options_;
+  const Invocation& inv_;
+  const ClientSettings settings_;
+  std::ostream& out_;
+  std::ostream& err_;
+};
+
+}  // namespace
+
+const CommandLineSpec& MandantctlCommandLine() {
+  static const CommandLineSpec* const spec = new CommandLineSpec(BuildSpec());
+  return *spec;
+}
+
+int RunMandantctl(const std::vector<std::string>& args, const RunOptions& options) {
+  std::ostream& out = *options.out;
+  std::ostream& err = *options.err;
+  const CommandLineSpec& spec = MandantctlCommandLine();
+  absl::StatusOr<Invocation> invocation = ParseCommandLine(spec, args);
+  if (!invocation.ok()) {
+    err << "error: " << invocation.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (invocation->help) {
+    out << Usage(spec, invocation->words);
+    return kExitOk;
+  }
+  if (invocation->command == nullptr) {
+    if (!invocation->words.empty()) {
+      err << "error: '" << spec.program << " " << absl::StrJoin(invocation->words, " ")
+          << "' needs a command\n\n";
+    }
+    err << Usage(spec, invocation->words);
+    return kExitUsage;
+  }
+  absl::StatusOr<ClientSettings> settings = ResolveClientSettings(*invocation, options.env);
+  if (!settings.ok()) {
+    err << "error: " << settings.status().message() << "\n";
+    return kExitUsage;
+  }
+  return Mandantctl(options, *invocation, *std::move(settings)).Run();
+}
+
+}  // namespace mandant::cli

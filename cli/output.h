@@ -1,0 +1,56 @@
+#ifndef MANDANT_CLI_OUTPUT_H_
+#define MANDANT_CLI_OUTPUT_H_
+
+// How mandantctl shows API objects: an aligned table (the default), a
+// detailed key: value view for a single object, JSON, or YAML.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/repeated_field.h"
+#include "mandant/v1/tenant.pb.h"
+
+namespace mandant::cli {
+
+enum class OutputFormat { kTable, kJson, kYaml };
+
+// Accepts "table", "json", "yaml" (any case). INVALID_ARGUMENT otherwise.
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text);
+absl::string_view OutputFormatName(OutputFormat format);
+
+// One row per tenant under the header NAME, DISPLAY NAME, STATE, NETWORK,
+// NODE CIDR, STORAGE CIDR, CLUSTERS (used/quota), CREATED; columns aligned,
+// no trailing blanks, newline-terminated. Empty values are shown as "-".
+std::string RenderTenantTable(const google::protobuf::RepeatedPtrField<v1::Tenant>& tenants);
+
+// Every field of one tenant as indented "Key: value" lines.
+std::string RenderTenantDetail(const v1::Tenant& tenant);
+
+// The proto3 JSON mapping with the proto field names (display_name, not
+// displayName), fields with default values included, indented. Ends with a
+// newline.
+absl::StatusOr<std::string> RenderJson(const google::protobuf::Message& message);
+
+// Converts a JSON document to block-style YAML. Strings that YAML would read
+// as another type ("5", "true", "null", "") are quoted so that the YAML
+// means the same as the JSON. INVALID_ARGUMENT if `json` is not valid JSON.
+absl::StatusOr<std::string> JsonToYaml(absl::string_view json);
+
+// `message` as JSON or YAML. INVALID_ARGUMENT for kTable, which has no generic
+// rendering.
+absl::StatusOr<std::string> RenderMessage(const google::protobuf::Message& message,
+                                          OutputFormat format);
+
+// Replaces control characters (C0, DEL and C1, which could move the cursor or
+// rewrite the terminal) with '?'. Server-provided text goes through this
+// before it reaches a terminal.
+std::string SanitizeForTerminal(absl::string_view text);
+
+// "acme" for "tenants/acme"; `name` unchanged when it has another form.
+std::string TenantIdFromName(absl::string_view name);
+
+}  // namespace mandant::cli
+
+#endif  // MANDANT_CLI_OUTPUT_H_

@@ -1,0 +1,53 @@
+#ifndef MANDANT_CLI_RPC_ERROR_H_
+#define MANDANT_CLI_RPC_ERROR_H_
+
+// How mandantctl reports a failed RPC and which exit code it ends with.
+
+#include <string>
+
+#include "grpcpp/support/status.h"
+
+namespace mandant::cli {
+
+// mandantctl's exit codes; docs/cli.md lists them for scripts.
+enum ExitCode : int {
+  kExitOk = 0,
+  // The server answered with an error (not found, invalid argument, ...).
+  kExitServerError = 1,
+  // The command line or the configuration is wrong; nothing was sent.
+  kExitUsage = 2,
+  // The server could not be reached, TLS or the token could not be set up, or
+  // the server did not accept the token.
+  kExitUnreachable = 3,
+};
+
+// What the error rendering may mention besides the status itself.
+struct RpcErrorContext {
+  // HOST:PORT the client talked to.
+  std::string server;
+  // Where the bearer token came from, e.g. "--token-file /home/op/token";
+  // empty when no token was sent. Never the token itself.
+  std::string token_source;
+};
+
+// "OK", "INVALID_ARGUMENT", ... ; "CODE_<n>" for numbers outside the enum.
+std::string StatusCodeName(grpc::StatusCode code);
+
+// The text mandantctl prints to stderr for a failed RPC:
+//   error: <CODE>: <message>
+//     - <field>: <description>          (google.rpc.BadRequest)
+//     - <type> <subject>: <description> (google.rpc.PreconditionFailure)
+//     - <subject>: <description>        (google.rpc.QuotaFailure)
+//   hint: ...                           (UNAUTHENTICATED, UNAVAILABLE)
+// The details come from status.error_details(), a serialized google.rpc.Status;
+// undecodable details are mentioned, not hidden. Server text is sanitized for
+// the terminal. Ends with a newline.
+std::string RenderRpcError(const grpc::Status& status, const RpcErrorContext& context);
+
+// kExitUnreachable for UNAVAILABLE and UNAUTHENTICATED, kExitServerError for
+// any other failure, kExitOk for OK.
+ExitCode ExitCodeForRpcStatus(const grpc::Status& status);
+
+}  // namespace mandant::cli
+
+#endif  // MANDANT_CLI_RPC_ERROR_H_
