@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<TestController>> TestController::Start(
   t->dbname_ = *db;
   auto tls = MakeLocalhostCert();
   if (!tls.ok()) return tls.status();
+  t->cert_pem_ = tls->cert_pem;
   controller::ServerOptions options;
   options.listen = "127.0.0.1:0";
   options.tls_cert_pem = tls->cert_pem;

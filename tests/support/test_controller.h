@@ -38,6 +38,8 @@ class TestController {
   std::unique_ptr<v1::TenantService::Stub> Tenants() const;
 
   controller::Server& server() { return *server_; }
+  // The server's self-signed certificate, for clients to trust.
+  const std::string& server_cert_pem() const { return cert_pem_; }
   const std::string& dbname() const { return dbname_; }
   // Runs SQL in this controller's database.
   absl::StatusOr<std::string> Sql(const std::string& sql) const;
@@ -45,6 +47,7 @@ class TestController {
  private:
   TestController() = default;
   std::string dbname_;
+  std::string cert_pem_;
   std::unique_ptr<controller::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
 };
