@@ -1,6 +1,7 @@
 #include "common/secrets.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -29,7 +30,13 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
     return absl::NotFoundError(
         absl::StrCat("cannot read secret file \"", path, "\": ", std::strerror(errno)));
   }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+  // PostgreSQL's rule for its key file: a file of one's own must be 0600 or
+  // less; a root-owned one may be group-readable (0640 or less), which is how
+  // Kubernetes mounts Secret volumes for a non-root pod (fsGroup).
+  const mode_t forbidden = st.st_uid == 0 && geteuid() != 0
+                               ? (S_IWGRP | S_IXGRP | S_IRWXO)
+                               : (S_IRWXG | S_IRWXO);
+  if ((st.st_mode & forbidden) != 0) {
     return absl::PermissionDeniedError(absl::StrCat(
         "secret file \"", path, "\" is accessible by group or others; run chmod 600 on it"));
   }

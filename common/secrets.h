@@ -8,8 +8,10 @@
 
 namespace mandant {
 
-// Reads a secret (token, password) from a file. The file must not be readable
-// by group or others; trailing newlines are removed. Errors name the file and
+// Reads a secret (token, password, private key) from a file. The file must
+// not be accessible by group or others (mode 0600 or less), except that a
+// root-owned file read by another user may be group-readable (0640), as
+// PostgreSQL allows for its key file. Trailing newlines are removed. Errors name the file and
 // never contain the secret.
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
 
