@@ -62,6 +62,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::SslServerCredentials(ssl), &s->port_);
   builder.RegisterService(s->tenant_service_.get());
+  // One completion queue: the default is one per core, each with its own
+  // poller threads, and on a small host they mostly wake each other.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
   s->grpc_ = builder.BuildAndStart();
   if (s->grpc_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(

@@ -65,11 +65,14 @@ std::string ParseIpv4(absl::string_view text, uint32_t* out) {
       return absl::StrCat("IPv4 octet ", QuoteForMessage(octet, kMaxQuotedPart),
                           " has a leading zero (it could be read as octal); write it without");
     }
-    if (octet.size() > 3 || std::stoi(std::string(octet)) > 255) {
+    // IsDecimal checked the digits; at most 3 of them cannot overflow.
+    uint32_t n = 0;
+    for (char c : octet.substr(0, 4)) n = n * 10 + static_cast<uint32_t>(c - '0');
+    if (octet.size() > 3 || n > 255) {
       return absl::StrCat("IPv4 octet ", QuoteForMessage(octet, kMaxQuotedPart),
                           " is greater than 255");
     }
-    value = (value << 8) | static_cast<uint32_t>(std::stoi(std::string(octet)));
+    value = (value << 8) | n;
   }
   *out = value;
   return "";

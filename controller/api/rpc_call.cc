@@ -38,7 +38,7 @@ RpcCall::RpcCall(grpc::ServerContext* context, absl::string_view method, bool mu
       mutating_(mutating),
       deps_(deps),
       start_(absl::Now()),
-      call_id_(store::NewUuid()) {
+      call_id_(store::NewCallId()) {
   context_->AddInitialMetadata("x-mandant-call-id", call_id_);
 }
 

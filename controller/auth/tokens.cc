@@ -1,5 +1,6 @@
 #include "controller/auth/tokens.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -15,9 +16,15 @@ namespace {
 
 constexpr absl::string_view kTokenPrefix = "mdt_";
 
+// OpenSSL 3's one-shot SHA256() looks the algorithm up on every call; this
+// runs on every RPC (the token cache is keyed by the token's digest).
 std::string Sha256(absl::string_view data) {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  unsigned int len = 0;
+  if (md == nullptr || EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr) != 1) {
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  }
   return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 

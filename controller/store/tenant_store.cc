@@ -13,17 +13,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr absl::string_view kSelectTenant =
-    "SELECT t.name, t.uid, t.display_name, t.state, t.generation, t.network_mode, "
-    "coalesce(t.vni, 0), coalesce(t.vlan_id, 0), "
-    "t.quota_clusters, t.quota_nodes, t.quota_vcpus, t.quota_memory_mib, t.quota_storage_gib, "
-    "t.usage_clusters, t.usage_nodes, t.usage_vcpus, t.usage_memory_mib, t.usage_storage_gib, "
-    "(SELECT c.cidr::text FROM tenant_cidrs c WHERE c.tenant_id = t.id AND c.purpose = 'NODE'), "
-    "(SELECT c.cidr::text FROM tenant_cidrs c WHERE c.tenant_id = t.id AND c.purpose = 'STORAGE'), "
-    "(extract(epoch FROM t.create_time) * 1000000)::bigint, "
-    "(extract(epoch FROM t.update_time) * 1000000)::bigint "
-    "FROM tenants t ";
-
 // RESOURCE_EXHAUSTED with a google.rpc.QuotaFailure naming the pool.
 absl::Status PoolExhausted(absl::string_view pool, std::string message) {
   absl::Status st = absl::ResourceExhaustedError(message);
@@ -129,17 +118,23 @@ absl::StatusOr<uint32_t> TenantStore::AllocateSegment(Connection& conn, v1::Netw
   const SegmentRange range = vlan ? *pools_.vlan : pools_.vni;
   const uint64_t size = uint64_t{range.last} - range.first + 1;
   const uint32_t start = range.first + static_cast<uint32_t>(spread % size);
-  // Lowest free id at or after `start`, then wrapping around to the first.
-  const std::string sql = vlan
-      ? "SELECT s FROM generate_series($1::int, $2::int) s "
-        "WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE vlan_id = s) LIMIT 1"
-      : "SELECT s FROM generate_series($1::int, $2::int) s "
-        "WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE vni = s) LIMIT 1";
+  // Lowest free id at or after `start`, then wrapping around to the first:
+  // $1 itself when free, else the first used id whose successor is free.
+  // This walks the ids in use (index-only scan), not the whole pool;
+  // generate_series would materialize all of it (16.7 million rows for a
+  // full 24-bit VNI pool) on every create.
+  const absl::string_view column = vlan ? "vlan_id" : "vni";
+  const std::string sql = absl::StrCat(
+      "SELECT min(s) FROM ("
+      "SELECT $1::int AS s WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE ", column, " = $1::int) "
+      "UNION ALL (SELECT id + 1 FROM (SELECT ", column, " AS id, lead(", column, ") OVER (ORDER BY ",
+      column, ") AS next FROM tenants WHERE ", column, " BETWEEN $1::int AND $2::int) g "
+      "WHERE id < $2::int AND next IS DISTINCT FROM id + 1 ORDER BY id LIMIT 1)) f");
   for (auto [lo, hi] : {std::pair<uint32_t, uint32_t>{start, range.last},
                         std::pair<uint32_t, uint32_t>{range.first, start}}) {
     MANDANT_ASSIGN_OR_RETURN(Rows rows,
                              conn.Query(sql, {std::to_string(lo), std::to_string(hi)}));
-    if (!rows.empty()) return static_cast<uint32_t>(rows.Int64(0, 0));
+    if (!rows.IsNull(0, 0)) return static_cast<uint32_t>(rows.Int64(0, 0));
   }
   return PoolExhausted(
       vlan ? "network.vlan_pool" : "network.vni_pool",
@@ -229,7 +224,7 @@ absl::StatusOr<v1::Tenant> TenantStore::Create(Connection& conn, const NewTenant
 absl::StatusOr<v1::Tenant> TenantStore::Get(Connection& conn, absl::string_view id,
                                             bool for_update) {
   MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query(absl::StrCat(kSelectTenant, "WHERE t.name = $1",
+      Rows rows, conn.Query(absl::StrCat(kTenantSelectSql, "WHERE t.name = $1",
                                          for_update ? " FOR UPDATE OF t" : ""),
                             {std::string(id)}));
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("tenant \"", id, "\" not found"));
@@ -242,7 +237,7 @@ absl::StatusOr<std::vector<v1::Tenant>> TenantStore::List(Connection& conn,
                                                           absl::string_view only_id, int limit) {
   MANDANT_ASSIGN_OR_RETURN(
       Rows rows,
-      conn.Query(absl::StrCat(kSelectTenant,
+      conn.Query(absl::StrCat(kTenantSelectSql,
                               "WHERE t.name > $1 AND ($2 = '' OR t.state = $2) "
                               "AND ($3 = '' OR t.name = $3) ORDER BY t.name LIMIT $4"),
                  {std::string(after_id),

@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "controller/store/pg.h"
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/cidr.h"
@@ -95,6 +95,21 @@ class TenantStore {
 
   const NetworkPools pools_;
 };
+
+// The SELECT list of every tenant read (22 columns, TenantFromRow's order),
+// ending in "FROM tenants t "; callers append the WHERE clause. Public so
+// that bench/ sends the very same query in its libpq baseline.
+inline constexpr int kTenantSelectColumns = 22;
+inline constexpr absl::string_view kTenantSelectSql =
+    "SELECT t.name, t.uid, t.display_name, t.state, t.generation, t.network_mode, "
+    "coalesce(t.vni, 0), coalesce(t.vlan_id, 0), "
+    "t.quota_clusters, t.quota_nodes, t.quota_vcpus, t.quota_memory_mib, t.quota_storage_gib, "
+    "t.usage_clusters, t.usage_nodes, t.usage_vcpus, t.usage_memory_mib, t.usage_storage_gib, "
+    "(SELECT c.cidr::text FROM tenant_cidrs c WHERE c.tenant_id = t.id AND c.purpose = 'NODE'), "
+    "(SELECT c.cidr::text FROM tenant_cidrs c WHERE c.tenant_id = t.id AND c.purpose = 'STORAGE'), "
+    "(extract(epoch FROM t.create_time) * 1000000)::bigint, "
+    "(extract(epoch FROM t.update_time) * 1000000)::bigint "
+    "FROM tenants t ";
 
 // The etag of a tenant row: changes with every generation and differs
 // between a deleted tenant and a new one of the same name.
