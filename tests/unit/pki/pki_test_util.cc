@@ -167,6 +167,20 @@ absl::StatusOr<Leaf> HandMadeLeaf(const CertificateAuthority& ca, const SubjectA
   return Leaf{*std::move(cert), *std::move(key)};
 }
 
+absl::StatusOr<std::string> CsrPem(EVP_PKEY* key, absl::string_view common_name,
+                                   const SubjectAltNames& names) {
+  absl::StatusOr<X509ReqPtr> req = BuildCsr(key, common_name, names);
+  if (!req.ok()) return req.status();
+  return CsrToPem(req->get());
+}
+
+absl::StatusOr<ParsedCsr> ParsedCsrFor(EVP_PKEY* key, absl::string_view common_name,
+                                       const SubjectAltNames& names) {
+  absl::StatusOr<std::string> pem = CsrPem(key, common_name, names);
+  if (!pem.ok()) return pem.status();
+  return ParseCsr(*pem);
+}
+
 absl::StatusOr<EvpPkeyPtr> GenerateUnsupportedKey(absl::string_view kind) {
   EVP_PKEY* key = nullptr;
   if (kind == "DSA") {

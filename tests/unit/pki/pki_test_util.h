@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "pki/certificate_authority.h"
+#include "pki/csr.h"
 #include "pki/openssl_ptr.h"
 
 namespace mandant::pki::testing {
@@ -73,6 +74,13 @@ absl::StatusOr<Leaf> IssueTestLeaf(const CertificateAuthority& ca, const Subject
 // a CA key holder could make it by hand.
 absl::StatusOr<Leaf> HandMadeLeaf(const CertificateAuthority& ca, const SubjectAltNames& names,
                                   absl::Time now);
+
+// A CSR for `common_name` (may be empty) and `names`, signed by `key`, as
+// PEM; and the same through ParseCsr, as the controller gets it.
+absl::StatusOr<std::string> CsrPem(EVP_PKEY* key, absl::string_view common_name,
+                                   const SubjectAltNames& names);
+absl::StatusOr<ParsedCsr> ParsedCsrFor(EVP_PKEY* key, absl::string_view common_name,
+                                       const SubjectAltNames& names);
 
 // Keys Mandant does not accept, by name: "DSA", "RSA-1024", "P-521",
 // "secp256k1", "Ed448", "X25519", "RSA-PSS".
