@@ -17,6 +17,7 @@
 #include "controller/store/database.h"
 #include "grpcpp/grpcpp.h"
 #include "mandant/v1/tenant.grpc.pb.h"
+#include "pki/kek.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_tls.h"
 
@@ -82,6 +83,12 @@ absl::Status Environment::StartPrivate(const EnvironmentOptions& options) {
     key << tls.key_pem;
   }
   chmod((dir_ + "/tls.key").c_str(), 0600);
+  MANDANT_ASSIGN_OR_RETURN(pki::Kek kek, pki::Kek::Generate("loadgen"));
+  {
+    std::ofstream out(dir_ + "/kek");
+    out << kek.ToText().view() << "\n";
+  }
+  chmod((dir_ + "/kek").c_str(), 0600);
   const controller::store::NetworkPools& p = options.pools;
   std::ofstream(dir_ + "/mandantd.yaml")
       << "listen: \"" << address_ << "\"\n"
@@ -94,7 +101,11 @@ absl::Status Environment::StartPrivate(const EnvironmentOptions& options) {
       << "  storage_supernet: " << p.storage_supernet.ToString() << "\n"
       << "  default_prefix_length: " << p.default_prefix_length << "\n"
       << "log: {level: " << options.log_level << "}\n"
+      << "pki: {kek_file: \"" << dir_ << "/kek\"}\n"
       << "shutdown_grace_seconds: 2\n";
+  MANDANT_RETURN_IF_ERROR(
+      testing::RunCommand({options.mandantd_path, "pki", "init", "--config", dir_ + "/mandantd.yaml"})
+          .status());
 
   {
     controller::store::DatabaseOptions db_options;

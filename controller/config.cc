@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/secrets.h"
+#include "pki/certificate_builder.h"
+#include "pki/subject_alt_names.h"
 #include "yaml-cpp/yaml.h"
 
 namespace mandant::controller {
@@ -70,7 +72,7 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   ControllerConfig c;
   Reader r;
   r.CheckKeys(root, "", {"listen", "metrics_listen", "tls", "database", "network", "log",
-                         "shutdown_grace_seconds"});
+                         "shutdown_grace_seconds", "pki"});
   r.Read(Child(root, "listen"), "listen", &c.listen);
   r.Read(Child(root, "metrics_listen"), "metrics_listen", &c.metrics_listen);
   r.CheckKeys(Child(root, "tls"), "tls", {"cert_file", "key_file"});
@@ -119,6 +121,29 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   if (grace < 0 || grace > 3600) r.Error("shutdown_grace_seconds", "must be 0-3600");
   c.shutdown_grace = absl::Seconds(grace);
 
+  const YAML::Node pki = Child(root, "pki");
+  r.CheckKeys(pki, "pki", {"kek_file", "previous_kek_file", "dns_base_domain",
+                           "spiffe_base_domain", "trust_domain", "crl_base_url"});
+  r.Read(Child(pki, "kek_file"), "pki.kek_file", &c.kek_file);
+  r.Read(Child(pki, "previous_kek_file"), "pki.previous_kek_file", &c.previous_kek_file);
+  r.Read(Child(pki, "dns_base_domain"), "pki.dns_base_domain", &c.pki.dns_base_domain);
+  r.Read(Child(pki, "spiffe_base_domain"), "pki.spiffe_base_domain", &c.pki.spiffe_base_domain);
+  r.Read(Child(pki, "trust_domain"), "pki.trust_domain", &c.pki.trust_domain);
+  r.Read(Child(pki, "crl_base_url"), "pki.crl_base_url", &c.pki.crl_base_url);
+  for (auto [key, value] : {std::pair<const char*, const std::string*>{"pki.dns_base_domain",
+                                                                        &c.pki.dns_base_domain},
+                            {"pki.spiffe_base_domain", &c.pki.spiffe_base_domain},
+                            {"pki.trust_domain", &c.pki.trust_domain}}) {
+    if (absl::Status st = pki::ValidateDnsName(*value); !st.ok()) r.Error(key, st.message());
+  }
+  if (!c.pki.crl_base_url.empty()) {
+    if (absl::Status st = pki::ValidateCrlUrl(c.pki.crl_base_url); !st.ok()) {
+      r.Error("pki.crl_base_url", st.message());
+    } else if (c.pki.crl_base_url.back() != '/') {
+      r.Error("pki.crl_base_url", "must end in \"/\" (the issuer id is appended)");
+    }
+  }
+
   if (c.listen.empty()) r.Error("listen", "is required (host:port)");
   if (c.tls_cert_file.empty()) r.Error("tls.cert_file", "is required");
   if (c.tls_key_file.empty()) r.Error("tls.key_file", "is required");
@@ -153,6 +178,25 @@ absl::StatusOr<ControllerConfig> LoadConfig(const std::string& path) {
                         absl::StrCat(path, ": ", config.status().message()));
   }
   return config;
+}
+
+absl::StatusOr<pki::KeyRing> KeyRingFrom(const ControllerConfig& config) {
+  auto current = pki::Kek::Load("MANDANT_KEK", config.kek_file);
+  if (!current.ok()) {
+    if (absl::IsNotFound(current.status()) && config.kek_file.empty()) {
+      return absl::NotFoundError(
+          "pki.kek_file: no key-encryption key; set pki.kek_file (a 0600 file) or MANDANT_KEK");
+    }
+    return current.status();
+  }
+  std::vector<pki::Kek> previous;
+  auto old = pki::Kek::Load("MANDANT_PREVIOUS_KEK", config.previous_kek_file);
+  if (old.ok()) {
+    previous.push_back(*std::move(old));
+  } else if (!absl::IsNotFound(old.status()) || !config.previous_kek_file.empty()) {
+    return old.status();
+  }
+  return pki::KeyRing::Create(*std::move(current), std::move(previous));
 }
 
 absl::StatusOr<store::DatabaseOptions> DatabaseOptionsFrom(const ControllerConfig& config) {

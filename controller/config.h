@@ -6,8 +6,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "controller/pki/issuers.h"
 #include "controller/store/database.h"
 #include "controller/store/tenant_store.h"
+#include "pki/kek.h"
 
 namespace mandant::controller {
 
@@ -24,6 +26,12 @@ struct ControllerConfig {
   std::string log_level = "info";
   logging::Format log_format = logging::Format::kText;
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // Mandant's PKI. The KEK comes from MANDANT_KEK or pki.kek_file; the
+  // previous one, while `mandantd pki rotate-kek` has not run, from
+  // MANDANT_PREVIOUS_KEK or pki.previous_kek_file.
+  std::string kek_file;
+  std::string previous_kek_file;
+  PkiOptions pki;
 };
 
 // Reads and checks the file. INVALID_ARGUMENT listing every bad key with what
@@ -35,6 +43,10 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text);
 // MANDANT_DB_PASSWORD or database.password_file (either may be absent when
 // the server authenticates otherwise).
 absl::StatusOr<store::DatabaseOptions> DatabaseOptionsFrom(const ControllerConfig& config);
+
+// The KEK ring from the config: NOT_FOUND naming pki.kek_file and MANDANT_KEK
+// when no KEK is given; the errors of pki::Kek::Load otherwise.
+absl::StatusOr<pki::KeyRing> KeyRingFrom(const ControllerConfig& config);
 
 }  // namespace mandant::controller
 

@@ -24,7 +24,10 @@
 #include "controller/auth/tokens.h"
 #include "controller/config.h"
 #include "controller/server.h"
+#include "controller/pki/issuers.h"
 #include "controller/store/migrator.h"
+#include "controller/store/pki_store.h"
+#include "common/status_macros.h"
 
 ABSL_FLAG(std::string, config, "/etc/mandant/mandantd.yaml", "mandantd configuration file");
 ABSL_FLAG(std::string, listen, "", "overrides the config's listen address");
@@ -32,7 +35,9 @@ ABSL_FLAG(std::string, subject, "", "token create: who the token is for");
 ABSL_FLAG(std::string, role, "", "token create: provider-admin, tenant-admin or tenant-viewer");
 ABSL_FLAG(std::string, tenant, "", "token create: the tenant id, for tenant roles");
 ABSL_FLAG(absl::Duration, ttl, absl::Hours(24 * 30), "token create: lifetime");
-ABSL_FLAG(std::string, output, "", "token create: file to write the token to (mode 0600)");
+ABSL_FLAG(std::string, output, "",
+          "token create: file to write the token to (mode 0600); pki init: file to write the "
+          "root CA certificate to (PEM), the trust anchor of Mandant's parts");
 
 namespace mandant::controller {
 namespace {
@@ -100,6 +105,80 @@ int CreateTokenCommand() {
   return 0;
 }
 
+// A one-connection database for the admin commands.
+absl::StatusOr<std::unique_ptr<store::Database>> AdminDatabase(const ControllerConfig& config) {
+  MANDANT_ASSIGN_OR_RETURN(store::DatabaseOptions options, DatabaseOptionsFrom(config));
+  options.pool_size = 1;
+  MANDANT_ASSIGN_OR_RETURN(auto db, store::Database::Create(options));
+  MANDANT_RETURN_IF_ERROR(db->Run("check schema", [](store::Connection& conn) {
+    return store::CheckSchema(conn, store::BuiltinMigrations()).status();
+  }));
+  return db;
+}
+
+int PkiInit() {
+  auto config = LoadAndInit();
+  if (!config.ok()) return Fail(config.status());
+  auto keys = KeyRingFrom(*config);
+  if (!keys.ok()) return Fail(keys.status());
+  auto db = AdminDatabase(*config);
+  if (!db.ok()) return Fail(db.status());
+  Issuers issuers(config->pki, *std::move(keys));
+  std::vector<store::IssuerRow> rows;
+  absl::Status st = (*db)->Transact("pki init", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(rows, issuers.Init(conn, absl::Now()));
+    return conn
+        .Query("INSERT INTO audit_log (principal, role, method, object, code, message) "
+               "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki init', 'infrastructure', "
+               "'OK', $1)",
+               {absl::StrCat("root ", rows[0].id, ", infrastructure ", rows[1].id)})
+        .status();
+  });
+  if (!st.ok()) return Fail(st);
+  for (const store::IssuerRow& row : rows) {
+    std::cout << "created infrastructure/issuers/" << row.id << " (" << row.kind << ", "
+              << row.subject << ", until " << absl::FormatTime("%Y-%m-%d", row.not_after,
+                                                               absl::UTCTimeZone())
+              << ")\n";
+  }
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (!output.empty()) {
+    std::ofstream out(output, std::ios::trunc);
+    out << rows[0].certificate_pem;
+    out.close();
+    if (!out) return Fail(absl::InternalError(absl::StrCat("cannot write \"", output, "\"")));
+    std::cout << "root certificate written to " << output << "\n";
+  }
+  return 0;
+}
+
+int PkiRotateKek() {
+  auto config = LoadAndInit();
+  if (!config.ok()) return Fail(config.status());
+  auto keys = KeyRingFrom(*config);
+  if (!keys.ok()) return Fail(keys.status());
+  const std::string current = keys->current().id();
+  auto db = AdminDatabase(*config);
+  if (!db.ok()) return Fail(db.status());
+  Issuers issuers(config->pki, *std::move(keys));
+  // One transaction: a running mandantd keeps working throughout, since it
+  // holds both KEKs until its configuration drops the previous one.
+  int total = 0;
+  absl::Status st = (*db)->Transact("rotate kek", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(total, issuers.RewrapKeys(conn));
+    return conn
+        .Query("INSERT INTO audit_log (principal, role, method, object, code, message) "
+               "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki rotate-kek', "
+               "'infrastructure', 'OK', $1)",
+               {absl::StrCat("re-wrapped ", total, " CA key(s) under KEK ", current)})
+        .status();
+  });
+  if (!st.ok()) return Fail(st);
+  std::cout << "re-wrapped " << total << " CA key(s) under KEK \"" << current
+            << "\"; the previous KEK is no longer needed\n";
+  return 0;
+}
+
 int Serve() {
   auto config = LoadAndInit();
   if (!config.ok()) return Fail(config.status());
@@ -116,6 +195,10 @@ int Serve() {
   if (!db.ok()) return Fail(db.status());
   options.database = *std::move(db);
   options.tenants.pools = config->pools;
+  options.pki = config->pki;
+  auto keys = KeyRingFrom(*config);
+  if (!keys.ok()) return Fail(keys.status());
+  options.keys = *std::move(keys);
 
   // SIGTERM and SIGINT are taken by one thread, which shuts the server down.
   sigset_t signals;
@@ -151,7 +234,8 @@ int main(int argc, char** argv) {
   // lock graph. About 11% of mandantd's instructions per GetTenant.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
-      "mandantd [serve|migrate|token create|version] --config FILE [flags]");
+      "mandantd [serve|migrate|token create|pki init|pki rotate-kek|version] --config FILE "
+      "[flags]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   (void)mandant::logging::Init("info", mandant::logging::Format::kText);
   std::string command = args.size() > 1 ? args[1] : "serve";
@@ -160,11 +244,18 @@ int main(int argc, char** argv) {
   if (command == "token" && args.size() > 2 && std::string(args[2]) == "create") {
     return mandant::controller::CreateTokenCommand();
   }
+  if (command == "pki" && args.size() > 2 && std::string(args[2]) == "init") {
+    return mandant::controller::PkiInit();
+  }
+  if (command == "pki" && args.size() > 2 && std::string(args[2]) == "rotate-kek") {
+    return mandant::controller::PkiRotateKek();
+  }
   if (command == "version") {
     std::cout << "mandantd " << mandant::controller::kVersion << "\n";
     return 0;
   }
   std::cerr << "mandantd: unknown command \"" << command
-            << "\"; use serve, migrate, \"token create\" or version\n";
+            << "\"; use serve, migrate, \"token create\", \"pki init\", \"pki rotate-kek\" "
+               "or version\n";
   return 2;
 }

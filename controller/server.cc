@@ -2,9 +2,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/store/migrator.h"
+#include "controller/store/pki_store.h"
+#include "pki/encoding.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "httplib.h"
 
@@ -36,9 +39,41 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     return store::CheckSchema(conn, store::BuiltinMigrations()).status();
   }));
   s->authenticator_ = std::make_unique<auth::TokenAuthenticator>(s->db_.get());
-  s->deps_ = api::ServiceDeps{s->db_.get(), s->authenticator_.get(), &s->metrics_};
+  if (!options.keys) {
+    return absl::FailedPreconditionError(
+        "pki.kek_file: a key-encryption key is required (it opens the CA keys); see "
+        "docs/operations.md");
+  }
+  s->issuers_ = std::make_unique<Issuers>(options.pki, *std::move(options.keys));
+  s->certificate_authenticator_ = std::make_unique<auth::CertificateAuthenticator>(
+      s->db_.get(), options.pki.trust_domain);
+  s->deps_ = api::ServiceDeps{s->db_.get(), s->authenticator_.get(), &s->metrics_,
+                              s->issuers_.get(), s->certificate_authenticator_.get()};
+
+  // The serving certificate, and the CAs whose client certificates are
+  // accepted (mTLS is optional: bearer tokens remain for the portal).
+  std::string client_cas;
+  MANDANT_RETURN_IF_ERROR(s->db_->Transact("serving identity", [&](store::Connection& conn)
+                                                                     -> absl::Status {
+    const absl::Time now = absl::Now();
+    if (options.tls_cert_pem.empty() && options.tls_key_pem.empty()) {
+      MANDANT_ASSIGN_OR_RETURN(ServingIdentity identity,
+                               s->issuers_->IssueServingIdentity(
+                                   conn, options.server_names, options.serving_certificate_ttl,
+                                   now));
+      options.tls_cert_pem = identity.cert_chain_pem;
+      options.tls_key_pem = std::string(identity.key_pem.view());
+      MANDANT_LOG(info, "serving certificate issued",
+                  {{"names", absl::StrJoin(options.server_names, ",")},
+                   {"not_after", absl::FormatTime(identity.not_after)}});
+    }
+    MANDANT_ASSIGN_OR_RETURN(client_cas, s->issuers_->InfrastructureBundle(conn, now));
+    return absl::OkStatus();
+  }));
   s->tenant_service_ =
       std::make_unique<api::TenantServiceImpl>(s->deps_, std::move(options.tenants));
+  s->certificate_service_ =
+      std::make_unique<api::CertificateServiceImpl>(s->deps_, s->issuers_.get());
 
   store::Database* db = s->db_.get();
   s->metrics_.Describe("mandant_rpc_requests_total", "gRPC calls by method and status code.");
@@ -57,11 +92,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions ssl(
+      client_cas.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                         : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = client_cas;
   ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::SslServerCredentials(ssl), &s->port_);
   builder.RegisterService(s->tenant_service_.get());
+  builder.RegisterService(s->certificate_service_.get());
   // One completion queue: the default is one per core, each with its own
   // poller threads, and on a small host they mostly wake each other.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
@@ -91,6 +130,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       res.set_content(st.ok() ? "ok\n" : absl::StrCat("database: ", st.message(), "\n"),
                       "text/plain");
     });
+    // CRL distribution points named in issued certificates: public, as
+    // RFC 5280 expects, "/crl/{issuer id}.crl" (DER) or ".pem".
+    s->http_->Get(R"(/crl/([0-9]{8}-[0-9a-f]{8})\.(crl|pem))",
+                  [self](const httplib::Request& req, httplib::Response& res) {
+                    self->ServeCrl(req.matches[1], req.matches[2] == "pem", res);
+                  });
     if (hp.second == 0) {
       s->metrics_port_ = s->http_->bind_to_any_port(hp.first);
     } else if (s->http_->bind_to_port(hp.first, hp.second)) {
@@ -105,6 +150,37 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   }
   MANDANT_LOG(info, "serving", {{"grpc_port", s->port_}, {"metrics_port", s->metrics_port_}});
   return s;
+}
+
+void Server::ServeCrl(const std::string& issuer_id, bool pem, httplib::Response& res) {
+  store::PkiStore pki_store;
+  std::string der;
+  absl::Status st = db_->Transact("serve crl", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row, pki_store.GetIssuerById(conn, issuer_id));
+    const absl::Time now = absl::Now();
+    if (row.crl_der.empty() || now > row.crl_next_update - issuers_->options().crl_validity / 2) {
+      auto fresh = issuers_->ResignCrl(conn, row.id, now);
+      if (fresh.ok()) row = *std::move(fresh);
+    }
+    der = std::move(row.crl_der);
+    return der.empty() ? absl::NotFoundError("no CRL") : absl::OkStatus();
+  });
+  if (!st.ok()) {
+    res.status = absl::IsNotFound(st) ? 404 : 503;
+    res.set_content(absl::StrCat(st.message(), "\n"), "text/plain");
+    return;
+  }
+  if (!pem) {
+    res.set_content(der, "application/pkix-crl");
+    return;
+  }
+  auto crl = pki::ParseCrl(der);
+  auto text = crl.ok() ? pki::CrlToPem(crl->get()) : crl.status();
+  if (!text.ok()) {
+    res.status = 500;
+    return;
+  }
+  res.set_content(*text, "application/x-pem-file");
 }
 
 void Server::Shutdown(absl::Duration grace) {

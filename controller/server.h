@@ -2,21 +2,26 @@
 #define MANDANT_CONTROLLER_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "controller/api/certificate_service.h"
 #include "controller/api/rpc_call.h"
 #include "controller/api/tenant_service.h"
 #include "controller/auth/tokens.h"
 #include "controller/metrics.h"
+#include "controller/pki/issuers.h"
 #include "controller/store/database.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 
 namespace httplib {
 class Server;
+struct Response;
 }
 
 namespace mandant::controller {
@@ -24,12 +29,20 @@ namespace mandant::controller {
 struct ServerOptions {
   // gRPC over TLS; port 0 picks a free port (see Server::port()).
   std::string listen = "127.0.0.1:0";
+  // The serving certificate (chain) and key from files; when both are
+  // empty, mandantd issues itself one from the infrastructure issuer for
+  // `server_names`, with a key that exists only in memory.
   std::string tls_cert_pem;
   std::string tls_key_pem;  // kept in memory only
+  std::vector<std::string> server_names = {"localhost", "127.0.0.1"};
+  absl::Duration serving_certificate_ttl = absl::Hours(24 * 30);
   // Plain HTTP for /metrics, /healthz, /readyz; empty disables it.
   std::string metrics_listen;
   store::DatabaseOptions database;
   api::TenantServiceOptions tenants;
+  PkiOptions pki;
+  // The key-encryption keys that open the CA keys; required.
+  std::optional<pki::KeyRing> keys;
 };
 
 // mandantd's serving part: the gRPC API, health, reflection and the metrics
@@ -57,12 +70,16 @@ class Server {
 
  private:
   Server() = default;
+  void ServeCrl(const std::string& issuer_id, bool pem, httplib::Response& res);
 
   Metrics metrics_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<auth::TokenAuthenticator> authenticator_;
+  std::unique_ptr<auth::CertificateAuthenticator> certificate_authenticator_;
   api::ServiceDeps deps_;
+  std::unique_ptr<Issuers> issuers_;
   std::unique_ptr<api::TenantServiceImpl> tenant_service_;
+  std::unique_ptr<api::CertificateServiceImpl> certificate_service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;

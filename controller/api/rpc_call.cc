@@ -43,6 +43,20 @@ RpcCall::RpcCall(grpc::ServerContext* context, absl::string_view method, bool mu
 }
 
 absl::Status RpcCall::Authenticate() {
+  if (deps_.certificates != nullptr) {
+    std::shared_ptr<const grpc::AuthContext> auth = context_->auth_context();
+    std::vector<grpc::string_ref> pems =
+        auth ? auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)
+             : std::vector<grpc::string_ref>();
+    if (!pems.empty()) {
+      auto principal = deps_.certificates->Authenticate(
+          absl::string_view(pems[0].data(), pems[0].size()));
+      if (!principal.ok()) return principal.status();
+      principal_ = *std::move(principal);
+      authenticated_ = true;
+      return absl::OkStatus();
+    }
+  }
   const auto& md = context_->client_metadata();
   auto it = md.find("authorization");
   absl::string_view value;

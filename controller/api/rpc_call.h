@@ -6,9 +6,11 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "controller/auth/client_certificates.h"
 #include "controller/auth/principal.h"
 #include "controller/auth/tokens.h"
 #include "controller/metrics.h"
+#include "controller/pki/issuers.h"
 #include "controller/store/database.h"
 #include "grpcpp/grpcpp.h"
 
@@ -19,6 +21,10 @@ struct ServiceDeps {
   store::Database* db = nullptr;
   auth::TokenAuthenticator* authenticator = nullptr;
   Metrics* metrics = nullptr;
+  // Mandant's CA hierarchy: tenant intermediates, issuance, CRLs.
+  Issuers* issuers = nullptr;
+  // mTLS callers; null when the server does not ask for client certificates.
+  auth::CertificateAuthenticator* certificates = nullptr;
 };
 
 // Converts to grpc::Status. Payloads under type.googleapis.com/google.rpc.*
@@ -35,7 +41,8 @@ class RpcCall {
   RpcCall(grpc::ServerContext* context, absl::string_view method, bool mutating,
           const ServiceDeps& deps);
 
-  // Authenticates the caller; on success principal() is valid.
+  // Authenticates the caller by its client certificate when it sent one
+  // (mTLS), else by its bearer token; on success principal() is valid.
   absl::Status Authenticate();
   const auth::Principal& principal() const { return principal_; }
   // A fresh id for this call, also sent back as "x-mandant-call-id".

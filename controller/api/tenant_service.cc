@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "controller/api/certificate_service.h"
 #include "controller/auth/principal.h"
+#include "controller/store/pki_store.h"
 #include "controller/store/idempotency.h"
 #include "tenants/field_violations.h"
 #include "tenants/names.h"
@@ -126,9 +128,24 @@ absl::Status TenantServiceImpl::Create(RpcCall& call, const v1::CreateTenantRequ
     // conflict with a concurrent create starts at a random place instead.
     const uint64_t spread = attempt++ == 0 ? 0 : RandomSpread();
     MANDANT_ASSIGN_OR_RETURN(*response, store_.Create(conn, tenant, spread));
+    MANDANT_RETURN_IF_ERROR(CreateTenantPki(conn, *response));
     MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
     return call.Audit(conn, absl::OkStatus());
   });
+}
+
+absl::Status TenantServiceImpl::CreateTenantPki(store::Connection& conn, const v1::Tenant& tenant) {
+  const std::string id(absl::string_view(tenant.name()).substr(8));  // "tenants/"
+  Issuers::NewIssuer issuer;
+  issuer.kind = "TENANT";
+  issuer.scope = tenant.name();
+  issuer.tenant = id;
+  issuer.tenant_uid = tenant.uid();
+  issuer.ip_ranges = {tenant.network().node_cidr(), tenant.network().storage_cidr()};
+  MANDANT_RETURN_IF_ERROR(deps_.issuers->CreateIssuer(conn, issuer, absl::Now()).status());
+  store::PkiStore pki;
+  return pki.PutPolicy(conn, id, DefaultTenantPolicy(*deps_.issuers, id).SerializeAsString())
+      .status();
 }
 
 absl::Status TenantServiceImpl::Get(RpcCall& call, const v1::GetTenantRequest& request,
@@ -254,7 +271,12 @@ absl::Status TenantServiceImpl::Delete(RpcCall& call, const v1::DeleteTenantRequ
     MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
     if (replay) return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
     MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    MANDANT_ASSIGN_OR_RETURN(v1::Tenant current, store_.Get(conn, id, /*for_update=*/true));
     MANDANT_RETURN_IF_ERROR(store_.Delete(conn, id, request.etag()));
+    // Its intermediate is revoked with it: nothing it signed verifies any
+    // more, and a new tenant of the same name starts from a new CA.
+    MANDANT_RETURN_IF_ERROR(
+        deps_.issuers->RevokeTenantIssuers(conn, id, current.uid(), absl::Now()));
     MANDANT_RETURN_IF_ERROR(key.Complete(conn, google::protobuf::Empty()));
     return call.Audit(conn, absl::OkStatus());
   });

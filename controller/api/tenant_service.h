@@ -39,6 +39,9 @@ class TenantServiceImpl final : public v1::TenantService::Service {
                     v1::ListTenantsResponse* response);
   absl::Status Update(RpcCall& call, const v1::UpdateTenantRequest& request, v1::Tenant* response);
   absl::Status Delete(RpcCall& call, const v1::DeleteTenantRequest& request);
+  // The tenant's intermediate CA and default issuance policy, in the
+  // transaction that creates the tenant.
+  absl::Status CreateTenantPki(store::Connection& conn, const v1::Tenant& tenant);
 
   const ServiceDeps deps_;
   const TenantServiceOptions options_;

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/auth/tokens.h"
+#include "pki/kek.h"
 #include "controller/store/uuid.h"
 #include "gtest/gtest.h"
 #include "mandant/v1/tenant.grpc.pb.h"
@@ -40,6 +41,13 @@ class MandantdProcess {
       key << tls.key_pem;
     }
     chmod((dir_ + "/tls.key").c_str(), 0600);
+    auto kek = pki::Kek::Generate("crash-test");
+    if (!kek.ok()) return kek.status();
+    {
+      std::ofstream out(dir_ + "/kek");
+      out << kek->ToText().view() << "\n";
+    }
+    chmod((dir_ + "/kek").c_str(), 0600);
     std::ofstream(dir_ + "/mandantd.yaml")
         << "listen: \"127.0.0.1:" << port_ << "\"\n"
         << "metrics_listen: \"\"\n"
@@ -48,8 +56,11 @@ class MandantdProcess {
         << "  pool_size: 4\n"
         << "network:\n  vni_pool: {first: 100, last: 4000}\n"
         << "  node_supernet: 10.96.0.0/12\n  storage_supernet: 10.112.0.0/12\n"
+        << "pki: {kek_file: \"" << dir_ << "/kek\"}\n"
         << "shutdown_grace_seconds: 5\n";
-    return absl::OkStatus();
+    // The PKI is initialized by the real command, as an operator does it.
+    return testing::RunCommand({MANDANTD_PATH, "pki", "init", "--config", dir_ + "/mandantd.yaml"})
+        .status();
   }
 
   absl::Status Start() {
@@ -225,12 +236,19 @@ TEST_F(MandantdCrashTest, SigkillDuringWritesLosesNothingAcknowledged) {
               1)
         << r.req.tenant_id();
   }
-  // Nothing is half-written: every tenant has its two CIDRs and its audit
-  // row, and every idempotency record has its response.
+  // Nothing is half-written: every tenant has its two CIDRs, its audit row,
+  // its intermediate CA with its issuance policy, and every idempotency
+  // record has its response.
   const int64_t rows = Count("SELECT count(*) FROM tenants");
   EXPECT_GE(rows, acked);
   EXPECT_EQ(Count("SELECT count(*) FROM tenant_cidrs"), 2 * rows);
-  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE code = 'OK'"), rows);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE code = 'OK' AND method = 'CreateTenant'"),
+            rows);
+  EXPECT_EQ(Count("SELECT count(*) FROM pki_issuers i JOIN tenants t ON t.uid = i.tenant_uid "
+                  "WHERE i.kind = 'TENANT' AND i.state = 'ACTIVE'"),
+            rows);
+  EXPECT_EQ(Count("SELECT count(*) FROM pki_issuers WHERE kind = 'TENANT'"), rows);
+  EXPECT_EQ(Count("SELECT count(*) FROM pki_issuance_policies"), rows);
   EXPECT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE length(response) = 0"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM idempotency_keys"), rows);
 

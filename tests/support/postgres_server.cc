@@ -107,6 +107,11 @@ absl::Status PostgresServer::Resume() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> PostgresServer::Dump(const std::string& dbname) const {
+  return RunCommand({bindir_ + "/pg_dump", "-h", dir_, "-p", std::to_string(port_), "-U",
+                     "postgres", dbname});
+}
+
 absl::StatusOr<std::string> PostgresServer::Psql(const std::string& dbname,
                                                  const std::string& sql) const {
   return RunCommand({bindir_ + "/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",

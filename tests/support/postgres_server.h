@@ -31,6 +31,9 @@ class PostgresServer {
   absl::Status Resume();
   // Runs SQL as the superuser in `dbname` and returns psql's output.
   absl::StatusOr<std::string> Psql(const std::string& dbname, const std::string& sql) const;
+  // pg_dump of a database (plain SQL, data included), as an operator's
+  // backup would hold it.
+  absl::StatusOr<std::string> Dump(const std::string& dbname) const;
 
  private:
   PostgresServer() = default;

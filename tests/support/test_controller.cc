@@ -3,7 +3,9 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "controller/auth/tokens.h"
+#include "controller/pki/issuers.h"
 #include "tests/support/test_tls.h"
 
 namespace mandant::testing {
@@ -39,21 +41,35 @@ absl::StatusOr<std::unique_ptr<TestController>> TestController::Start(
   auto db = pg.CreateMigratedDatabase();
   if (!db.ok()) return db.status();
   t->dbname_ = *db;
-  auto tls = MakeLocalhostCert();
-  if (!tls.ok()) return tls.status();
-  t->cert_pem_ = tls->cert_pem;
   controller::ServerOptions options;
   options.listen = "127.0.0.1:0";
-  options.tls_cert_pem = tls->cert_pem;
-  options.tls_key_pem = tls->key_pem;
+  // No certificate given: the server issues itself one from the
+  // infrastructure intermediate, as mandantd does in production.
   options.database.conninfo = pg.conninfo(t->dbname_);
   options.database.pool_size = pool_size;
   options.tenants.pools = std::move(pools);
+  // A fresh KEK per controller; the PKI is initialized as `mandantd pki
+  // init` does it, before the server starts.
+  auto kek = pki::Kek::Generate("test-kek");
+  if (!kek.ok()) return kek.status();
+  t->kek_text_ = std::string(kek->ToText().view());
+  MANDANT_ASSIGN_OR_RETURN(pki::KeyRing init_keys, t->KeyRing());
+  MANDANT_ASSIGN_OR_RETURN(options.keys, t->KeyRing());
+  {
+    MANDANT_ASSIGN_OR_RETURN(auto conn, controller::store::Connection::Open(options.database.conninfo, ""));
+    controller::Issuers issuers(options.pki, std::move(init_keys));
+    MANDANT_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+    MANDANT_RETURN_IF_ERROR(issuers.Init(*conn, absl::Now()).status());
+    MANDANT_RETURN_IF_ERROR(conn->Exec("COMMIT"));
+  }
   auto server = controller::Server::Start(std::move(options));
   if (!server.ok()) return server.status();
   t->server_ = *std::move(server);
+  MANDANT_ASSIGN_OR_RETURN(
+      t->cert_pem_,
+      t->Sql("SELECT certificate_pem FROM pki_issuers WHERE kind = 'ROOT' AND state = 'ACTIVE'"));
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = tls->cert_pem;
+  ssl.pem_root_certs = t->cert_pem_;
   t->channel_ = grpc::CreateChannel(absl::StrCat("localhost:", t->server_->port()),
                                     grpc::SslCredentials(ssl));
   return t;
@@ -75,6 +91,15 @@ std::unique_ptr<grpc::ClientContext> TestController::Context(const std::string& 
   if (!token.empty()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   return ctx;
+}
+
+absl::StatusOr<pki::KeyRing> TestController::KeyRing() const {
+  MANDANT_ASSIGN_OR_RETURN(pki::Kek kek, pki::Kek::Parse(kek_text_));
+  return pki::KeyRing::Create(std::move(kek));
+}
+
+std::unique_ptr<v1::CertificateService::Stub> TestController::Certificates() const {
+  return v1::CertificateService::NewStub(channel_);
 }
 
 std::unique_ptr<v1::TenantService::Stub> TestController::Tenants() const {

@@ -7,7 +7,9 @@
 #include "absl/status/statusor.h"
 #include "controller/auth/principal.h"
 #include "controller/server.h"
+#include "mandant/v1/certificate.grpc.pb.h"
 #include "mandant/v1/tenant.grpc.pb.h"
+#include "pki/kek.h"
 #include "tests/support/postgres_server.h"
 
 namespace mandant::testing {
@@ -36,9 +38,12 @@ class TestController {
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::unique_ptr<v1::TenantService::Stub> Tenants() const;
+  std::unique_ptr<v1::CertificateService::Stub> Certificates() const;
+  // A ring holding this controller's KEK (as mandantd's configuration would).
+  absl::StatusOr<pki::KeyRing> KeyRing() const;
 
   controller::Server& server() { return *server_; }
-  // The server's self-signed certificate, for clients to trust.
+  // The Mandant root certificate, which clients trust.
   const std::string& server_cert_pem() const { return cert_pem_; }
   const std::string& dbname() const { return dbname_; }
   // Runs SQL in this controller's database.
@@ -48,6 +53,8 @@ class TestController {
   TestController() = default;
   std::string dbname_;
   std::string cert_pem_;
+  // The KEK's text form; a test secret, never a real one.
+  std::string kek_text_;
   std::unique_ptr<controller::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
 };

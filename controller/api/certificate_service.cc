@@ -1,0 +1,835 @@
+#include "controller/api/certificate_service.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "controller/auth/principal.h"
+#include "controller/store/idempotency.h"
+#include "google/protobuf/util/time_util.h"
+#include "pki/csr.h"
+#include "pki/encoding.h"
+#include "pki/issuance_policy.h"
+#include "tenants/field_violations.h"
+#include "tenants/names.h"
+#include "tenants/tenant_validation.h"
+
+namespace mandant::controller::api {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+constexpr absl::Duration kMinTtl = absl::Minutes(5);
+// Infrastructure certificates: what mandantd, agents and operators use.
+constexpr absl::Duration kInfraDefaultTtl = absl::Hours(24);
+constexpr absl::Duration kInfraMaxTtl = absl::Hours(24 * 90);
+constexpr absl::Duration kClientDefaultTtl = absl::Hours(12);
+constexpr absl::Duration kClientMaxTtl = absl::Hours(24 * 30);
+
+// "infrastructure" or "tenants/{tenant}", parsed.
+struct Scope {
+  std::string name;
+  // Empty for the infrastructure scope.
+  std::string tenant;
+  bool infrastructure() const { return tenant.empty(); }
+};
+
+absl::StatusOr<Scope> ParseScope(absl::string_view text, absl::string_view field) {
+  if (text == store::kInfrastructureScope) return Scope{std::string(text), ""};
+  auto tenant = tenants::ParseTenantName(text, field);
+  if (!tenant.ok()) {
+    tenants::FieldViolations bad;
+    bad.Add(std::string(field),
+            absl::StrCat("must be \"infrastructure\" or \"tenants/{tenant}\", got ",
+                         tenants::QuoteForMessage(text)));
+    return bad.ToStatus();
+  }
+  return Scope{std::string(text), *tenant};
+}
+
+// Splits "{scope}/{collection}/{id}[/{suffix}]".
+absl::StatusOr<std::pair<Scope, std::string>> ParseScopedName(absl::string_view name,
+                                                              absl::string_view collection,
+                                                              absl::string_view suffix,
+                                                              absl::string_view field) {
+  const std::string marker = absl::StrCat("/", collection, "/");
+  const size_t at = name.find(marker);
+  absl::string_view id = at == absl::string_view::npos ? "" : name.substr(at + marker.size());
+  if (!suffix.empty() && !absl::ConsumeSuffix(&id, suffix)) id = "";
+  const bool id_ok = !id.empty() && id.size() <= 64 &&
+                     id.find_first_not_of("0123456789abcdef-") == absl::string_view::npos;
+  if (at == absl::string_view::npos || !id_ok) {
+    tenants::FieldViolations bad;
+    bad.Add(std::string(field),
+            absl::StrCat("must be \"{scope}/", collection, "/{id}", suffix,
+                         "\" with a lower-case hex id, got ", tenants::QuoteForMessage(name)));
+    return bad.ToStatus();
+  }
+  MANDANT_ASSIGN_OR_RETURN(Scope scope, ParseScope(name.substr(0, at), field));
+  return std::make_pair(std::move(scope), std::string(id));
+}
+
+// Who may read and write in a scope. Foreign tenants are NOT_FOUND.
+absl::Status CheckRead(const auth::Principal& p, const Scope& scope) {
+  if (scope.infrastructure()) return auth::RequireProviderAdmin(p, "reading infrastructure PKI");
+  return auth::CheckTenantRead(p, scope.tenant);
+}
+
+absl::Status CheckWrite(const auth::Principal& p, const Scope& scope) {
+  if (scope.infrastructure()) {
+    return auth::RequireProviderAdmin(p, "changing infrastructure PKI");
+  }
+  return auth::CheckTenantWrite(p, scope.tenant);
+}
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+v1::KeyType KeyTypeProto(absl::string_view text) {
+  if (text == "ECDSA_P256") return v1::KEY_TYPE_ECDSA_P256;
+  if (text == "ECDSA_P384") return v1::KEY_TYPE_ECDSA_P384;
+  if (text == "ED25519") return v1::KEY_TYPE_ED25519;
+  if (text == "RSA") return v1::KEY_TYPE_RSA;
+  return v1::KEY_TYPE_UNSPECIFIED;
+}
+
+std::string CertificateEtag(const store::CertificateRow& row) {
+  return absl::StrCat(row.serial.substr(0, 8), "-", row.generation);
+}
+
+std::string IssuerEtag(const store::IssuerRow& row) {
+  return absl::StrCat(row.id.substr(9), "-", row.generation);
+}
+
+void ToProto(const store::CertificateRow& row, v1::Certificate* out) {
+  out->set_name(absl::StrCat(row.scope, "/certificates/", row.serial));
+  out->set_serial(row.serial);
+  out->set_issuer(absl::StrCat(row.scope, "/issuers/", row.issuer_id));
+  if (row.scope != store::kInfrastructureScope) out->set_tenant(row.scope);
+  out->set_subject(row.subject);
+  for (const auto& n : row.dns_names) out->add_dns_names(n);
+  for (const auto& n : row.uris) out->add_uris(n);
+  for (const auto& n : row.ip_addresses) out->add_ip_addresses(n);
+  for (const auto& u : row.usages) {
+    out->add_usages(u == "SERVER_AUTH" ? v1::CERTIFICATE_USAGE_SERVER_AUTH
+                                       : v1::CERTIFICATE_USAGE_CLIENT_AUTH);
+  }
+  out->set_key_type(KeyTypeProto(row.key_type));
+  out->set_rsa_bits(row.rsa_bits);
+  out->set_public_key_sha256(row.public_key_sha256);
+  *out->mutable_not_before() = ToProto(row.not_before);
+  *out->mutable_not_after() = ToProto(row.not_after);
+  if (row.revoke_time) {
+    *out->mutable_revocation()->mutable_revoke_time() = ToProto(*row.revoke_time);
+    out->mutable_revocation()->set_reason(static_cast<v1::RevocationReason>(row.revoke_reason));
+  }
+  out->set_certificate_pem(row.certificate_pem);
+  out->set_etag(CertificateEtag(row));
+}
+
+void ToProto(const store::IssuerRow& row, v1::Issuer* out) {
+  out->set_name(absl::StrCat(row.scope, "/issuers/", row.id));
+  out->set_kind(row.kind == "ROOT"             ? v1::ISSUER_KIND_ROOT
+                : row.kind == "INFRASTRUCTURE" ? v1::ISSUER_KIND_INFRASTRUCTURE
+                                               : v1::ISSUER_KIND_TENANT);
+  out->set_state(row.state == "PREPARED" ? v1::ISSUER_STATE_PREPARED
+                 : row.state == "ACTIVE" ? v1::ISSUER_STATE_ACTIVE
+                                         : v1::ISSUER_STATE_RETIRED);
+  if (!row.signed_by.empty()) {
+    out->set_signed_by(absl::StrCat(store::kInfrastructureScope, "/issuers/", row.signed_by));
+  }
+  out->set_subject(row.subject);
+  out->set_key_type(KeyTypeProto(row.key_type));
+  out->set_public_key_sha256(row.public_key_sha256);
+  *out->mutable_not_before() = ToProto(row.not_before);
+  *out->mutable_not_after() = ToProto(row.not_after);
+  for (const auto& d : row.permitted_dns) out->add_permitted_dns_domains(d);
+  for (const auto& d : row.permitted_uri) out->add_permitted_uri_domains(d);
+  out->set_certificate_pem(row.certificate_pem);
+  *out->mutable_create_time() = ToProto(row.create_time);
+  if (row.activate_time) *out->mutable_activate_time() = ToProto(*row.activate_time);
+  if (row.retire_time) *out->mutable_retire_time() = ToProto(*row.retire_time);
+  out->set_etag(IssuerEtag(row));
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+google::protobuf::Duration DurationProto(absl::Duration d) {
+  google::protobuf::Duration out;
+  out.set_seconds(absl::ToInt64Seconds(d));
+  return out;
+}
+
+pki::KeyType KeyTypeFromProto(v1::KeyType t) {
+  switch (t) {
+    case v1::KEY_TYPE_ECDSA_P384:
+      return pki::KeyType::kEcdsaP384;
+    case v1::KEY_TYPE_ED25519:
+      return pki::KeyType::kEd25519;
+    case v1::KEY_TYPE_RSA:
+      return pki::KeyType::kRsa;
+    default:
+      return pki::KeyType::kEcdsaP256;
+  }
+}
+
+pki::IssuancePolicy PolicyFromProto(const v1::IssuancePolicy& p) {
+  pki::IssuancePolicy out;
+  out.dns_zone = p.dns_zone();
+  out.spiffe_trust_domain = p.spiffe_trust_domain();
+  out.allowed_dns_names.assign(p.allowed_dns_names().begin(), p.allowed_dns_names().end());
+  out.allowed_uris.assign(p.allowed_uris().begin(), p.allowed_uris().end());
+  out.allowed_ip_ranges.assign(p.allowed_ip_ranges().begin(), p.allowed_ip_ranges().end());
+  for (int t : p.allowed_key_types()) {
+    out.allowed_key_types.push_back(KeyTypeFromProto(static_cast<v1::KeyType>(t)));
+  }
+  out.min_rsa_bits = p.min_rsa_bits();
+  out.max_ttl = FromProto(p.max_ttl());
+  out.default_ttl = FromProto(p.default_ttl());
+  return out;
+}
+
+// Usages and ttl of an issuance request; every problem at once.
+struct Requested {
+  std::vector<pki::ExtendedKeyUsage> usages;
+  std::optional<absl::Duration> ttl;
+};
+
+Requested CheckRequested(const google::protobuf::RepeatedField<int>& usages,
+                         const google::protobuf::Duration* ttl, bool usages_required,
+                         tenants::FieldViolations& bad) {
+  Requested out;
+  for (int i = 0; i < usages.size(); ++i) {
+    pki::ExtendedKeyUsage u;
+    if (usages[i] == v1::CERTIFICATE_USAGE_SERVER_AUTH) {
+      u = pki::ExtendedKeyUsage::kServerAuth;
+    } else if (usages[i] == v1::CERTIFICATE_USAGE_CLIENT_AUTH) {
+      u = pki::ExtendedKeyUsage::kClientAuth;
+    } else {
+      bad.Add(absl::StrCat("usages[", i, "]"),
+              absl::StrCat("unknown usage ", usages[i], "; allowed: SERVER_AUTH, CLIENT_AUTH"));
+      continue;
+    }
+    if (std::find(out.usages.begin(), out.usages.end(), u) != out.usages.end()) {
+      bad.Add(absl::StrCat("usages[", i, "]"), "is repeated");
+      continue;
+    }
+    out.usages.push_back(u);
+  }
+  if (usages_required && usages.empty()) {
+    bad.Add("usages", "is required: SERVER_AUTH, CLIENT_AUTH or both");
+  }
+  if (ttl != nullptr) {
+    if (ttl->nanos() != 0 || ttl->seconds() <= 0) {
+      bad.Add("ttl", "must be a positive number of whole seconds");
+    } else {
+      out.ttl = absl::Seconds(ttl->seconds());
+    }
+  }
+  return out;
+}
+
+void CheckRequestId(absl::string_view request_id, tenants::FieldViolations& bad) {
+  if (!request_id.empty() && !tenants::IsCanonicalUuid(request_id)) {
+    bad.Add("request_id", "must be empty or a UUID of the form 8-4-4-4-12 hex digits");
+  }
+}
+
+void CheckCsrSize(absl::string_view csr, tenants::FieldViolations& bad) {
+  if (csr.empty()) bad.Add("csr", "is required: a PKCS#10 CSR, PEM or DER");
+  if (csr.size() > pki::kMaxCsrSize) {
+    bad.Add("csr", absl::StrCat("is ", csr.size(), " bytes; at most ", pki::kMaxCsrSize));
+  }
+}
+
+// The CSR, parsed and verified; INVALID_ARGUMENT on field "csr".
+absl::StatusOr<pki::ParsedCsr> ParseCsrField(absl::string_view csr) {
+  auto parsed = pki::ParseCsr(csr);
+  if (!parsed.ok()) {
+    tenants::FieldViolations bad;
+    bad.Add("csr", std::string(parsed.status().message()));
+    return bad.ToStatus();
+  }
+  return parsed;
+}
+
+// Infrastructure leaves: the CSR's CN is the principal's name and kept;
+// names are taken as the CSR has them (ParseCsr checked their syntax);
+// "host/" names belong to agent enrollment.
+absl::StatusOr<pki::LeafSpec> InfrastructureLeaf(const pki::ParsedCsr& csr,
+                                                 const Requested& req, absl::Time now) {
+  tenants::FieldViolations bad;
+  if (absl::StartsWith(csr.common_name, "host/")) {
+    bad.Add("csr", "CN \"host/...\" is reserved for agent enrollment");
+  }
+  if (csr.common_name.empty() && csr.subject_alt_names.empty()) {
+    bad.Add("csr", "has neither a CN nor subject alternative names");
+  }
+  const absl::Duration ttl = req.ttl.value_or(kInfraDefaultTtl);
+  if (ttl < kMinTtl || ttl > kInfraMaxTtl) {
+    bad.Add("ttl", absl::StrCat("must be 5m to ", absl::FormatDuration(kInfraMaxTtl),
+                                " in the infrastructure scope, got ",
+                                absl::FormatDuration(ttl)));
+  }
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  pki::LeafSpec spec;
+  spec.public_key = csr.public_key.get();
+  spec.common_name = csr.common_name;
+  spec.subject_alt_names = csr.subject_alt_names;
+  spec.extended_key_usages = req.usages;
+  spec.not_after = now + ttl;
+  return spec;
+}
+
+// FAILED_PRECONDITION unless the scope has an ACTIVE signing issuer.
+absl::StatusOr<store::IssuerRow> SigningIssuer(store::PkiStore& store, store::Connection& conn,
+                                               const Scope& scope,
+                                               absl::string_view tenant_uid) {
+  const absl::string_view kind = scope.infrastructure() ? "INFRASTRUCTURE" : "TENANT";
+  MANDANT_ASSIGN_OR_RETURN(auto issuer, store.ActiveIssuer(conn, scope.name, tenant_uid, kind));
+  if (!issuer) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        scope.name, " has no ACTIVE issuer",
+        scope.infrastructure() ? "; run `mandantd pki init`" : "; ask your provider"));
+  }
+  return *std::move(issuer);
+}
+
+void FillIssueResponse(const IssuedCertificate& issued, v1::IssueCertificateResponse* response) {
+  ToProto(issued.row, response->mutable_certificate());
+  response->set_certificate_pem(issued.row.certificate_pem);
+  response->set_chain_pem(issued.chain_pem);
+}
+
+// Page tokens: "c1:" + the scope's filter fingerprint + last (not_after, serial).
+std::string EncodeCertPageToken(absl::string_view filter, const store::CertificateRow& last) {
+  return absl::WebSafeBase64Escape(absl::StrCat("c1|", filter, "|",
+                                                absl::ToUnixMicros(last.not_after), "|",
+                                                last.serial));
+}
+
+}  // namespace
+
+v1::IssuancePolicy DefaultTenantPolicy(const Issuers& issuers, absl::string_view tenant) {
+  v1::IssuancePolicy p;
+  p.set_name(absl::StrCat("tenants/", tenant, "/issuancePolicy"));
+  p.set_dns_zone(issuers.TenantDnsZone(tenant));
+  p.set_spiffe_trust_domain(issuers.TenantTrustDomain(tenant));
+  p.add_allowed_dns_names(absl::StrCat("*.", p.dns_zone()));
+  p.add_allowed_uris(absl::StrCat("spiffe://", p.spiffe_trust_domain(), "/*"));
+  for (v1::KeyType t : {v1::KEY_TYPE_ECDSA_P256, v1::KEY_TYPE_ECDSA_P384, v1::KEY_TYPE_ED25519,
+                        v1::KEY_TYPE_RSA}) {
+    p.add_allowed_key_types(t);
+  }
+  p.set_min_rsa_bits(2048);
+  *p.mutable_max_ttl() = DurationProto(absl::Hours(24 * 90));
+  *p.mutable_default_ttl() = DurationProto(absl::Hours(24));
+  return p;
+}
+
+CertificateServiceImpl::CertificateServiceImpl(const ServiceDeps& deps, Issuers* issuers)
+    : deps_(deps), issuers_(issuers) {}
+
+grpc::Status CertificateServiceImpl::IssueCertificate(grpc::ServerContext* context,
+                                                      const v1::IssueCertificateRequest* request,
+                                                      v1::IssueCertificateResponse* response) {
+  RpcCall call(context, "IssueCertificate", /*mutating=*/true, deps_);
+  return call.Finish(Issue(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::IssueClientCertificate(
+    grpc::ServerContext* context, const v1::IssueClientCertificateRequest* request,
+    v1::IssueCertificateResponse* response) {
+  RpcCall call(context, "IssueClientCertificate", /*mutating=*/true, deps_);
+  return call.Finish(IssueClient(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::GetCertificate(grpc::ServerContext* context,
+                                                    const v1::GetCertificateRequest* request,
+                                                    v1::Certificate* response) {
+  RpcCall call(context, "GetCertificate", /*mutating=*/false, deps_);
+  return call.Finish(Get(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::ListCertificates(grpc::ServerContext* context,
+                                                      const v1::ListCertificatesRequest* request,
+                                                      v1::ListCertificatesResponse* response) {
+  RpcCall call(context, "ListCertificates", /*mutating=*/false, deps_);
+  return call.Finish(List(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::RevokeCertificate(grpc::ServerContext* context,
+                                                       const v1::RevokeCertificateRequest* request,
+                                                       v1::Certificate* response) {
+  RpcCall call(context, "RevokeCertificate", /*mutating=*/true, deps_);
+  return call.Finish(Revoke(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::GetCrl(grpc::ServerContext* context,
+                                            const v1::GetCrlRequest* request, v1::Crl* response) {
+  RpcCall call(context, "GetCrl", /*mutating=*/false, deps_);
+  return call.Finish(Crl(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::GetTrustBundle(grpc::ServerContext* context,
+                                                    const v1::GetTrustBundleRequest* request,
+                                                    v1::TrustBundle* response) {
+  RpcCall call(context, "GetTrustBundle", /*mutating=*/false, deps_);
+  return call.Finish(Bundle(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::GetIssuancePolicy(grpc::ServerContext* context,
+                                                       const v1::GetIssuancePolicyRequest* request,
+                                                       v1::IssuancePolicy* response) {
+  RpcCall call(context, "GetIssuancePolicy", /*mutating=*/false, deps_);
+  return call.Finish(Policy(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::ListIssuers(grpc::ServerContext* context,
+                                                 const v1::ListIssuersRequest* request,
+                                                 v1::ListIssuersResponse* response) {
+  RpcCall call(context, "ListIssuers", /*mutating=*/false, deps_);
+  return call.Finish(IssuerPage(call, *request, response));
+}
+
+absl::Status CertificateServiceImpl::Issue(RpcCall& call,
+                                           const v1::IssueCertificateRequest& request,
+                                           v1::IssueCertificateResponse* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.parent());
+  call.set_request_id(request.request_id());
+  MANDANT_ASSIGN_OR_RETURN(Scope scope, ParseScope(request.parent(), "parent"));
+  MANDANT_RETURN_IF_ERROR(CheckWrite(call.principal(), scope));
+  tenants::FieldViolations bad;
+  CheckCsrSize(request.csr(), bad);
+  CheckRequestId(request.request_id(), bad);
+  const Requested req = CheckRequested(request.usages(),
+                                       request.has_ttl() ? &request.ttl() : nullptr,
+                                       /*usages_required=*/true, bad);
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  // Parsing and verifying the CSR is CPU work: done before the transaction.
+  MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, ParseCsrField(request.csr()));
+
+  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
+                                  request.request_id(), request);
+  return deps_.db->Transact("issue certificate", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) {
+      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
+      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    }
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    const absl::Time now = absl::Now();
+    std::string tenant_uid;
+    pki::LeafSpec spec;
+    if (scope.infrastructure()) {
+      MANDANT_ASSIGN_OR_RETURN(spec, InfrastructureLeaf(csr, req, now));
+    } else {
+      MANDANT_ASSIGN_OR_RETURN(store::TenantRef tenant, store_.GetTenantRef(conn, scope.tenant));
+      if (tenant.state == "SUSPENDED") {
+        return absl::FailedPreconditionError(
+            absl::StrCat("tenant \"", scope.tenant, "\" is suspended"));
+      }
+      tenant_uid = tenant.uid;
+      MANDANT_ASSIGN_OR_RETURN(auto stored, store_.GetPolicy(conn, scope.tenant));
+      v1::IssuancePolicy policy;
+      if (!policy.ParseFromString(stored.first)) return absl::DataLossError("stored policy");
+      pki::IssuanceRequest ir;
+      ir.csr = &csr;
+      ir.ttl = req.ttl;
+      ir.usages = req.usages;
+      MANDANT_ASSIGN_OR_RETURN(spec, pki::ApplyIssuancePolicy(PolicyFromProto(policy), ir, now));
+    }
+    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow issuer,
+                             SigningIssuer(store_, conn, scope, tenant_uid));
+    MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
+                             issuers_->IssueLeaf(conn, issuer, std::move(spec), now));
+    FillIssueResponse(issued, response);
+    call.set_object(response->certificate().name());
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
+    return call.Audit(conn, absl::OkStatus());
+  });
+}
+
+absl::Status CertificateServiceImpl::IssueClient(RpcCall& call,
+                                                 const v1::IssueClientCertificateRequest& request,
+                                                 v1::IssueCertificateResponse* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object("infrastructure");
+  call.set_request_id(request.request_id());
+  const auth::Principal& p = call.principal();
+  if (p.role == auth::Role::kAgent) {
+    return absl::PermissionDeniedError("agents renew their certificate over their stream");
+  }
+  tenants::FieldViolations bad;
+  CheckCsrSize(request.csr(), bad);
+  CheckRequestId(request.request_id(), bad);
+  google::protobuf::RepeatedField<int> no_usages;
+  Requested req = CheckRequested(no_usages, request.has_ttl() ? &request.ttl() : nullptr,
+                                 /*usages_required=*/false, bad);
+  const absl::Duration ttl = req.ttl.value_or(kClientDefaultTtl);
+  if (ttl < kMinTtl || ttl > kClientMaxTtl) {
+    bad.Add("ttl", absl::StrCat("must be 5m to ", absl::FormatDuration(kClientMaxTtl), ", got ",
+                                absl::FormatDuration(ttl)));
+  }
+  bool subject_ok = !p.subject.empty() && p.subject.size() <= 128;
+  for (char c : p.subject) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' &&
+        c != '@' && c != '-') {
+      subject_ok = false;
+    }
+  }
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  if (!subject_ok) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "subject \"", tenants::QuoteForMessage(p.subject),
+        "\" cannot be named in a certificate: 1-128 characters of A-Z a-z 0-9 . _ @ -"));
+  }
+  MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, ParseCsrField(request.csr()));
+  const std::string& td = issuers_->options().trust_domain;
+  std::string identity;
+  switch (p.role) {
+    case auth::Role::kProviderAdmin:
+      identity = absl::StrCat("spiffe://", td, "/provider-admin/", p.subject);
+      break;
+    case auth::Role::kTenantAdmin:
+      identity = absl::StrCat("spiffe://", td, "/tenants/", p.tenant, "/admin/", p.subject);
+      break;
+    default:
+      identity = absl::StrCat("spiffe://", td, "/tenants/", p.tenant, "/viewer/", p.subject);
+      break;
+  }
+  const Scope scope{std::string(store::kInfrastructureScope), ""};
+  const store::IdempotencyKey key(p.ToString(), call.method(), request.request_id(), request);
+  return deps_.db->Transact("issue client certificate",
+                            [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) {
+      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
+      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    }
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    const absl::Time now = absl::Now();
+    pki::LeafSpec spec;
+    spec.public_key = csr.public_key.get();
+    spec.common_name = p.subject;
+    spec.subject_alt_names.uris.push_back(identity);
+    spec.extended_key_usages = {pki::ExtendedKeyUsage::kClientAuth};
+    spec.not_after = now + ttl;
+    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow issuer, SigningIssuer(store_, conn, scope, ""));
+    MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
+                             issuers_->IssueLeaf(conn, issuer, std::move(spec), now));
+    FillIssueResponse(issued, response);
+    call.set_object(response->certificate().name());
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
+    return call.Audit(conn, absl::OkStatus());
+  });
+}
+
+absl::Status CertificateServiceImpl::Get(RpcCall& call, const v1::GetCertificateRequest& request,
+                                         v1::Certificate* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.name());
+  MANDANT_ASSIGN_OR_RETURN(auto parsed,
+                           ParseScopedName(request.name(), "certificates", "", "name"));
+  const Scope& scope = parsed.first;
+  MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
+  return deps_.db->Run("get certificate", [&](store::Connection& conn) -> absl::Status {
+    std::string uid;
+    if (!scope.infrastructure()) {
+      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
+      uid = t.uid;
+    }
+    MANDANT_ASSIGN_OR_RETURN(store::CertificateRow row,
+                             store_.GetCertificate(conn, scope.name, uid, parsed.second));
+    ToProto(row, response);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CertificateServiceImpl::List(RpcCall& call,
+                                          const v1::ListCertificatesRequest& request,
+                                          v1::ListCertificatesResponse* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.parent());
+  MANDANT_ASSIGN_OR_RETURN(Scope scope, ParseScope(request.parent(), "parent"));
+  MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
+  tenants::FieldViolations bad;
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    bad.Add("page_size", absl::StrCat("must be 0-", kMaxPageSize, ", got ", request.page_size()));
+  }
+  store::CertificateFilter filter;
+  filter.scope = scope.name;
+  if (!request.issuer().empty()) {
+    auto issuer = ParseScopedName(request.issuer(), "issuers", "", "issuer");
+    if (!issuer.ok() || issuer->first.name != scope.name) {
+      bad.Add("issuer", "must be an issuer of the parent scope, \"{parent}/issuers/{id}\"");
+    } else {
+      filter.issuer_id = issuer->second;
+    }
+  }
+  if (request.has_expire_before()) {
+    filter.expire_before =
+        absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(request.expire_before()));
+  }
+  const std::string fingerprint = absl::StrCat(scope.name, ",", filter.issuer_id, ",",
+                                               request.has_expire_before()
+                                                   ? absl::ToUnixMicros(*filter.expire_before)
+                                                   : 0,
+                                               ",", request.include_expired());
+  if (!request.page_token().empty()) {
+    std::string raw;
+    std::vector<std::string> parts;
+    if (absl::WebSafeBase64Unescape(request.page_token(), &raw)) {
+      parts = absl::StrSplit(raw, '|');
+    }
+    int64_t micros = 0;
+    if (parts.size() != 4 || parts[0] != "c1" || !absl::SimpleAtoi(parts[2], &micros)) {
+      bad.Add("page_token", "is not a token returned by ListCertificates");
+    } else if (parts[1] != fingerprint) {
+      bad.Add("page_token", "was issued for other filters; start again without it");
+    } else {
+      filter.after_not_after = absl::FromUnixMicros(micros);
+      filter.after_serial = parts[3];
+    }
+  }
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  const int page_size = request.page_size() > 0 ? request.page_size() : kDefaultPageSize;
+  filter.limit = page_size + 1;
+  if (!request.include_expired()) filter.expired_at = absl::Now();
+  return deps_.db->Run("list certificates", [&](store::Connection& conn) -> absl::Status {
+    if (!scope.infrastructure()) {
+      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
+      filter.tenant_uid = t.uid;
+    }
+    MANDANT_ASSIGN_OR_RETURN(std::vector<store::CertificateRow> rows,
+                             store_.ListCertificates(conn, filter));
+    const bool more = static_cast<int>(rows.size()) > page_size;
+    if (more) rows.pop_back();
+    for (const auto& row : rows) ToProto(row, response->add_certificates());
+    if (more) response->set_next_page_token(EncodeCertPageToken(fingerprint, rows.back()));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CertificateServiceImpl::Revoke(RpcCall& call,
+                                            const v1::RevokeCertificateRequest& request,
+                                            v1::Certificate* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.name());
+  call.set_request_id(request.request_id());
+  MANDANT_ASSIGN_OR_RETURN(auto parsed,
+                           ParseScopedName(request.name(), "certificates", "", "name"));
+  const Scope& scope = parsed.first;
+  MANDANT_RETURN_IF_ERROR(CheckWrite(call.principal(), scope));
+  tenants::FieldViolations bad;
+  CheckRequestId(request.request_id(), bad);
+  const int reason = request.reason();
+  if (!v1::RevocationReason_IsValid(reason) ||
+      reason == v1::REVOCATION_REASON_CERTIFICATE_HOLD ||
+      reason == v1::REVOCATION_REASON_REMOVE_FROM_CRL) {
+    bad.Add("reason", absl::StrCat("revocation reason ", reason,
+                                   " is not accepted; CERTIFICATE_HOLD and REMOVE_FROM_CRL "
+                                   "never are (revocation is final)"));
+  }
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
+                                  request.request_id(), request);
+  return deps_.db->Transact("revoke certificate", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) {
+      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
+      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    }
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    std::string uid;
+    if (!scope.infrastructure()) {
+      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
+      uid = t.uid;
+    }
+    MANDANT_ASSIGN_OR_RETURN(store::CertificateRow row,
+                             store_.GetCertificate(conn, scope.name, uid, parsed.second,
+                                                   /*for_update=*/true));
+    if (!request.etag().empty() && request.etag() != CertificateEtag(row)) {
+      return absl::AbortedError(absl::StrCat("certificate ", request.name(),
+                                             " was changed concurrently (etag ",
+                                             CertificateEtag(row), ", request had ",
+                                             request.etag(), "); read it again and retry"));
+    }
+    if (!row.revoke_time) {
+      const absl::Time now = absl::Now();
+      MANDANT_RETURN_IF_ERROR(store_.Revoke(conn, row.serial, reason, now));
+      MANDANT_RETURN_IF_ERROR(issuers_->ResignCrl(conn, row.issuer_id, now).status());
+      MANDANT_ASSIGN_OR_RETURN(row, store_.GetCertificate(conn, scope.name, uid, row.serial));
+    }
+    ToProto(row, response);
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
+    return call.Audit(conn, absl::OkStatus());
+  });
+}
+
+absl::Status CertificateServiceImpl::Crl(RpcCall& call, const v1::GetCrlRequest& request,
+                                         v1::Crl* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.name());
+  MANDANT_ASSIGN_OR_RETURN(auto parsed, ParseScopedName(request.name(), "issuers", "/crl", "name"));
+  const Scope& scope = parsed.first;
+  // Infrastructure CRLs are for every verifier of Mandant's parts.
+  if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
+  return deps_.db->Transact("get crl", [&](store::Connection& conn) -> absl::Status {
+    std::string uid;
+    if (!scope.infrastructure()) {
+      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
+      uid = t.uid;
+    }
+    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row,
+                             store_.GetIssuer(conn, scope.name, uid, parsed.second));
+    const absl::Time now = absl::Now();
+    // Re-signed once half its validity has passed, so verifiers never hold
+    // a CRL past its nextUpdate.
+    if (row.crl_der.empty() || now > row.crl_next_update - issuers_->options().crl_validity / 2) {
+      auto fresh = issuers_->ResignCrl(conn, row.id, now);
+      if (fresh.ok()) {
+        row = *std::move(fresh);
+      } else if (row.crl_der.empty()) {
+        return fresh.status();
+      }
+    }
+    response->set_name(request.name());
+    response->set_crl_der(row.crl_der);
+    auto crl = pki::ParseCrl(row.crl_der);
+    if (crl.ok()) {
+      auto pem = pki::CrlToPem(crl->get());
+      if (pem.ok()) response->set_crl_pem(*pem);
+    }
+    response->set_crl_number(row.crl_number);
+    *response->mutable_this_update() = ToProto(row.crl_this_update);
+    *response->mutable_next_update() = ToProto(row.crl_next_update);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CertificateServiceImpl::Bundle(RpcCall& call,
+                                            const v1::GetTrustBundleRequest& request,
+                                            v1::TrustBundle* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.name());
+  absl::string_view name = request.name();
+  if (!absl::ConsumeSuffix(&name, "/trustBundle")) {
+    tenants::FieldViolations bad;
+    bad.Add("name", "must be \"tenants/{tenant}/trustBundle\" or \"infrastructure/trustBundle\"");
+    return bad.ToStatus();
+  }
+  MANDANT_ASSIGN_OR_RETURN(Scope scope, ParseScope(name, "name"));
+  if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
+  return deps_.db->Run("get trust bundle", [&](store::Connection& conn) -> absl::Status {
+    std::string uid;
+    if (!scope.infrastructure()) {
+      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
+      uid = t.uid;
+    }
+    MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
+                             store_.ListIssuers(conn, scope.name, uid, 0, kMaxPageSize));
+    const absl::Time now = absl::Now();
+    absl::Time updated = absl::InfinitePast();
+    std::string pem;
+    for (const store::IssuerRow& row : rows) {
+      // The scope's own signing CAs; the root is not one of them (see
+      // TrustBundle in certificate.proto), and an issuer stays until its
+      // own certificate expires, which bounds its leaves.
+      if (row.kind == "ROOT" || row.not_after <= now) continue;
+      if (row.state == "RETIRED" && !scope.infrastructure()) {
+        // A tenant's retired intermediate stays trusted (rotation) unless
+        // it was revoked, as at tenant deletion.
+        auto cert = store_.GetCertificate(conn, store::kInfrastructureScope, "", row.serial);
+        if (cert.ok() && cert->revoke_time) continue;
+      }
+      absl::StrAppend(&pem, row.certificate_pem);
+      response->add_issuers(absl::StrCat(row.scope, "/issuers/", row.id));
+      updated = std::max({updated, row.create_time, row.activate_time.value_or(row.create_time),
+                          row.retire_time.value_or(row.create_time)});
+    }
+    response->set_name(request.name());
+    response->set_ca_certificates_pem(pem);
+    if (updated != absl::InfinitePast()) *response->mutable_update_time() = ToProto(updated);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CertificateServiceImpl::Policy(RpcCall& call,
+                                            const v1::GetIssuancePolicyRequest& request,
+                                            v1::IssuancePolicy* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.name());
+  absl::string_view name = request.name();
+  if (!absl::ConsumeSuffix(&name, "/issuancePolicy")) {
+    tenants::FieldViolations bad;
+    bad.Add("name", "must be \"tenants/{tenant}/issuancePolicy\"");
+    return bad.ToStatus();
+  }
+  MANDANT_ASSIGN_OR_RETURN(std::string tenant, tenants::ParseTenantName(name, "name"));
+  MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), tenant));
+  return deps_.db->Run("get issuance policy", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_RETURN_IF_ERROR(store_.GetTenantRef(conn, tenant).status());
+    MANDANT_ASSIGN_OR_RETURN(auto stored, store_.GetPolicy(conn, tenant));
+    if (!response->ParseFromString(stored.first)) return absl::DataLossError("stored policy");
+    response->set_etag(absl::StrCat("p-", stored.second));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CertificateServiceImpl::IssuerPage(RpcCall& call,
+                                                const v1::ListIssuersRequest& request,
+                                             v1::ListIssuersResponse* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.parent());
+  MANDANT_ASSIGN_OR_RETURN(Scope scope, ParseScope(request.parent(), "parent"));
+  MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
+  tenants::FieldViolations bad;
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    bad.Add("page_size", absl::StrCat("must be 0-", kMaxPageSize, ", got ", request.page_size()));
+  }
+  int offset = 0;
+  if (!request.page_token().empty()) {
+    std::string raw;
+    const bool decoded = absl::WebSafeBase64Unescape(request.page_token(), &raw);
+    absl::string_view rest = raw;
+    if (!decoded || !absl::ConsumePrefix(&rest, absl::StrCat("i1|", scope.name, "|")) ||
+        !absl::SimpleAtoi(rest, &offset) || offset < 0) {
+      bad.Add("page_token", "is not a token returned by ListIssuers for this parent");
+    }
+  }
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  const int page_size = request.page_size() > 0 ? request.page_size() : kDefaultPageSize;
+  return deps_.db->Run("list issuers", [&](store::Connection& conn) -> absl::Status {
+    std::string uid;
+    if (!scope.infrastructure()) {
+      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
+      uid = t.uid;
+    }
+    MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
+                             store_.ListIssuers(conn, scope.name, uid, offset, page_size + 1));
+    const bool more = static_cast<int>(rows.size()) > page_size;
+    if (more) rows.pop_back();
+    for (const auto& row : rows) ToProto(row, response->add_issuers());
+    if (more) {
+      response->set_next_page_token(absl::WebSafeBase64Escape(
+          absl::StrCat("i1|", scope.name, "|", offset + page_size)));
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace mandant::controller::api

@@ -1,0 +1,75 @@
+#ifndef MANDANT_CONTROLLER_API_CERTIFICATE_SERVICE_H_
+#define MANDANT_CONTROLLER_API_CERTIFICATE_SERVICE_H_
+
+#include "absl/status/status.h"
+#include "controller/api/rpc_call.h"
+#include "controller/pki/issuers.h"
+#include "controller/store/pki_store.h"
+#include "mandant/v1/certificate.grpc.pb.h"
+
+namespace mandant::controller::api {
+
+// mandant.v1.CertificateService over Mandant's PKI (proto/mandant/v1/
+// certificate.proto states the contract of every RPC). Thread-safe.
+class CertificateServiceImpl final : public v1::CertificateService::Service {
+ public:
+  // `deps` and `issuers` must outlive the service.
+  CertificateServiceImpl(const ServiceDeps& deps, Issuers* issuers);
+
+  // v1::CertificateService::Service
+  grpc::Status IssueCertificate(grpc::ServerContext* context,
+                                const v1::IssueCertificateRequest* request,
+                                v1::IssueCertificateResponse* response) override;
+  grpc::Status IssueClientCertificate(grpc::ServerContext* context,
+                                      const v1::IssueClientCertificateRequest* request,
+                                      v1::IssueCertificateResponse* response) override;
+  grpc::Status GetCertificate(grpc::ServerContext* context,
+                              const v1::GetCertificateRequest* request,
+                              v1::Certificate* response) override;
+  grpc::Status ListCertificates(grpc::ServerContext* context,
+                                const v1::ListCertificatesRequest* request,
+                                v1::ListCertificatesResponse* response) override;
+  grpc::Status RevokeCertificate(grpc::ServerContext* context,
+                                 const v1::RevokeCertificateRequest* request,
+                                 v1::Certificate* response) override;
+  grpc::Status GetCrl(grpc::ServerContext* context, const v1::GetCrlRequest* request,
+                      v1::Crl* response) override;
+  grpc::Status GetTrustBundle(grpc::ServerContext* context,
+                              const v1::GetTrustBundleRequest* request,
+                              v1::TrustBundle* response) override;
+  grpc::Status GetIssuancePolicy(grpc::ServerContext* context,
+                                 const v1::GetIssuancePolicyRequest* request,
+                                 v1::IssuancePolicy* response) override;
+  grpc::Status ListIssuers(grpc::ServerContext* context, const v1::ListIssuersRequest* request,
+                           v1::ListIssuersResponse* response) override;
+
+ private:
+  absl::Status Issue(RpcCall& call, const v1::IssueCertificateRequest& request,
+                     v1::IssueCertificateResponse* response);
+  absl::Status IssueClient(RpcCall& call, const v1::IssueClientCertificateRequest& request,
+                           v1::IssueCertificateResponse* response);
+  absl::Status Get(RpcCall& call, const v1::GetCertificateRequest& request,
+                   v1::Certificate* response);
+  absl::Status List(RpcCall& call, const v1::ListCertificatesRequest& request,
+                    v1::ListCertificatesResponse* response);
+  absl::Status Revoke(RpcCall& call, const v1::RevokeCertificateRequest& request,
+                      v1::Certificate* response);
+  absl::Status Crl(RpcCall& call, const v1::GetCrlRequest& request, v1::Crl* response);
+  absl::Status Bundle(RpcCall& call, const v1::GetTrustBundleRequest& request,
+                      v1::TrustBundle* response);
+  absl::Status Policy(RpcCall& call, const v1::GetIssuancePolicyRequest& request,
+                      v1::IssuancePolicy* response);
+  absl::Status IssuerPage(RpcCall& call, const v1::ListIssuersRequest& request,
+                       v1::ListIssuersResponse* response);
+
+  const ServiceDeps& deps_;
+  controller::Issuers* const issuers_;
+  store::PkiStore store_;
+};
+
+// The issuance policy a new tenant gets (certificate.proto, IssuancePolicy).
+v1::IssuancePolicy DefaultTenantPolicy(const Issuers& issuers, absl::string_view tenant);
+
+}  // namespace mandant::controller::api
+
+#endif  // MANDANT_CONTROLLER_API_CERTIFICATE_SERVICE_H_

@@ -1,0 +1,613 @@
+// CertificateService and the tenant PKI against a real PostgreSQL and a
+// real gRPC server: issuance under policy and name constraints, chains
+// checked by the openssl command, revocation and CRLs, tenant isolation,
+// keys at rest.
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "controller/pki/issuers.h"
+#include "controller/store/pki_store.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "pki/csr.h"
+#include "pki/encoding.h"
+#include "pki/key.h"
+#include "pki/sealing.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/test_controller.h"
+#include "tests/unit/pki/pki_test_util.h"
+
+namespace mandant {
+namespace {
+
+using controller::auth::Role;
+using ::testing::HasSubstr;
+using testing::GrpcIs;
+using testing::TestController;
+
+struct KeyAndCsr {
+  pki::EvpPkeyPtr key;
+  std::string csr_pem;
+};
+
+KeyAndCsr MakeCsr(const std::vector<std::string>& dns, const std::vector<std::string>& uris = {},
+                  const std::vector<std::string>& ips = {}, absl::string_view cn = "") {
+  KeyAndCsr out;
+  auto key = pki::GenerateKey(pki::KeyType::kEcdsaP256);
+  EXPECT_TRUE(key.ok());
+  out.key = *std::move(key);
+  pki::SubjectAltNames names;
+  names.dns_names = dns;
+  names.uris = uris;
+  names.ip_addresses = ips;
+  auto csr = pki::BuildCsr(out.key.get(), cn, names);
+  EXPECT_TRUE(csr.ok()) << csr.status();
+  auto pem = pki::CsrToPem(csr->get());
+  EXPECT_TRUE(pem.ok());
+  out.csr_pem = *pem;
+  return out;
+}
+
+std::vector<std::string> Fields(const grpc::Status& status) {
+  google::rpc::Status details;
+  std::vector<std::string> out;
+  if (!details.ParseFromString(status.error_details())) return out;
+  for (const auto& any : details.details()) {
+    google::rpc::BadRequest bad;
+    if (any.UnpackTo(&bad)) {
+      for (const auto& v : bad.field_violations()) out.push_back(v.field());
+    }
+  }
+  return out;
+}
+
+class CertificateServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = TestController::Start();
+    ASSERT_OK(c);
+    controller_ = *std::move(c);
+    certs_ = controller_->Certificates();
+    admin_ = controller_->Token(Role::kProviderAdmin, "", "operator");
+    CreateTenant("acme");
+    CreateTenant("beta");
+    acme_admin_ = controller_->Token(Role::kTenantAdmin, "acme", "alice");
+    acme_viewer_ = controller_->Token(Role::kTenantViewer, "acme", "victor");
+    beta_admin_ = controller_->Token(Role::kTenantAdmin, "beta", "bob");
+    auto root = controller_->Sql(
+        "SELECT certificate_pem FROM pki_issuers WHERE kind = 'ROOT' AND state = 'ACTIVE'");
+    ASSERT_OK(root);
+    root_pem_ = *root;
+  }
+
+  void CreateTenant(const std::string& id) {
+    v1::CreateTenantRequest req;
+    req.set_tenant_id(id);
+    req.mutable_tenant()->set_display_name(id);
+    v1::Tenant t;
+    auto ctx = TestController::Context(admin_);
+    ASSERT_TRUE(controller_->Tenants()->CreateTenant(ctx.get(), req, &t).ok());
+  }
+
+  grpc::Status Issue(const std::string& token, const std::string& parent, const std::string& csr,
+                     v1::IssueCertificateResponse* out,
+                     std::vector<v1::CertificateUsage> usages = {
+                         v1::CERTIFICATE_USAGE_SERVER_AUTH}) {
+    v1::IssueCertificateRequest req;
+    req.set_parent(parent);
+    req.set_csr(csr);
+    for (auto u : usages) req.add_usages(u);
+    auto ctx = TestController::Context(token);
+    return certs_->IssueCertificate(ctx.get(), req, out);
+  }
+
+  std::string TrustBundle(const std::string& token, const std::string& scope) {
+    v1::GetTrustBundleRequest req;
+    req.set_name(absl::StrCat(scope, "/trustBundle"));
+    v1::TrustBundle bundle;
+    auto ctx = TestController::Context(token);
+    EXPECT_TRUE(certs_->GetTrustBundle(ctx.get(), req, &bundle).ok());
+    return bundle.ca_certificates_pem();
+  }
+
+  std::string CrlPem(const std::string& token, const std::string& issuer) {
+    v1::GetCrlRequest req;
+    req.set_name(absl::StrCat(issuer, "/crl"));
+    v1::Crl crl;
+    auto ctx = TestController::Context(token);
+    grpc::Status st = certs_->GetCrl(ctx.get(), req, &crl);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return crl.crl_pem();
+  }
+
+  int64_t Count(const std::string& sql) {
+    auto out = controller_->Sql(sql);
+    EXPECT_TRUE(out.ok());
+    int64_t n = -1;
+    EXPECT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(*out), &n)) << *out;
+    return n;
+  }
+
+  std::unique_ptr<TestController> controller_;
+  std::unique_ptr<v1::CertificateService::Stub> certs_;
+  std::string admin_, acme_admin_, acme_viewer_, beta_admin_;
+  std::string root_pem_;
+};
+
+TEST_F(CertificateServiceTest, IssuedChainVerifiesStrictlyUpToTheMandantRoot) {
+  KeyAndCsr k = MakeCsr({"api.acme.svc.mandant.internal"},
+                        {"spiffe://acme.tenants.mandant.internal/ns/prod/sa/api"});
+  v1::IssueCertificateResponse resp;
+  grpc::Status st = Issue(acme_admin_, "tenants/acme", k.csr_pem, &resp,
+                          {v1::CERTIFICATE_USAGE_SERVER_AUTH, v1::CERTIFICATE_USAGE_CLIENT_AUTH});
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const v1::Certificate& c = resp.certificate();
+  EXPECT_EQ(c.name(), absl::StrCat("tenants/acme/certificates/", c.serial()));
+  EXPECT_EQ(c.tenant(), "tenants/acme");
+  EXPECT_EQ(c.subject(), "CN=api.acme.svc.mandant.internal");
+  EXPECT_GE(c.serial().size(), 30u);  // 128 random bits
+  // The default TTL of a tenant policy is 24 hours.
+  EXPECT_EQ(c.not_after().seconds() - c.not_before().seconds(), 24 * 3600 + 60);
+  EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {root_pem_},
+                                               {resp.chain_pem()}, "",
+                                               {"-purpose", "sslserver"}));
+  EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {root_pem_},
+                                               {resp.chain_pem()}, "",
+                                               {"-purpose", "sslclient"}));
+
+  // In the inventory, readable by the tenant's viewer, listed by expiry.
+  v1::GetCertificateRequest get;
+  get.set_name(c.name());
+  v1::Certificate got;
+  auto ctx = TestController::Context(acme_viewer_);
+  ASSERT_TRUE(certs_->GetCertificate(ctx.get(), get, &got).ok());
+  EXPECT_EQ(got.certificate_pem(), resp.certificate_pem());
+  EXPECT_EQ(got.public_key_sha256().size(), 64u);
+  v1::ListCertificatesRequest list;
+  list.set_parent("tenants/acme");
+  v1::ListCertificatesResponse listed;
+  ctx = TestController::Context(acme_viewer_);
+  ASSERT_TRUE(certs_->ListCertificates(ctx.get(), list, &listed).ok());
+  ASSERT_EQ(listed.certificates_size(), 1);
+  EXPECT_EQ(listed.certificates(0).name(), c.name());
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM audit_log WHERE method = 'IssueCertificate' "
+                               "AND code = 'OK' AND object = '", c.name(), "'")),
+            1);
+}
+
+TEST_F(CertificateServiceTest, NamesOutsideTheTenantAreRefusedAndAudited) {
+  v1::IssueCertificateResponse resp;
+  // Another tenant's zone, a look-alike, a foreign trust domain.
+  for (const KeyAndCsr& k : {MakeCsr({"api.beta.svc.mandant.internal"}),
+                             MakeCsr({"evil-acme.svc.mandant.internal"}),
+                             MakeCsr({}, {"spiffe://beta.tenants.mandant.internal/x"}),
+                             MakeCsr({"api.acme.svc.mandant.internal"}, {}, {"10.80.0.5"})}) {
+    grpc::Status st = Issue(acme_admin_, "tenants/acme", k.csr_pem, &resp);
+    EXPECT_THAT(st, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, ""));
+    EXPECT_THAT(Fields(st), ::testing::Contains("csr")) << st.error_message();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM pki_certificates WHERE scope = 'tenants/acme'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'IssueCertificate' "
+                  "AND code = 'INVALID_ARGUMENT'"),
+            4);
+}
+
+TEST_F(CertificateServiceTest, HandMadeLeafViolatingConstraintsFailsOpenSslVerification) {
+  // The policy refuses such names; a CA that signed one anyway (a bug, or a
+  // stolen key) still cannot make it verify: the tenant CA's name
+  // constraints are critical.
+  auto rows = controller_->Sql(
+      "SELECT id FROM pki_issuers WHERE scope = 'tenants/acme' AND state = 'ACTIVE'");
+  ASSERT_OK(rows);
+  auto keys = controller_->KeyRing();
+  ASSERT_OK(keys);
+  controller::Issuers issuers(controller::PkiOptions(), *std::move(keys));
+  controller::store::PkiStore store;
+  auto conn = controller::store::Connection::Open(
+      testing::SharedPostgres().conninfo(controller_->dbname()), "");
+  ASSERT_OK(conn);
+  auto row = store.GetIssuerById(**conn, absl::StripAsciiWhitespace(*rows));
+  ASSERT_OK(row);
+  auto ca = issuers.Authority(*row);
+  ASSERT_OK(ca);
+  pki::SubjectAltNames names;
+  names.dns_names = {"api.beta.svc.mandant.internal"};
+  auto leaf = pki::testing::HandMadeLeaf(**ca, names, absl::Now());
+  ASSERT_OK(leaf);
+  absl::Status verified = pki::testing::VerifyWithOpenSslCli(
+      pki::testing::Pem(leaf->cert.get()), {root_pem_}, {row->certificate_pem});
+  EXPECT_FALSE(verified.ok());
+  EXPECT_THAT(std::string(verified.message()), HasSubstr("permitted subtree violation"));
+}
+
+TEST_F(CertificateServiceTest, RevokedCertificateFailsVerificationWithTheCrl) {
+  KeyAndCsr k = MakeCsr({"db.acme.svc.mandant.internal"});
+  v1::IssueCertificateResponse resp;
+  ASSERT_TRUE(Issue(acme_admin_, "tenants/acme", k.csr_pem, &resp).ok());
+  const std::string issuer = resp.certificate().issuer();
+  const std::string crl_before = CrlPem(acme_viewer_, issuer);
+  EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {root_pem_},
+                                               {resp.chain_pem()}, crl_before,
+                                               {"-crl_check"}));
+
+  // A viewer may not revoke; the tenant admin may, once.
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_name(resp.certificate().name());
+  revoke.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  v1::Certificate revoked;
+  auto ctx = TestController::Context(acme_viewer_);
+  EXPECT_THAT(certs_->RevokeCertificate(ctx.get(), revoke, &revoked),
+              GrpcIs(grpc::StatusCode::PERMISSION_DENIED, ""));
+  ctx = TestController::Context(acme_admin_);
+  ASSERT_TRUE(certs_->RevokeCertificate(ctx.get(), revoke, &revoked).ok());
+  EXPECT_EQ(revoked.revocation().reason(), v1::REVOCATION_REASON_KEY_COMPROMISE);
+  ctx = TestController::Context(acme_admin_);
+  v1::Certificate again;
+  ASSERT_TRUE(certs_->RevokeCertificate(ctx.get(), revoke, &again).ok());
+  EXPECT_EQ(again.revocation().revoke_time().seconds(), revoked.revocation().revoke_time().seconds());
+
+  const std::string crl_after = CrlPem(acme_viewer_, issuer);
+  absl::Status verified = pki::testing::VerifyWithOpenSslCli(
+      resp.certificate_pem(), {root_pem_}, {resp.chain_pem()}, crl_after, {"-crl_check"});
+  EXPECT_FALSE(verified.ok());
+  EXPECT_THAT(std::string(verified.message()), HasSubstr("revoked"));
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'RevokeCertificate' "
+                  "AND code = 'OK'"),
+            2);
+}
+
+TEST_F(CertificateServiceTest, TenantsNeverSeeOrTrustEachOther) {
+  KeyAndCsr k = MakeCsr({"api.beta.svc.mandant.internal"});
+  v1::IssueCertificateResponse beta_cert;
+  ASSERT_TRUE(Issue(beta_admin_, "tenants/beta", k.csr_pem, &beta_cert).ok());
+
+  // acme cannot issue in, read, list or revoke in beta's scope: NOT_FOUND,
+  // as for a tenant that does not exist.
+  v1::IssueCertificateResponse resp;
+  EXPECT_THAT(Issue(acme_admin_, "tenants/beta", k.csr_pem, &resp),
+              GrpcIs(grpc::StatusCode::NOT_FOUND, "tenant \"beta\" not found"));
+  v1::GetCertificateRequest get;
+  get.set_name(beta_cert.certificate().name());
+  v1::Certificate c;
+  auto ctx = TestController::Context(acme_admin_);
+  EXPECT_THAT(certs_->GetCertificate(ctx.get(), get, &c),
+              GrpcIs(grpc::StatusCode::NOT_FOUND, "tenant \"beta\" not found"));
+  // The same serial under acme's own scope does not exist either.
+  get.set_name(absl::StrCat("tenants/acme/certificates/", beta_cert.certificate().serial()));
+  ctx = TestController::Context(acme_admin_);
+  EXPECT_THAT(certs_->GetCertificate(ctx.get(), get, &c),
+              GrpcIs(grpc::StatusCode::NOT_FOUND, ""));
+  // Infrastructure is for provider admins.
+  EXPECT_THAT(Issue(acme_admin_, "infrastructure", k.csr_pem, &resp),
+              GrpcIs(grpc::StatusCode::PERMISSION_DENIED, ""));
+
+  // A verifier trusting acme's bundle refuses beta's certificate, and
+  // accepts acme's own.
+  const std::string acme_bundle = TrustBundle(acme_admin_, "tenants/acme");
+  ASSERT_THAT(acme_bundle, HasSubstr("BEGIN CERTIFICATE"));
+  EXPECT_FALSE(pki::testing::VerifyWithOpenSslCli(beta_cert.certificate_pem(), {acme_bundle},
+                                                  {beta_cert.chain_pem()}, "",
+                                                  {"-partial_chain"})
+                   .ok());
+  KeyAndCsr mine = MakeCsr({"api.acme.svc.mandant.internal"});
+  ASSERT_TRUE(Issue(acme_admin_, "tenants/acme", mine.csr_pem, &resp).ok());
+  EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {acme_bundle}, {}, "",
+                                               {"-partial_chain"}));
+}
+
+TEST_F(CertificateServiceTest, DeletingATenantRevokesItsIntermediate) {
+  KeyAndCsr k = MakeCsr({"api.beta.svc.mandant.internal"});
+  v1::IssueCertificateResponse beta_cert;
+  ASSERT_TRUE(Issue(beta_admin_, "tenants/beta", k.csr_pem, &beta_cert).ok());
+  auto root_id = controller_->Sql(
+      "SELECT id FROM pki_issuers WHERE kind = 'ROOT' AND state = 'ACTIVE'");
+  ASSERT_OK(root_id);
+  const std::string root_issuer =
+      absl::StrCat("infrastructure/issuers/", absl::StripAsciiWhitespace(*root_id));
+
+  v1::DeleteTenantRequest del;
+  del.set_name("tenants/beta");
+  google::protobuf::Empty empty;
+  auto ctx = TestController::Context(admin_);
+  ASSERT_TRUE(controller_->Tenants()->DeleteTenant(ctx.get(), del, &empty).ok());
+
+  // The root's CRL now lists beta's intermediate, so everything below it
+  // fails a revocation-checking verifier.
+  const std::string root_crl = CrlPem(admin_, root_issuer);
+  EXPECT_OK(pki::testing::VerifyWithOpenSslCli(beta_cert.chain_pem(), {root_pem_}, {}, "", {}));
+  absl::Status verified = pki::testing::VerifyWithOpenSslCli(beta_cert.chain_pem(), {root_pem_},
+                                                             {}, root_crl, {"-crl_check"});
+  EXPECT_FALSE(verified.ok());
+  EXPECT_THAT(std::string(verified.message()), HasSubstr("revoked"));
+
+  // A new tenant of the same name gets a new CA and sees nothing of the old.
+  CreateTenant("beta");
+  const std::string token = controller_->Token(Role::kTenantAdmin, "beta", "bob2");
+  v1::ListCertificatesRequest list;
+  list.set_parent("tenants/beta");
+  v1::ListCertificatesResponse listed;
+  ctx = TestController::Context(token);
+  ASSERT_TRUE(certs_->ListCertificates(ctx.get(), list, &listed).ok());
+  EXPECT_EQ(listed.certificates_size(), 0);
+  const std::string bundle = TrustBundle(token, "tenants/beta");
+  EXPECT_EQ(bundle.find(beta_cert.chain_pem()), std::string::npos);
+}
+
+TEST_F(CertificateServiceTest, ADatabaseDumpHoldsNoPrivateKeyInClear) {
+  auto dump = testing::SharedPostgres().Dump(controller_->dbname());
+  ASSERT_OK(dump);
+  ASSERT_THAT(*dump, HasSubstr("pki_issuers"));
+  EXPECT_EQ(dump->find("PRIVATE KEY"), std::string::npos);
+
+  // Every CA key, opened with the KEK, appears nowhere in the dump: neither
+  // its PKCS#8 DER (bytea is dumped as hex) nor its base64.
+  auto keys = controller_->KeyRing();
+  ASSERT_OK(keys);
+  auto conn = controller::store::Connection::Open(
+      testing::SharedPostgres().conninfo(controller_->dbname()), "");
+  ASSERT_OK(conn);
+  auto ids = (*conn)->Query("SELECT id FROM pki_issuers");
+  ASSERT_OK(ids);
+  ASSERT_GE(ids->size(), 4);  // root, infrastructure, acme, beta
+  controller::store::PkiStore store;
+  for (int i = 0; i < ids->size(); ++i) {
+    auto row = store.GetIssuerById(**conn, ids->Text(i, 0));
+    ASSERT_OK(row);
+    auto key = pki::UnsealPrivateKey(*keys, row->sealed_key, row->id);
+    ASSERT_OK(key);
+    auto der = pki::PrivateKeyToDer(key->get());
+    ASSERT_OK(der);
+    EXPECT_EQ(dump->find(absl::BytesToHexString(der->view())), std::string::npos);
+    EXPECT_EQ(dump->find(absl::Base64Escape(der->view())), std::string::npos);
+  }
+}
+
+TEST_F(CertificateServiceTest, TamperedOrMovedSealedKeysAreRefused) {
+  auto keys = controller_->KeyRing();
+  ASSERT_OK(keys);
+  controller::Issuers issuers(controller::PkiOptions(), *std::move(keys));
+  controller::store::PkiStore store;
+  auto conn = controller::store::Connection::Open(
+      testing::SharedPostgres().conninfo(controller_->dbname()), "");
+  ASSERT_OK(conn);
+  auto ids = (*conn)->Query(
+      "SELECT id FROM pki_issuers WHERE kind = 'TENANT' ORDER BY scope");  // acme, beta
+  ASSERT_OK(ids);
+  ASSERT_EQ(ids->size(), 2);
+  auto acme = store.GetIssuerById(**conn, ids->Text(0, 0));
+  auto beta = store.GetIssuerById(**conn, ids->Text(1, 0));
+  ASSERT_OK(acme);
+  ASSERT_OK(beta);
+
+  // beta's sealed key copied onto acme's row.
+  controller::store::IssuerRow moved = *acme;
+  moved.sealed_key = beta->sealed_key;
+  EXPECT_THAT(issuers.Authority(moved), testing::StatusIs(absl::StatusCode::kDataLoss, ""));
+  // One changed byte of the ciphertext.
+  controller::store::IssuerRow flipped = *acme;
+  flipped.sealed_key.back() ^= 0x01;
+  EXPECT_THAT(issuers.Authority(flipped), testing::StatusIs(absl::StatusCode::kDataLoss, ""));
+  // The untouched row opens.
+  EXPECT_OK(issuers.Authority(*acme).status());
+}
+
+TEST_F(CertificateServiceTest, KekRotationRewrapsEveryKeyWithoutChangingIt) {
+  auto old_keys = controller_->KeyRing();
+  ASSERT_OK(old_keys);
+  auto old_text = old_keys->current().ToText();
+  auto next = pki::Kek::Generate("test-kek-2");
+  ASSERT_OK(next);
+  auto previous = pki::Kek::Parse(old_text.view());
+  ASSERT_OK(previous);
+  std::vector<pki::Kek> prev;
+  prev.push_back(*std::move(previous));
+  auto next_copy = pki::Kek::Parse(next->ToText().view());
+  ASSERT_OK(next_copy);
+  auto ring = pki::KeyRing::Create(*std::move(next), std::move(prev));
+  ASSERT_OK(ring);
+  controller::Issuers rotating(controller::PkiOptions(), *std::move(ring));
+  auto conn = controller::store::Connection::Open(
+      testing::SharedPostgres().conninfo(controller_->dbname()), "");
+  ASSERT_OK(conn);
+  auto done = rotating.RewrapKeys(**conn);
+  ASSERT_OK(done);
+  EXPECT_EQ(*done, 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM pki_issuers WHERE kek_id <> 'test-kek-2'"), 0);
+
+  // Only the new KEK is needed from now on, and the server keeps issuing.
+  auto only_new = pki::KeyRing::Create(*std::move(next_copy));
+  ASSERT_OK(only_new);
+  controller::Issuers after(controller::PkiOptions(), *std::move(only_new));
+  controller::store::PkiStore store;
+  auto ids = (*conn)->Query("SELECT id FROM pki_issuers");
+  ASSERT_OK(ids);
+  for (int i = 0; i < ids->size(); ++i) {
+    auto row = store.GetIssuerById(**conn, ids->Text(i, 0));
+    ASSERT_OK(row);
+    EXPECT_OK(after.Authority(*row).status()) << row->id;
+  }
+  KeyAndCsr k = MakeCsr({"api.acme.svc.mandant.internal"});
+  v1::IssueCertificateResponse resp;
+  EXPECT_TRUE(Issue(acme_admin_, "tenants/acme", k.csr_pem, &resp).ok());
+}
+
+TEST_F(CertificateServiceTest, BadRequestsNameTheirFields) {
+  v1::IssueCertificateRequest req;
+  req.set_parent("tenants/acme");
+  req.set_csr("not a csr");
+  req.add_usages(static_cast<v1::CertificateUsage>(7));
+  req.set_request_id("nope");
+  req.mutable_ttl()->set_seconds(-5);
+  v1::IssueCertificateResponse resp;
+  auto ctx = TestController::Context(acme_admin_);
+  grpc::Status st = certs_->IssueCertificate(ctx.get(), req, &resp);
+  EXPECT_THAT(st, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, ""));
+  EXPECT_THAT(Fields(st), ::testing::UnorderedElementsAre("usages[0]", "ttl", "request_id"));
+
+  // A CSR that does not parse is named as such.
+  req.clear_usages();
+  req.add_usages(v1::CERTIFICATE_USAGE_SERVER_AUTH);
+  req.clear_ttl();
+  req.clear_request_id();
+  ctx = TestController::Context(acme_admin_);
+  st = certs_->IssueCertificate(ctx.get(), req, &resp);
+  EXPECT_THAT(Fields(st), ::testing::ElementsAre("csr"));
+
+  // No credentials at all.
+  ctx = TestController::Context("");
+  EXPECT_THAT(certs_->IssueCertificate(ctx.get(), req, &resp),
+              GrpcIs(grpc::StatusCode::UNAUTHENTICATED, ""));
+}
+
+TEST_F(CertificateServiceTest, RequestIdReplaysTheFirstCertificate) {
+  KeyAndCsr k = MakeCsr({"api.acme.svc.mandant.internal"});
+  v1::IssueCertificateRequest req;
+  req.set_parent("tenants/acme");
+  req.set_csr(k.csr_pem);
+  req.add_usages(v1::CERTIFICATE_USAGE_SERVER_AUTH);
+  req.set_request_id("5f0c6d0e-6c1b-4a8e-9a53-3d3a0b8b2f10");
+  v1::IssueCertificateResponse first, second;
+  auto ctx = TestController::Context(acme_admin_);
+  ASSERT_TRUE(certs_->IssueCertificate(ctx.get(), req, &first).ok());
+  ctx = TestController::Context(acme_admin_);
+  ASSERT_TRUE(certs_->IssueCertificate(ctx.get(), req, &second).ok());
+  EXPECT_EQ(first.certificate().serial(), second.certificate().serial());
+  EXPECT_EQ(Count("SELECT count(*) FROM pki_certificates WHERE scope = 'tenants/acme'"), 1);
+}
+
+TEST_F(CertificateServiceTest, ClientCertificateNamesTheCallersPrincipal) {
+  KeyAndCsr k = MakeCsr({"ignored.example.com"});
+  v1::IssueClientCertificateRequest req;
+  req.set_csr(k.csr_pem);
+  v1::IssueCertificateResponse resp;
+  auto ctx = TestController::Context(acme_admin_);
+  grpc::Status st = certs_->IssueClientCertificate(ctx.get(), req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_THAT(resp.certificate().uris(),
+              ::testing::ElementsAre("spiffe://mandant.internal/tenants/acme/admin/alice"));
+  EXPECT_TRUE(resp.certificate().dns_names().empty());
+  EXPECT_THAT(resp.certificate().usages(),
+              ::testing::ElementsAre(v1::CERTIFICATE_USAGE_CLIENT_AUTH));
+  EXPECT_EQ(resp.certificate().not_after().seconds() - resp.certificate().not_before().seconds(),
+            12 * 3600 + 60);
+  const std::string infra_bundle = TrustBundle(acme_admin_, "infrastructure");
+  EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {infra_bundle}, {}, "",
+                                               {"-partial_chain", "-purpose", "sslclient"}));
+}
+
+// A channel that authenticates with a client certificate instead of a token.
+std::shared_ptr<grpc::Channel> MtlsChannel(TestController& c, const std::string& key_pem,
+                                           const std::string& cert_chain_pem) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = c.server_cert_pem();
+  ssl.pem_private_key = key_pem;
+  ssl.pem_cert_chain = cert_chain_pem;
+  return grpc::CreateChannel(absl::StrCat("localhost:", c.server().port()),
+                             grpc::SslCredentials(ssl));
+}
+
+std::string KeyPem(const pki::EvpPkeyPtr& key) {
+  auto pem = pki::PrivateKeyToPem(key.get());
+  EXPECT_TRUE(pem.ok());
+  return std::string(pem->view());
+}
+
+TEST_F(CertificateServiceTest, ClientCertificatesAuthenticateAsTheirPrincipal) {
+  KeyAndCsr k = MakeCsr({});
+  v1::IssueClientCertificateRequest req;
+  req.set_csr(k.csr_pem);
+  v1::IssueCertificateResponse login;
+  auto ctx = TestController::Context(acme_admin_);
+  ASSERT_TRUE(certs_->IssueClientCertificate(ctx.get(), req, &login).ok());
+
+  auto stub = v1::CertificateService::NewStub(
+      MtlsChannel(*controller_, KeyPem(k.key), login.certificate_pem() + login.chain_pem()));
+  // No token: the certificate alone says "tenant admin alice of acme".
+  KeyAndCsr service = MakeCsr({"api.acme.svc.mandant.internal"});
+  v1::IssueCertificateRequest issue;
+  issue.set_parent("tenants/acme");
+  issue.set_csr(service.csr_pem);
+  issue.add_usages(v1::CERTIFICATE_USAGE_SERVER_AUTH);
+  v1::IssueCertificateResponse issued;
+  ctx = TestController::Context("");
+  grpc::Status st = stub->IssueCertificate(ctx.get(), issue, &issued);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'IssueCertificate' AND "
+                  "principal = 'tenant-admin:acme/alice' AND code = 'OK'"),
+            1);
+  // ... and nothing of beta's.
+  issue.set_parent("tenants/beta");
+  ctx = TestController::Context("");
+  EXPECT_THAT(stub->IssueCertificate(ctx.get(), issue, &issued),
+              GrpcIs(grpc::StatusCode::NOT_FOUND, "tenant \"beta\" not found"));
+}
+
+TEST_F(CertificateServiceTest, UsersOfADeletedTenantLoseAccessToItsSuccessor) {
+  KeyAndCsr k = MakeCsr({});
+  v1::IssueClientCertificateRequest req;
+  req.set_csr(k.csr_pem);
+  v1::IssueCertificateResponse login;
+  auto ctx = TestController::Context(beta_admin_);
+  ASSERT_TRUE(certs_->IssueClientCertificate(ctx.get(), req, &login).ok());
+  v1::DeleteTenantRequest del;
+  del.set_name("tenants/beta");
+  google::protobuf::Empty empty;
+  ctx = TestController::Context(admin_);
+  ASSERT_TRUE(controller_->Tenants()->DeleteTenant(ctx.get(), del, &empty).ok());
+  CreateTenant("beta");
+
+  auto stub = v1::CertificateService::NewStub(
+      MtlsChannel(*controller_, KeyPem(k.key), login.certificate_pem() + login.chain_pem()));
+  v1::ListCertificatesRequest list;
+  list.set_parent("tenants/beta");
+  v1::ListCertificatesResponse listed;
+  ctx = TestController::Context("");
+  EXPECT_THAT(stub->ListCertificates(ctx.get(), list, &listed),
+              GrpcIs(grpc::StatusCode::UNAUTHENTICATED, "revoked"));
+}
+
+TEST_F(CertificateServiceTest, RevokedOrForeignClientCertificatesAreRefused) {
+  // Revoked before first use.
+  KeyAndCsr k = MakeCsr({});
+  v1::IssueClientCertificateRequest req;
+  req.set_csr(k.csr_pem);
+  v1::IssueCertificateResponse login;
+  auto ctx = TestController::Context(admin_);
+  ASSERT_TRUE(certs_->IssueClientCertificate(ctx.get(), req, &login).ok());
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_name(login.certificate().name());
+  v1::Certificate revoked;
+  ctx = TestController::Context(admin_);
+  ASSERT_TRUE(certs_->RevokeCertificate(ctx.get(), revoke, &revoked).ok());
+  auto stub = v1::CertificateService::NewStub(
+      MtlsChannel(*controller_, KeyPem(k.key), login.certificate_pem() + login.chain_pem()));
+  v1::ListCertificatesRequest list;
+  list.set_parent("infrastructure");
+  v1::ListCertificatesResponse listed;
+  ctx = TestController::Context("");
+  EXPECT_THAT(stub->ListCertificates(ctx.get(), list, &listed),
+              GrpcIs(grpc::StatusCode::UNAUTHENTICATED, "revoked"));
+
+  // A tenant's service certificate (valid, and client-auth) is not an
+  // identity of Mandant: the TLS layer already refuses it.
+  KeyAndCsr svc = MakeCsr({"api.acme.svc.mandant.internal"});
+  v1::IssueCertificateResponse acme_cert;
+  ASSERT_TRUE(Issue(acme_admin_, "tenants/acme", svc.csr_pem, &acme_cert,
+                    {v1::CERTIFICATE_USAGE_CLIENT_AUTH})
+                  .ok());
+  auto foreign = v1::CertificateService::NewStub(MtlsChannel(
+      *controller_, KeyPem(svc.key), acme_cert.certificate_pem() + acme_cert.chain_pem()));
+  ctx = TestController::Context(acme_admin_);
+  list.set_parent("tenants/acme");
+  grpc::Status st = foreign->ListCertificates(ctx.get(), list, &listed);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+}
+
+}  // namespace
+}  // namespace mandant
