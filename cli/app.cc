@@ -11,9 +11,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/client_certificate.h"
 #include "cli/output.h"
+#include "cli/pki_commands.h"
 #include "cli/rpc_error.h"
 #include "common/secrets.h"
+#include "pki/asn1_time.h"
 
 namespace mandant::cli {
 namespace {
@@ -28,6 +31,12 @@ std::vector<FlagSpec> GlobalFlags() {
       {"token-file", '\0', "PATH",
        "file holding the bearer token, not readable by group or others (else MANDANT_TOKEN "
        "with the token itself, else MANDANT_TOKEN_FILE, else `token_file`)"},
+      {"client-cert", '\0', "PATH",
+       "PEM client certificate (then its chain) for mTLS, used with --client-key instead of the "
+       "token (else MANDANT_CLIENT_CERT, else `client_cert`, which 'login' stores)"},
+      {"client-key", '\0', "PATH",
+       "private key of the client certificate, mode 0600 (else MANDANT_CLIENT_KEY, else "
+       "`client_key`)"},
       {"output", 'o', "FORMAT", "table, json or yaml (else `output`; default table)"},
       {"config", '\0', "PATH",
        "config file (default $XDG_CONFIG_HOME/mandant/config.yaml, else "
@@ -98,43 +107,45 @@ CommandLineSpec BuildSpec() {
   spec.commands.push_back(
       {{"config", "set-context"},
        {},
-       "Write server, CA file, token file or output format to the config file",
+       "Write server, CA file, credentials or output format to the config file",
        "Keys not given keep their value. Paths are stored as absolute paths. The file is\n"
        "written with mode 0600; missing folders are created.",
        {{"server", '\0', "HOST:PORT", "mandantd address to store"},
         {"ca-file", '\0', "PATH", "CA file to store"},
         {"token-file", '\0', "PATH", "token file to store (the token itself is never stored)"},
+        {"client-cert", '\0', "PATH",
+         "client certificate to store, with --client-key; \"\" removes both"},
+        {"client-key", '\0', "PATH", "its private key (mode 0600)"},
         {"output", 'o', "FORMAT", "default output format to store"}}});
   spec.commands.push_back({{"config", "view"},
                            {},
                            "Show the settings in effect and where each comes from",
                            "The token itself is never shown.",
                            {}});
+  for (CommandSpec& c : PkiCommandSpecs()) spec.commands.push_back(std::move(c));
   return spec;
 }
 
-std::string Absolute(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  char buf[4096];
-  if (getcwd(buf, sizeof(buf)) == nullptr) return path;
-  return absl::StrCat(buf, "/", path);
-}
-
+// The tenant and config commands.
 class Mandantctl {
  public:
-  Mandantctl(const RunOptions& options, const Invocation& invocation, ClientSettings settings)
-      : options_(options),
-        inv_(invocation),
-        settings_(std::move(settings)),
-        out_(*options.out),
-        err_(*options.err) {}
+  explicit Mandantctl(CommandContext& ctx)
+      : ctx_(ctx),
+        options_(ctx.options()),
+        inv_(ctx.invocation()),
+        settings_(ctx.settings()),
+        out_(ctx.out()),
+        err_(ctx.err()) {}
 
   int Run() {
     const std::string command = absl::StrJoin(inv_.command->path, " ");
-    if (settings_.config_explicit && !settings_.config_found && command != "config set-context") {
+    // set-context and login write the config file, so it need not exist yet.
+    if (settings_.config_explicit && !settings_.config_found && command != "config set-context" &&
+        command != "login") {
       return UsageError(absl::NotFoundError(absl::StrCat("config file \"", settings_.config_path,
                                                          "\" (from --config) does not exist")));
     }
+    if (IsPkiCommand(inv_.command->path)) return RunPkiCommand(ctx_);
     if (command == "tenant create") return Create();
     if (command == "tenant get") return Get();
     if (command == "tenant list") return List();
@@ -147,77 +158,12 @@ class Mandantctl {
   }
 
  private:
-  int UsageError(const absl::Status& status) {
-    err_ << "error: " << status.message() << "\n";
-    return kExitUsage;
-  }
-
-  int RpcError(const grpc::Status& status) {
-    err_ << RenderRpcError(status, {settings_.server.value, settings_.TokenSource()});
-    return ExitCodeForRpcStatus(status);
-  }
-
-  // Reads the CA and token and creates the client. On failure prints the
-  // error and sets *exit_code.
-  std::unique_ptr<TenantClient> Connect(int* exit_code) {
-    if (settings_.server.value.empty()) {
-      err_ << "error: no server given: pass --server HOST:PORT, set MANDANT_SERVER, or store "
-              "one with 'mandantctl config set-context --server HOST:PORT'\n";
-      *exit_code = kExitUsage;
-      return nullptr;
-    }
-    GrpcTenantClientOptions options;
-    options.server = settings_.server.value;
-    options.timeout = settings_.timeout;
-    if (!settings_.ca_file.value.empty()) {
-      absl::StatusOr<std::string> pem = ReadFile(settings_.ca_file.value);
-      if (!pem.ok()) {
-        err_ << "error: CA file (from " << settings_.ca_file.source
-             << "): " << pem.status().message() << "\n";
-        *exit_code = kExitUnreachable;
-        return nullptr;
-      }
-      if (!absl::StrContains(*pem, "-----BEGIN CERTIFICATE-----")) {
-        err_ << "error: CA file \"" << settings_.ca_file.value << "\" (from "
-             << settings_.ca_file.source << ") holds no PEM certificate\n";
-        *exit_code = kExitUnreachable;
-        return nullptr;
-      }
-      options.ca_pem = *std::move(pem);
-    }
-    absl::StatusOr<std::string> token = LoadToken(settings_);
-    if (!token.ok()) {
-      err_ << "error: " << token.status().message() << "\n";
-      *exit_code = kExitUnreachable;
-      return nullptr;
-    }
-    options.token = *std::move(token);
-    absl::StatusOr<std::unique_ptr<TenantClient>> client = options_.new_client(options);
-    if (!client.ok()) {
-      err_ << "error: cannot set up a connection to " << settings_.server.value << ": "
-           << client.status().message() << "\n";
-      *exit_code = kExitUnreachable;
-      return nullptr;
-    }
-    return *std::move(client);
-  }
-
-  int PrintMessage(const google::protobuf::Message& message) {
-    absl::StatusOr<std::string> text = RenderMessage(message, settings_.output);
-    if (!text.ok()) {
-      err_ << "error: " << text.status().message() << "\n";
-      return kExitServerError;
-    }
-    out_ << *text;
-    return kExitOk;
-  }
+  int UsageError(const absl::Status& status) { return ctx_.UsageError(status); }
+  int RpcError(const grpc::Status& status) { return ctx_.RpcError(status); }
+  std::unique_ptr<TenantClient> Connect(int* exit_code) { return ctx_.ConnectTenants(exit_code); }
 
   int PrintTenant(const v1::Tenant& tenant) {
-    if (settings_.output == OutputFormat::kTable) {
-      out_ << RenderTenantDetail(tenant);
-      return kExitOk;
-    }
-    return PrintMessage(tenant);
+    return ctx_.Print(tenant, [&] { return RenderTenantDetail(tenant); });
   }
 
   int Create() {
@@ -231,9 +177,7 @@ class Mandantctl {
     grpc::Status status = client->CreateTenant(*request, &tenant);
     if (!status.ok()) {
       code = RpcError(status);
-      err_ << "request id: " << request->request_id()
-           << " (to retry safely, run the same command with --request-id " << request->request_id()
-           << ")\n";
+      ctx_.PrintRetryHint(request->request_id());
       return code;
     }
     return PrintTenant(tenant);
@@ -275,7 +219,7 @@ class Mandantctl {
       }
       request->set_page_token(page.next_page_token());
     }
-    if (settings_.output != OutputFormat::kTable) return PrintMessage(result);
+    if (settings_.output != OutputFormat::kTable) return ctx_.PrintMessage(result);
     if (result.tenants().empty()) {
       err_ << "No tenants found.\n";
     } else {
@@ -340,9 +284,10 @@ class Mandantctl {
 
   int SetContext() {
     if (!inv_.Has("server") && !inv_.Has("ca-file") && !inv_.Has("token-file") &&
-        !inv_.Has("output")) {
+        !inv_.Has("client-cert") && !inv_.Has("client-key") && !inv_.Has("output")) {
       return UsageError(absl::InvalidArgumentError(
-          "nothing to set: give at least one of --server, --ca-file, --token-file, --output"));
+          "nothing to set: give at least one of --server, --ca-file, --token-file, "
+          "--client-cert with --client-key, --output"));
     }
     if (settings_.config_path.empty()) {
       return UsageError(absl::InvalidArgumentError(
@@ -356,14 +301,28 @@ class Mandantctl {
       return UsageError(existing.status());
     }
     if (inv_.Has("server")) config.server = inv_.Get("server");
-    if (inv_.Has("ca-file")) config.ca_file = Absolute(inv_.Get("ca-file"));
+    if (inv_.Has("ca-file")) config.ca_file = AbsolutePath(inv_.Get("ca-file"));
+    if (inv_.Has("client-cert")) config.client_cert = AbsolutePath(inv_.Get("client-cert"));
+    if (inv_.Has("client-key")) {
+      config.client_key = AbsolutePath(inv_.Get("client-key"));
+      if (!config.client_key.empty()) {
+        if (absl::StatusOr<std::string> key = ReadSecretFile(config.client_key); !key.ok()) {
+          return UsageError(key.status());
+        }
+      }
+    }
+    if (config.client_cert.empty() != config.client_key.empty()) {
+      return UsageError(absl::InvalidArgumentError(
+          "--client-cert and --client-key go together: give both files, or \"\" for both to "
+          "remove them"));
+    }
     if (inv_.Has("output")) {
       absl::StatusOr<OutputFormat> format = ParseOutputFormat(inv_.Get("output"));
       if (!format.ok()) return UsageError(format.status());
       config.output = std::string(OutputFormatName(*format));
     }
     if (inv_.Has("token-file")) {
-      config.token_file = Absolute(inv_.Get("token-file"));
+      config.token_file = AbsolutePath(inv_.Get("token-file"));
       struct stat st;
       if (stat(config.token_file.c_str(), &st) != 0) {
         err_ << "note: token file \"" << config.token_file
@@ -396,9 +355,34 @@ class Mandantctl {
          << "\n";
     line("server:       ", settings_.server, "(not set)");
     line("ca file:      ", settings_.ca_file, "(not set: the system's root certificates)");
+    if (settings_.HasClientCertificate()) {
+      out_ << "client cert:  " << settings_.client_cert.value << " (from "
+           << settings_.client_cert.source << ")";
+      absl::StatusOr<absl::Time> not_after = ReadCertificateNotAfter(settings_.client_cert.value);
+      if (!not_after.ok()) {
+        out_ << "; cannot be read: " << not_after.status().message();
+      } else if (*not_after <= ctx_.Now()) {
+        out_ << "; EXPIRED at " << pki::FormatCertTime(*not_after) << ", run 'mandantctl login'";
+      } else {
+        out_ << "; valid until " << pki::FormatCertTime(*not_after);
+      }
+      out_ << "\n";
+      line("client key:   ", settings_.client_key, "");
+    } else {
+      out_ << "client cert:  (not set)\n";
+    }
     const std::string token = settings_.TokenSource();
-    out_ << "token:        " << (token.empty() ? "(not set: calls are unauthenticated)" : token)
-         << "\n";
+    out_ << "token:        ";
+    if (token.empty()) {
+      out_ << (settings_.HasClientCertificate() ? "(not set)"
+                                                : "(not set: calls are unauthenticated)");
+    } else {
+      out_ << token
+           << (settings_.HasClientCertificate()
+                   ? " (not sent: calls use the client certificate; 'login' uses the token)"
+                   : "");
+    }
+    out_ << "\n";
     out_ << "output:       " << OutputFormatName(settings_.output)
          << (settings_.output_source == "default"
                  ? std::string(" (default)")
@@ -408,9 +392,10 @@ class Mandantctl {
     return kExitOk;
   }
 
+  CommandContext& ctx_;
   const RunOptions& options_;
   const Invocation& inv_;
-  const ClientSettings settings_;
+  const ClientSettings& settings_;
   std::ostream& out_;
   std::ostream& err_;
 };
@@ -448,7 +433,8 @@ int RunMandantctl(const std::vector<std::string>& args, const RunOptions& option
     err << "error: " << settings.status().message() << "\n";
     return kExitUsage;
   }
-  return Mandantctl(options, *invocation, *std::move(settings)).Run();
+  CommandContext ctx(options, *invocation, *std::move(settings));
+  return Mandantctl(ctx).Run();
 }
 
 }  // namespace mandant::cli

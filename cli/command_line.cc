@@ -113,7 +113,7 @@ std::string FlagLeft(const FlagSpec& f) {
     left = absl::StrCat("-", std::string(1, f.short_name), ", ");
   }
   absl::StrAppend(&left, "--", f.name);
-  if (!f.is_boolean()) absl::StrAppend(&left, " ", f.value_name);
+  if (!f.is_boolean()) absl::StrAppend(&left, " ", f.value_name, f.repeatable ? "..." : "");
   return left;
 }
 
@@ -156,6 +156,12 @@ bool Invocation::Has(absl::string_view flag) const { return flags.count(std::str
 std::string Invocation::Get(absl::string_view flag, absl::string_view fallback) const {
   auto it = flags.find(std::string(flag));
   return it == flags.end() ? std::string(fallback) : it->second;
+}
+
+std::vector<std::string> Invocation::GetAll(absl::string_view flag) const {
+  if (auto it = repeated.find(std::string(flag)); it != repeated.end()) return it->second;
+  if (auto it = flags.find(std::string(flag)); it != flags.end()) return {it->second};
+  return {};
 }
 
 absl::StatusOr<Invocation> ParseCommandLine(const CommandLineSpec& spec,
@@ -214,6 +220,11 @@ absl::StatusOr<Invocation> ParseCommandLine(const CommandLineSpec& spec,
         value = argv[++i];
       }
       if (flag->name == "help") inv.help = true;
+      if (flag->repeatable) {
+        inv.flags.emplace(flag->name, *value);
+        inv.repeated[flag->name].push_back(*value);
+        continue;
+      }
       if (!inv.flags.emplace(flag->name, *value).second) {
         return absl::InvalidArgumentError(
             absl::StrCat("flag --", flag->name, " is given more than once"));

@@ -11,7 +11,8 @@
 //     name -o value, -o=value, -ovalue. Boolean flags take no value.
 //   - Global flags are accepted anywhere; a command's own flags only after the
 //     command words that name it.
-//   - Every flag may be given at most once. Unknown flags, missing values and
+//   - Every flag may be given at most once, except those marked repeatable,
+//     which collect their values in order. Unknown flags, missing values and
 //     a wrong number of positional arguments are errors that say what was
 //     wrong and what is accepted.
 //   - "--" ends the flags; everything after it is a positional argument.
@@ -33,6 +34,9 @@ struct FlagSpec {
   // Placeholder for the value in usage text, e.g. "N". Empty for a boolean flag.
   std::string value_name;
   std::string help;
+  // May be given more than once (--dns a --dns b); Invocation::GetAll returns
+  // every value. Usage shows the value name followed by "...".
+  bool repeatable = false;
 
   bool is_boolean() const { return value_name.empty(); }
 };
@@ -71,20 +75,27 @@ struct Invocation {
   // when `help` is set or no command word was given at all).
   const CommandSpec* command = nullptr;
   std::vector<std::string> args;
-  // Flag long name -> value ("" for boolean flags).
+  // Flag long name -> value ("" for boolean flags); the first value of a
+  // repeatable flag.
   std::map<std::string, std::string> flags;
+  // Repeatable flag long name -> every value given, in order.
+  std::map<std::string, std::vector<std::string>> repeated;
   // --help or -h was given; positional arguments were not checked.
   bool help = false;
 
   bool Has(absl::string_view flag) const;
   // The flag's value, or `fallback` when the flag was not given.
   std::string Get(absl::string_view flag, absl::string_view fallback = "") const;
+  // Every value of the flag in the order given: those in `repeated`, else
+  // the one in `flags`, else none.
+  std::vector<std::string> GetAll(absl::string_view flag) const;
 };
 
 // Parses `argv` (without the program name) against `spec`.
 // INVALID_ARGUMENT, with a message that names the offending word and lists
-// what is valid, for an unknown command or flag, a flag given twice, a missing
-// value, a value on a boolean flag, or a wrong number of positional arguments.
+// what is valid, for an unknown command or flag, a missing
+// value, a value on a boolean flag, a flag given twice that is not
+// repeatable, or a wrong number of positional arguments.
 // A missing command is not an error: the result has command == nullptr, and
 // the caller prints the usage.
 absl::StatusOr<Invocation> ParseCommandLine(const CommandLineSpec& spec,

@@ -11,7 +11,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "cli/pki_requests.h"
+#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -146,6 +149,116 @@ void EmitJson(YAML::Emitter& out, const nlohmann::ordered_json& j) {
   }
 }
 
+// "Key: value" lines with the values aligned; an empty value prints the key
+// alone (a section heading).
+std::string KeyValueLines(const std::vector<std::pair<std::string, std::string>>& lines) {
+  size_t width = 0;
+  for (const auto& [key, value] : lines) {
+    if (!value.empty()) width = std::max(width, key.size());
+  }
+  std::string out;
+  for (const auto& [key, value] : lines) {
+    if (value.empty()) {
+      absl::StrAppend(&out, key, "\n");
+    } else {
+      absl::StrAppend(&out, key, std::string(width - key.size() + 1, ' '), value, "\n");
+    }
+  }
+  return out;
+}
+
+template <typename Strings>
+std::string JoinOrNone(const Strings& items, absl::string_view separator = ", ") {
+  std::vector<std::string> clean;
+  for (const auto& item : items) clean.push_back(SanitizeForTerminal(item));
+  return clean.empty() ? std::string(kNone) : absl::StrJoin(clean, separator);
+}
+
+std::string FormatDuration(const google::protobuf::Duration& d, bool has) {
+  if (!has) return std::string(kNone);
+  absl::Duration duration = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  std::string text = absl::FormatDuration(duration);
+  const int64_t hours = absl::ToInt64Hours(duration);
+  if (duration == absl::Hours(hours) && hours >= 48 && hours % 24 == 0) {
+    absl::StrAppend(&text, " (", hours / 24, " days)");
+  }
+  return text;
+}
+
+std::vector<std::string> AllNames(const v1::Certificate& c) {
+  std::vector<std::string> names(c.dns_names().begin(), c.dns_names().end());
+  names.insert(names.end(), c.uris().begin(), c.uris().end());
+  names.insert(names.end(), c.ip_addresses().begin(), c.ip_addresses().end());
+  return names;
+}
+
+std::string SanSummary(const v1::Certificate& c) {
+  constexpr size_t kShown = 3;
+  std::vector<std::string> names = AllNames(c);
+  if (names.size() <= kShown) return JoinOrNone(names);
+  const size_t more = names.size() - kShown;
+  names.resize(kShown);
+  return absl::StrCat(JoinOrNone(names), ", +", more, " more");
+}
+
+std::string RevokedSummary(const v1::Certificate& c) {
+  if (!c.has_revocation()) return "no";
+  if (c.revocation().reason() == v1::REVOCATION_REASON_UNSPECIFIED) return "yes";
+  return absl::StrCat("yes (", RevocationReasonName(c.revocation().reason()), ")");
+}
+
+std::string KeyTypeName(v1::KeyType type, int32_t rsa_bits) {
+  switch (type) {
+    case v1::KEY_TYPE_ECDSA_P256:
+      return "ECDSA P-256";
+    case v1::KEY_TYPE_ECDSA_P384:
+      return "ECDSA P-384";
+    case v1::KEY_TYPE_ED25519:
+      return "Ed25519";
+    case v1::KEY_TYPE_RSA:
+      return rsa_bits > 0 ? absl::StrCat("RSA ", rsa_bits) : "RSA";
+    default:
+      return std::string(kNone);
+  }
+}
+
+std::string UsageName(int usage) {
+  switch (usage) {
+    case v1::CERTIFICATE_USAGE_SERVER_AUTH:
+      return "server";
+    case v1::CERTIFICATE_USAGE_CLIENT_AUTH:
+      return "client";
+    default:
+      return absl::StrCat("usage-", usage);
+  }
+}
+
+std::string IssuerKindName(v1::IssuerKind kind) {
+  switch (kind) {
+    case v1::ISSUER_KIND_ROOT:
+      return "root";
+    case v1::ISSUER_KIND_INFRASTRUCTURE:
+      return "infrastructure";
+    case v1::ISSUER_KIND_TENANT:
+      return "tenant";
+    default:
+      return std::string(kNone);
+  }
+}
+
+std::string IssuerStateName(v1::IssuerState state) {
+  switch (state) {
+    case v1::ISSUER_STATE_PREPARED:
+      return "prepared";
+    case v1::ISSUER_STATE_ACTIVE:
+      return "active";
+    case v1::ISSUER_STATE_RETIRED:
+      return "retired";
+    default:
+      return std::string(kNone);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text) {
@@ -231,6 +344,107 @@ std::string RenderTenantDetail(const v1::Tenant& t) {
     }
   }
   return out;
+}
+
+std::string RenderCertificateTable(
+    const google::protobuf::RepeatedPtrField<v1::Certificate>& certificates) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"NAME", "SERIAL", "NOT AFTER", "REVOKED", "SANS"});
+  for (const v1::Certificate& c : certificates) {
+    rows.push_back({OrNone(c.name()), OrNone(c.serial().substr(0, 12)),
+                    FormatTimestamp(c.not_after()), RevokedSummary(c), SanSummary(c)});
+  }
+  return AlignedRows(rows);
+}
+
+std::string RenderCertificateDetail(const v1::Certificate& c) {
+  std::vector<std::string> usages;
+  for (int u : c.usages()) usages.push_back(UsageName(u));
+  std::vector<std::pair<std::string, std::string>> lines = {
+      {"Name:", OrNone(c.name())},
+      {"Serial:", OrNone(c.serial())},
+      {"Issuer:", OrNone(c.issuer())},
+      {"Tenant:", OrNone(c.tenant())},
+      {"Subject:", OrNone(c.subject())},
+      {"DNS names:", JoinOrNone(c.dns_names())},
+      {"URIs:", JoinOrNone(c.uris())},
+      {"IP addresses:", JoinOrNone(c.ip_addresses())},
+      {"Usages:", JoinOrNone(usages)},
+      {"Key:", KeyTypeName(c.key_type(), c.rsa_bits())},
+      {"Public key SHA-256:", OrNone(c.public_key_sha256())},
+      {"Not before:", FormatTimestamp(c.not_before())},
+      {"Not after:", FormatTimestamp(c.not_after())},
+  };
+  if (c.has_revocation()) {
+    lines.push_back({"Revoked:", absl::StrCat(FormatTimestamp(c.revocation().revoke_time()), " (",
+                                              RevocationReasonName(c.revocation().reason()), ")")});
+  } else {
+    lines.push_back({"Revoked:", "no"});
+  }
+  lines.push_back({"Etag:", OrNone(c.etag())});
+  return KeyValueLines(lines);
+}
+
+std::string RenderIssuerTable(const google::protobuf::RepeatedPtrField<v1::Issuer>& issuers) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"NAME", "KIND", "STATE", "NOT AFTER"});
+  for (const v1::Issuer& i : issuers) {
+    rows.push_back({OrNone(i.name()), IssuerKindName(i.kind()), IssuerStateName(i.state()),
+                    FormatTimestamp(i.not_after())});
+  }
+  return AlignedRows(rows);
+}
+
+std::string RenderIssuerDetail(const v1::Issuer& i) {
+  return KeyValueLines({
+      {"Name:", OrNone(i.name())},
+      {"Kind:", IssuerKindName(i.kind())},
+      {"State:", IssuerStateName(i.state())},
+      {"Signed by:", OrNone(i.signed_by())},
+      {"Subject:", OrNone(i.subject())},
+      {"Key:", KeyTypeName(i.key_type(), 0)},
+      {"Public key SHA-256:", OrNone(i.public_key_sha256())},
+      {"Not before:", FormatTimestamp(i.not_before())},
+      {"Not after:", FormatTimestamp(i.not_after())},
+      {"Permitted DNS:", JoinOrNone(i.permitted_dns_domains())},
+      {"Permitted URI:", JoinOrNone(i.permitted_uri_domains())},
+      {"Created:", FormatTimestamp(i.create_time())},
+      {"Activated:", FormatTimestamp(i.activate_time())},
+      {"Retired:", FormatTimestamp(i.retire_time())},
+      {"Etag:", OrNone(i.etag())},
+  });
+}
+
+std::string RenderIssuancePolicyDetail(const v1::IssuancePolicy& p) {
+  std::vector<std::string> key_types;
+  for (int t : p.allowed_key_types()) {
+    key_types.push_back(KeyTypeName(static_cast<v1::KeyType>(t), 0));
+  }
+  std::vector<std::pair<std::string, std::string>> lines = {
+      {"Name:", OrNone(p.name())},
+      {"DNS zone:", OrNone(p.dns_zone())},
+      {"SPIFFE trust domain:", OrNone(p.spiffe_trust_domain())},
+  };
+  auto list = [&lines](const std::string& key, const auto& items) {
+    if (items.empty()) {
+      lines.push_back({key, "(none allowed)"});
+      return;
+    }
+    lines.push_back({key, ""});
+    for (const auto& item : items)
+      lines.push_back({absl::StrCat("  - ", SanitizeForTerminal(item)), ""});
+  };
+  list("Allowed DNS names:", p.allowed_dns_names());
+  list("Allowed URIs:", p.allowed_uris());
+  list("Allowed IP ranges:", p.allowed_ip_ranges());
+  lines.push_back({"Allowed key types:", JoinOrNone(key_types)});
+  lines.push_back({"Min RSA bits:",
+                   p.min_rsa_bits() == 0 ? std::string(kNone) : absl::StrCat(p.min_rsa_bits())});
+  lines.push_back({"Max TTL:", FormatDuration(p.max_ttl(), p.has_max_ttl())});
+  lines.push_back({"Default TTL:", FormatDuration(p.default_ttl(), p.has_default_ttl())});
+  lines.push_back({"Updated:", FormatTimestamp(p.update_time())});
+  lines.push_back({"Etag:", OrNone(p.etag())});
+  return KeyValueLines(lines);
 }
 
 absl::StatusOr<std::string> RenderJson(const google::protobuf::Message& message) {

@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/repeated_field.h"
+#include "mandant/v1/certificate.pb.h"
 #include "mandant/v1/tenant.pb.h"
 
 namespace mandant::cli {
@@ -27,6 +28,26 @@ std::string RenderTenantTable(const google::protobuf::RepeatedPtrField<v1::Tenan
 
 // Every field of one tenant as indented "Key: value" lines.
 std::string RenderTenantDetail(const v1::Tenant& tenant);
+
+// One row per certificate under the header NAME, SERIAL (the first 12 hex
+// digits), NOT AFTER, REVOKED ("no", or "yes" with the reason), SANS (DNS
+// names, URIs, IP addresses; after three, "+N more"). Aligned and
+// newline-terminated like RenderTenantTable.
+std::string RenderCertificateTable(
+    const google::protobuf::RepeatedPtrField<v1::Certificate>& certificates);
+
+// Every field of one certificate except its PEM as "Key: value" lines.
+std::string RenderCertificateDetail(const v1::Certificate& certificate);
+
+// One row per issuer under the header NAME, KIND, STATE, NOT AFTER.
+std::string RenderIssuerTable(const google::protobuf::RepeatedPtrField<v1::Issuer>& issuers);
+
+// Every field of one issuer except its PEM as "Key: value" lines.
+std::string RenderIssuerDetail(const v1::Issuer& issuer);
+
+// Every field of an issuance policy as "Key: value" lines; lists one item a
+// line.
+std::string RenderIssuancePolicyDetail(const v1::IssuancePolicy& policy);
 
 // The proto3 JSON mapping with the proto field names (display_name, not
 // displayName), fields with default values included, indented. Ends with a

@@ -89,7 +89,10 @@ std::string RenderRpcError(const grpc::Status& status, const RpcErrorContext& co
   if (!status.error_details().empty()) absl::StrAppend(&out, RenderDetails(status.error_details()));
   switch (status.error_code()) {
     case grpc::StatusCode::UNAUTHENTICATED:
-      if (context.token_source.empty()) {
+      if (!context.client_cert_source.empty()) {
+        absl::StrAppend(&out, "hint: the server did not accept the ", context.client_cert_source,
+                        "; run 'mandantctl login' to get a new one\n");
+      } else if (context.token_source.empty()) {
         absl::StrAppend(&out,
                         "hint: no bearer token was sent; name a token file with --token-file, "
                         "MANDANT_TOKEN_FILE or token_file in the config file, or set "
@@ -104,7 +107,12 @@ std::string RenderRpcError(const grpc::Status& status, const RpcErrorContext& co
     case grpc::StatusCode::UNAVAILABLE:
       absl::StrAppend(&out, "hint: cannot reach the server",
                       context.server.empty() ? "" : absl::StrCat(" at ", context.server),
-                      "; check --server, and --ca-file if the TLS handshake failed\n");
+                      "; check --server, and --ca-file if the TLS handshake failed",
+                      context.client_cert_source.empty()
+                          ? ""
+                          : absl::StrCat(" (or the server refused the ", context.client_cert_source,
+                                         "; run 'mandantctl login' to get a new one)"),
+                      "\n");
       break;
     case grpc::StatusCode::UNIMPLEMENTED:
       absl::StrAppend(&out, "hint: the server at ",

@@ -28,6 +28,10 @@ struct RpcErrorContext {
   // Where the bearer token came from, e.g. "--token-file /home/op/token";
   // empty when no token was sent. Never the token itself.
   std::string token_source;
+  // Set instead of token_source when the call authenticated with a client
+  // certificate, e.g. "client certificate /home/op/.config/mandant/client.crt
+  // (from config file ...)".
+  std::string client_cert_source;
 };
 
 // "OK", "INVALID_ARGUMENT", ... ; "CODE_<n>" for numbers outside the enum.
@@ -38,7 +42,8 @@ std::string StatusCodeName(grpc::StatusCode code);
 //     - <field>: <description>          (google.rpc.BadRequest)
 //     - <type> <subject>: <description> (google.rpc.PreconditionFailure)
 //     - <subject>: <description>        (google.rpc.QuotaFailure)
-//   hint: ...                           (UNAUTHENTICATED, UNAVAILABLE)
+//   hint: ...                           (UNAUTHENTICATED, UNAVAILABLE,
+//                                        UNIMPLEMENTED)
 // The details come from status.error_details(), a serialized google.rpc.Status;
 // undecodable details are mentioned, not hidden. Server text is sanitized for
 // the terminal. Ends with a newline.

@@ -25,28 +25,19 @@ constexpr const char* kEnvServer = "MANDANT_SERVER";
 constexpr const char* kEnvCaFile = "MANDANT_CA_FILE";
 constexpr const char* kEnvToken = "MANDANT_TOKEN";
 constexpr const char* kEnvTokenFile = "MANDANT_TOKEN_FILE";
+constexpr const char* kEnvClientCert = "MANDANT_CLIENT_CERT";
+constexpr const char* kEnvClientKey = "MANDANT_CLIENT_KEY";
+constexpr const char* kValidKeys = "server, ca_file, token_file, client_cert, client_key, output";
 
 std::string EnvValue(const Environment& env, const std::string& name) {
   auto it = env.find(name);
   return it == env.end() ? "" : it->second;
 }
 
-std::string Dirname(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return "";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string CurrentDirectory() {
   char buf[4096];
   if (getcwd(buf, sizeof(buf)) == nullptr) return "";
   return buf;
-}
-
-std::string Absolute(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  return absl::StrCat(CurrentDirectory(), "/", path);
 }
 
 // Resolves a path written in the config file at `config_path`.
@@ -57,8 +48,29 @@ std::string ConfigRelativePath(const std::string& value, const std::string& conf
     std::string home = EnvValue(env, "HOME");
     if (!home.empty()) return absl::StrCat(home, value.substr(1));
   }
-  std::string dir = Dirname(Absolute(config_path));
+  std::string dir = Dirname(AbsolutePath(config_path));
   return dir.empty() ? value : absl::StrCat(dir == "/" ? "" : dir, "/", value);
+}
+
+bool IsHeaderSafe(const std::string& token) {
+  for (unsigned char c : token) {
+    if (c < 0x21 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return "";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  return absl::StrCat(CurrentDirectory(), "/", path);
 }
 
 absl::Status MakeDirectories(const std::string& dir) {
@@ -78,19 +90,10 @@ absl::Status MakeDirectories(const std::string& dir) {
   return absl::OkStatus();
 }
 
-bool IsHeaderSafe(const std::string& token) {
-  for (unsigned char c : token) {
-    if (c < 0x21 || c > 0x7E) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 Environment ProcessEnvironment() {
   Environment env;
-  for (const char* name :
-       {kEnvServer, kEnvCaFile, kEnvToken, kEnvTokenFile, "XDG_CONFIG_HOME", "HOME"}) {
+  for (const char* name : {kEnvServer, kEnvCaFile, kEnvToken, kEnvTokenFile, kEnvClientCert,
+                           kEnvClientKey, "XDG_CONFIG_HOME", "HOME"}) {
     if (const char* value = std::getenv(name); value != nullptr) env[name] = value;
   }
   return env;
@@ -128,8 +131,7 @@ absl::StatusOr<ConfigFile> ReadConfigFile(const std::string& path, const Environ
   if (root.IsNull()) return config;  // An empty file.
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("config file \"", path,
-                     "\" must be a mapping of keys server, ca_file, token_file, output"));
+        absl::StrCat("config file \"", path, "\" must be a mapping of keys ", kValidKeys));
   }
   for (const auto& entry : root) {
     const std::string key = entry.first.Scalar();
@@ -144,6 +146,10 @@ absl::StatusOr<ConfigFile> ReadConfigFile(const std::string& path, const Environ
       config.ca_file = ConfigRelativePath(value, path, env);
     } else if (key == "token_file") {
       config.token_file = ConfigRelativePath(value, path, env);
+    } else if (key == "client_cert") {
+      config.client_cert = ConfigRelativePath(value, path, env);
+    } else if (key == "client_key") {
+      config.client_key = ConfigRelativePath(value, path, env);
     } else if (key == "output") {
       config.output = value;
     } else if (key == "token") {
@@ -152,9 +158,8 @@ absl::StatusOr<ConfigFile> ReadConfigFile(const std::string& path, const Environ
           "\": key \"token\" is not accepted; put the token in a file readable only by you "
           "and name it with token_file"));
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("config file \"", path, "\": unknown key \"", key,
-                       "\"; valid keys are server, ca_file, token_file, output"));
+      return absl::InvalidArgumentError(absl::StrCat("config file \"", path, "\": unknown key \"",
+                                                     key, "\"; valid keys are ", kValidKeys));
     }
   }
   return config;
@@ -164,18 +169,18 @@ absl::Status WriteConfigFile(const std::string& path, const ConfigFile& config) 
   MANDANT_RETURN_IF_ERROR(MakeDirectories(Dirname(path)));
   YAML::Emitter out;
   out << YAML::BeginMap;
-  const std::pair<const char*, const std::string*> keys[] = {{"server", &config.server},
-                                                             {"ca_file", &config.ca_file},
-                                                             {"token_file", &config.token_file},
-                                                             {"output", &config.output}};
+  const std::pair<const char*, const std::string*> keys[] = {
+      {"server", &config.server},         {"ca_file", &config.ca_file},
+      {"token_file", &config.token_file}, {"client_cert", &config.client_cert},
+      {"client_key", &config.client_key}, {"output", &config.output}};
+  bool any = false;
   for (const auto& [key, value] : keys) {
-    if (!value->empty()) out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << *value;
+    if (value->empty()) continue;
+    out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << *value;
+    any = true;
   }
   out << YAML::EndMap;
-  std::string text = config.server.empty() && config.ca_file.empty() && config.token_file.empty() &&
-                             config.output.empty()
-                         ? std::string("{}\n")
-                         : absl::StrCat(out.c_str(), "\n");
+  std::string text = any ? absl::StrCat(out.c_str(), "\n") : std::string("{}\n");
 
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -219,6 +224,11 @@ std::string ClientSettings::TokenSource() const {
   return "";
 }
 
+std::string ClientSettings::ClientCertificateSource() const {
+  if (client_cert.value.empty()) return "";
+  return absl::StrCat("client certificate ", client_cert.value, " (from ", client_cert.source, ")");
+}
+
 absl::StatusOr<ClientSettings> ResolveClientSettings(const Invocation& invocation,
                                                      const Environment& env) {
   ClientSettings settings;
@@ -259,6 +269,35 @@ absl::StatusOr<ClientSettings> ResolveClientSettings(const Invocation& invocatio
     settings.env_token = v;
   } else {
     settings.token_file = pick("token-file", kEnvTokenFile, config.token_file);
+  }
+
+  // The client certificate and its key, as a pair from one kind of source.
+  const std::string env_cert = EnvValue(env, kEnvClientCert);
+  const std::string env_key = EnvValue(env, kEnvClientKey);
+  if (invocation.Has("client-cert") || invocation.Has("client-key")) {
+    if (!invocation.Has("client-cert") || !invocation.Has("client-key")) {
+      return absl::InvalidArgumentError(
+          "--client-cert and --client-key go together: give both, the certificate and its key");
+    }
+    settings.client_cert = {invocation.Get("client-cert"), "--client-cert"};
+    settings.client_key = {invocation.Get("client-key"), "--client-key"};
+  } else if (!env_cert.empty() || !env_key.empty()) {
+    if (env_cert.empty() || env_key.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kEnvClientCert, " and ", kEnvClientKey, " go together, but only ",
+                       env_cert.empty() ? kEnvClientKey : kEnvClientCert, " is set"));
+    }
+    settings.client_cert = {env_cert, kEnvClientCert};
+    settings.client_key = {env_key, kEnvClientKey};
+  } else if (!config.client_cert.empty() || !config.client_key.empty()) {
+    if (config.client_cert.empty() || config.client_key.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(in_config, ": client_cert and client_key go together, but only ",
+                       config.client_cert.empty() ? "client_key" : "client_cert",
+                       " is set; run 'mandantctl login' to store both"));
+    }
+    settings.client_cert = {config.client_cert, in_config};
+    settings.client_key = {config.client_key, in_config};
   }
 
   if (invocation.Has("output")) {

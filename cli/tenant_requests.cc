@@ -130,18 +130,8 @@ absl::StatusOr<v1::CreateTenantRequest> BuildCreateTenantRequest(
     tenant->mutable_network_request()->set_storage_prefix_length(len);
   }
 
-  if (inv.Has("request-id")) {
-    const std::string id = inv.Get("request-id");
-    if (!IsUuid(id)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--request-id \"", id,
-                       "\" is not a UUID (8-4-4-4-12 hex digits, e.g. the one printed by a "
-                       "failed create)"));
-    }
-    request.set_request_id(absl::AsciiStrToLower(id));
-  } else {
-    request.set_request_id(std::string(generated_request_id));
-  }
+  MANDANT_ASSIGN_OR_RETURN(*request.mutable_request_id(),
+                           RequestIdFromFlags(inv, generated_request_id));
   return request;
 }
 
@@ -196,6 +186,17 @@ absl::StatusOr<v1::DeleteTenantRequest> BuildDeleteTenantRequest(const Invocatio
   MANDANT_ASSIGN_OR_RETURN(*request.mutable_name(), NameArg(inv));
   if (inv.Has("etag")) request.set_etag(inv.Get("etag"));
   return request;
+}
+
+absl::StatusOr<std::string> RequestIdFromFlags(const Invocation& inv, absl::string_view generated) {
+  if (!inv.Has("request-id")) return std::string(generated);
+  const std::string id = inv.Get("request-id");
+  if (!IsUuid(id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--request-id \"", id,
+        "\" is not a UUID (8-4-4-4-12 hex digits, e.g. the one printed by a failed call)"));
+  }
+  return absl::AsciiStrToLower(id);
 }
 
 std::string NewRequestId() {

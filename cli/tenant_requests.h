@@ -43,6 +43,12 @@ absl::StatusOr<v1::UpdateTenantRequest> BuildUpdateTenantRequest(const Invocatio
 
 absl::StatusOr<v1::DeleteTenantRequest> BuildDeleteTenantRequest(const Invocation& invocation);
 
+// The request id of a call that changes something: --request-id when given
+// (which must be a UUID; INVALID_ARGUMENT otherwise), lower-cased, else
+// `generated`.
+absl::StatusOr<std::string> RequestIdFromFlags(const Invocation& invocation,
+                                               absl::string_view generated);
+
 // A random (version 4) UUID in the 8-4-4-4-12 lower-case hex form.
 std::string NewRequestId();
 

@@ -98,7 +98,7 @@ class MandantctlTest : public ::testing::Test {
     options.err = &err_;
     options.new_request_id = [] { return std::string(kGeneratedId); };
     options.new_client =
-        [this](const GrpcTenantClientOptions& o) -> absl::StatusOr<std::unique_ptr<TenantClient>> {
+        [this](const ConnectionOptions& o) -> absl::StatusOr<std::unique_ptr<TenantClient>> {
       ++connects_;
       client_options_ = o;
       return std::make_unique<FakeTenantClient>(&fake_);
@@ -114,7 +114,7 @@ class MandantctlTest : public ::testing::Test {
   Environment env_ = {{"HOME", dir_.path()}, {"MANDANT_SERVER", "mandant.test:8443"}};
   FakeTenantService fake_;
   int connects_ = 0;
-  GrpcTenantClientOptions client_options_;
+  ConnectionOptions client_options_;
   std::ostringstream out_;
   std::ostringstream err_;
 };
@@ -346,6 +346,53 @@ TEST_F(MandantctlTest, SetContextRefusesAReadableTokenFile) {
   std::string token = dir_.WriteFile("token", "tok-abc\n", 0640);
   EXPECT_EQ(Run({"config", "set-context", "--token-file", token}), 2);
   EXPECT_THAT(err(), HasSubstr("chmod 600"));
+}
+
+TEST_F(MandantctlTest, SetContextStoresAClientCertificatePair) {
+  env_.erase("MANDANT_SERVER");
+  std::string cert = dir_.WriteFile("c.crt", kCaPem, 0644);
+  std::string key = dir_.WriteFile("c.key", "key", 0600);
+  EXPECT_EQ(Run({"config", "set-context", "--client-cert", cert, "--client-key", key}), 0) << err();
+  std::string config = dir_.path() + "/.config/mandant/config.yaml";
+  EXPECT_THAT(testing::ReadAll(config),
+              AllOf(HasSubstr("client_cert: \"" + cert), HasSubstr("client_key: \"" + key)));
+
+  // Both go together, a readable key is refused, and "" removes both.
+  EXPECT_EQ(Run({"config", "set-context", "--client-cert", cert}), 2);
+  EXPECT_THAT(err(), HasSubstr("--client-cert and --client-key go together"));
+  std::string open_key = dir_.WriteFile("open.key", "key", 0644);
+  EXPECT_EQ(Run({"config", "set-context", "--client-cert", cert, "--client-key", open_key}), 2);
+  EXPECT_THAT(err(), HasSubstr("chmod 600"));
+  EXPECT_EQ(Run({"config", "set-context", "--client-cert", "", "--client-key", ""}), 0) << err();
+  EXPECT_THAT(testing::ReadAll(config), Not(HasSubstr("client_")));
+}
+
+TEST_F(MandantctlTest, ConfigViewShowsTheClientCertificateAndThatTheTokenIsNotSent) {
+  env_["MANDANT_TOKEN"] = "very-secret";
+  env_["MANDANT_CLIENT_CERT"] = dir_.WriteFile("c.crt", "not a certificate", 0644);
+  env_["MANDANT_CLIENT_KEY"] = dir_.WriteFile("c.key", "key", 0600);
+  EXPECT_EQ(Run({"config", "view"}), 0) << err();
+  EXPECT_THAT(out(), AllOf(HasSubstr("client cert:  " + env_["MANDANT_CLIENT_CERT"] +
+                                     " (from MANDANT_CLIENT_CERT); cannot be read"),
+                           HasSubstr("client key:   " + env_["MANDANT_CLIENT_KEY"] +
+                                     " (from MANDANT_CLIENT_KEY)"),
+                           HasSubstr("token:        MANDANT_TOKEN (not sent: calls use the "
+                                     "client certificate")));
+  EXPECT_THAT(out(), Not(HasSubstr("very-secret")));
+
+  env_.erase("MANDANT_CLIENT_KEY");
+  EXPECT_EQ(Run({"config", "view"}), 2);
+  EXPECT_THAT(err(), HasSubstr("MANDANT_CLIENT_CERT and MANDANT_CLIENT_KEY go together"));
+}
+
+TEST_F(MandantctlTest, AnUnreadableClientCertificateStopsTenantCommandsToo) {
+  env_["MANDANT_TOKEN"] = "tok";
+  env_["MANDANT_CLIENT_CERT"] = dir_.path() + "/missing.crt";
+  env_["MANDANT_CLIENT_KEY"] = dir_.path() + "/missing.key";
+  EXPECT_EQ(Run({"tenant", "get", "acme"}), 3);
+  EXPECT_THAT(err(), AllOf(HasSubstr("client certificate (from MANDANT_CLIENT_CERT)"),
+                           HasSubstr("missing.crt")));
+  EXPECT_EQ(connects_, 0);
 }
 
 TEST_F(MandantctlTest, ConfigViewShowsSourcesButNeverTheToken) {

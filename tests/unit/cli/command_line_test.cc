@@ -136,6 +136,26 @@ TEST(ParseCommandLineTest, FlagGivenTwiceIsAnError) {
   EXPECT_THAT(inv.status().message(), HasSubstr("--server is given more than once"));
 }
 
+TEST(ParseCommandLineTest, RepeatableFlagsCollectEveryValueInOrder) {
+  CommandLineSpec spec = TestSpec();
+  FlagSpec dns{"dns", '\0', "NAME", "a name"};
+  dns.repeatable = true;
+  spec.commands.push_back({{"issue"}, {}, "Issue", "", {dns}});
+  absl::StatusOr<Invocation> inv = Parse(spec, {"issue", "--dns", "a", "--dns=b", "--dns", ""});
+  ASSERT_OK(inv);
+  EXPECT_THAT(inv->GetAll("dns"), ElementsAre("a", "b", ""));
+  EXPECT_TRUE(inv->Has("dns"));
+  EXPECT_EQ(inv->Get("dns"), "a");
+  EXPECT_THAT(inv->GetAll("server"), ::testing::IsEmpty());
+
+  // Flags that are not repeatable still refuse a second value; GetAll gives
+  // their one value.
+  inv = Parse(spec, {"issue", "--server", "h:1"});
+  ASSERT_OK(inv);
+  EXPECT_THAT(inv->GetAll("server"), ElementsAre("h:1"));
+  EXPECT_THAT(Usage(spec, {"issue"}), HasSubstr("--dns NAME..."));
+}
+
 TEST(ParseCommandLineTest, RefusedFlagExplainsWhy) {
   CommandLineSpec spec = TestSpec();
   absl::StatusOr<Invocation> inv = Parse(spec, {"tenant", "list", "--token=secret"});

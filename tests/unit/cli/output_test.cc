@@ -107,6 +107,120 @@ TEST(RenderTenantDetailTest, VlanTenantShowsItsVlanId) {
   EXPECT_THAT(detail, Not(HasSubstr("VNI")));
 }
 
+v1::Certificate ApiCertificate() {
+  v1::Certificate c;
+  c.set_name("tenants/acme/certificates/7f3a9c0d1e2f3a4b5c6d7e8f90a1b2c3");
+  c.set_serial("7f3a9c0d1e2f3a4b5c6d7e8f90a1b2c3");
+  c.set_issuer("tenants/acme/issuers/20250301-7f3a");
+  c.set_tenant("tenants/acme");
+  c.set_subject("CN=api.acme.svc.example.net");
+  c.add_dns_names("api.acme.svc.example.net");
+  c.add_uris("spiffe://acme.example.net/api");
+  c.add_usages(v1::CERTIFICATE_USAGE_SERVER_AUTH);
+  c.add_usages(v1::CERTIFICATE_USAGE_CLIENT_AUTH);
+  c.set_key_type(v1::KEY_TYPE_RSA);
+  c.set_rsa_bits(3072);
+  c.mutable_not_before()->set_seconds(kCreated);
+  c.mutable_not_after()->set_seconds(kCreated + 24 * 3600);
+  c.set_certificate_pem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  c.set_etag("c1");
+  return c;
+}
+
+TEST(RenderCertificateTableTest, ShortSerialRevocationAndSans) {
+  v1::ListCertificatesResponse list;
+  *list.add_certificates() = ApiCertificate();
+  v1::Certificate* revoked = list.add_certificates();
+  *revoked = ApiCertificate();
+  revoked->set_name("tenants/acme/certificates/1");
+  revoked->set_serial("1");
+  revoked->clear_uris();
+  for (const char* n : {"b.acme.svc.example.net", "c.acme.svc.example.net"}) {
+    revoked->add_dns_names(n);
+  }
+  revoked->add_ip_addresses("10.64.3.7");
+  revoked->add_ip_addresses("10.64.3.8");
+  revoked->mutable_revocation()->set_reason(v1::REVOCATION_REASON_SUPERSEDED);
+  v1::Certificate* plain = list.add_certificates();
+  plain->set_name("infrastructure/certificates/2");
+  plain->set_serial("2");
+  plain->mutable_revocation();
+  EXPECT_EQ(RenderCertificateTable(list.certificates()),
+            "NAME                                                         SERIAL         "
+            "NOT AFTER              REVOKED            SANS\n"
+            "tenants/acme/certificates/7f3a9c0d1e2f3a4b5c6d7e8f90a1b2c3   7f3a9c0d1e2f   "
+            "2024-05-02T10:00:00Z   no                 api.acme.svc.example.net, "
+            "spiffe://acme.example.net/api\n"
+            "tenants/acme/certificates/1                                  1              "
+            "2024-05-02T10:00:00Z   yes (superseded)   api.acme.svc.example.net, "
+            "b.acme.svc.example.net, c.acme.svc.example.net, +2 more\n"
+            "infrastructure/certificates/2                                2              "
+            "-                      yes                -\n");
+}
+
+TEST(RenderCertificateDetailTest, ShowsEveryFieldButThePem) {
+  v1::Certificate c = ApiCertificate();
+  c.mutable_revocation()->set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  c.mutable_revocation()->mutable_revoke_time()->set_seconds(kCreated + 3600);
+  std::string detail = RenderCertificateDetail(c);
+  EXPECT_THAT(
+      detail,
+      AllOf(HasSubstr("Name:               tenants/acme/certificates/7f3a"),
+            HasSubstr("Serial:             7f3a9c0d1e2f3a4b5c6d7e8f90a1b2c3\n"),
+            HasSubstr("Issuer:             tenants/acme/issuers/20250301-7f3a\n"),
+            HasSubstr("DNS names:          api.acme.svc.example.net\n"),
+            HasSubstr("URIs:               spiffe://acme.example.net/api\n"),
+            HasSubstr("IP addresses:       -\n"), HasSubstr("Usages:             server, client\n"),
+            HasSubstr("Key:                RSA 3072\n"),
+            HasSubstr("Not after:          2024-05-02T10:00:00Z\n"),
+            HasSubstr("Revoked:            2024-05-01T11:00:00Z (key-compromise)\n")));
+  EXPECT_THAT(detail, Not(HasSubstr("BEGIN CERTIFICATE")));
+}
+
+TEST(RenderIssuerTest, TableAndDetail) {
+  v1::ListIssuersResponse list;
+  v1::Issuer* active = list.add_issuers();
+  active->set_name("tenants/acme/issuers/20250301-7f3a");
+  active->set_kind(v1::ISSUER_KIND_TENANT);
+  active->set_state(v1::ISSUER_STATE_ACTIVE);
+  active->mutable_not_after()->set_seconds(kCreated);
+  active->add_permitted_dns_domains("acme.svc.example.net");
+  v1::Issuer* root = list.add_issuers();
+  root->set_name("infrastructure/issuers/r1");
+  root->set_kind(v1::ISSUER_KIND_ROOT);
+  root->set_state(v1::ISSUER_STATE_PREPARED);
+  EXPECT_EQ(RenderIssuerTable(list.issuers()),
+            "NAME                                 KIND     STATE      NOT AFTER\n"
+            "tenants/acme/issuers/20250301-7f3a   tenant   active     2024-05-01T10:00:00Z\n"
+            "infrastructure/issuers/r1            root     prepared   -\n");
+  EXPECT_THAT(
+      RenderIssuerDetail(*active),
+      AllOf(HasSubstr("Kind:               tenant\n"), HasSubstr("State:              active\n"),
+            HasSubstr("Permitted DNS:      acme.svc.example.net\n"),
+            HasSubstr("Activated:          -\n")));
+}
+
+TEST(RenderIssuancePolicyDetailTest, ListsOneItemALine) {
+  v1::IssuancePolicy p;
+  p.set_name("tenants/acme/issuancePolicy");
+  p.add_allowed_dns_names("*.acme.svc.example.net");
+  p.add_allowed_dns_names("api.acme.svc.example.net");
+  p.add_allowed_key_types(v1::KEY_TYPE_ECDSA_P256);
+  p.add_allowed_key_types(v1::KEY_TYPE_RSA);
+  p.set_min_rsa_bits(3072);
+  p.mutable_max_ttl()->set_seconds(90 * 24 * 3600);
+  p.mutable_default_ttl()->set_seconds(3600);
+  EXPECT_THAT(RenderIssuancePolicyDetail(p),
+              AllOf(HasSubstr("Allowed DNS names:\n"
+                              "  - *.acme.svc.example.net\n"
+                              "  - api.acme.svc.example.net\n"
+                              "Allowed URIs:        (none allowed)\n"),
+                    HasSubstr("Allowed key types:   ECDSA P-256, RSA\n"),
+                    HasSubstr("Min RSA bits:        3072\n"),
+                    HasSubstr("Max TTL:             2160h (90 days)\n"),
+                    HasSubstr("Default TTL:         1h\n")));
+}
+
 TEST(RenderJsonTest, UsesProtoFieldNamesAndPrintsDefaults) {
   absl::StatusOr<std::string> json = RenderJson(Acme());
   ASSERT_OK(json);

@@ -35,7 +35,7 @@ TEST(RenderRpcErrorTest, ListsEachBadRequestFieldViolation) {
 
   grpc::Status status =
       WithDetails(grpc::StatusCode::INVALID_ARGUMENT, "2 fields are invalid", details);
-  EXPECT_EQ(RenderRpcError(status, {"mandant:8443", "MANDANT_TOKEN"}),
+  EXPECT_EQ(RenderRpcError(status, {"mandant:8443", "MANDANT_TOKEN", ""}),
             "error: INVALID_ARGUMENT: 2 fields are invalid\n"
             "  - tenant_id: \"Acme\" must be a DNS label (a-z, 0-9, '-')\n"
             "  - tenant.quota.max_nodes: 20000 is above the limit of 10000\n");
@@ -80,19 +80,31 @@ TEST(RenderRpcErrorTest, MentionsDetailsItCannotShow) {
 TEST(RenderRpcErrorTest, UnauthenticatedHintsAtTheTokenSource) {
   grpc::Status status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
   std::string text =
-      RenderRpcError(status, {"mandant:8443", "token file /home/op/t (from --token-file)"});
+      RenderRpcError(status, {"mandant:8443", "token file /home/op/t (from --token-file)", ""});
   EXPECT_THAT(text, HasSubstr("error: UNAUTHENTICATED: invalid bearer token\n"));
   EXPECT_THAT(text, HasSubstr("hint: the server did not accept the bearer token from token file "
                               "/home/op/t (from --token-file)"));
   EXPECT_EQ(ExitCodeForRpcStatus(status), kExitUnreachable);
 
-  std::string without_token = RenderRpcError(status, {"mandant:8443", ""});
+  std::string without_token = RenderRpcError(status, {"mandant:8443", "", ""});
   EXPECT_THAT(without_token, HasSubstr("hint: no bearer token was sent"));
+}
+
+TEST(RenderRpcErrorTest, UnauthenticatedWithAClientCertificateHintsAtLogin) {
+  grpc::Status status(grpc::StatusCode::UNAUTHENTICATED, "certificate revoked");
+  std::string text = RenderRpcError(
+      status, {"mandant:8443", "", "client certificate /h/client.crt (from config file c)"});
+  EXPECT_THAT(text, HasSubstr("hint: the server did not accept the client certificate "
+                              "/h/client.crt (from config file c); run 'mandantctl login'"));
+  EXPECT_THAT(text, Not(HasSubstr("token")));
+  EXPECT_THAT(RenderRpcError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "handshake failed"),
+                             {"mandant:8443", "", "client certificate /h/client.crt"}),
+              HasSubstr("or the server refused the client certificate /h/client.crt"));
 }
 
 TEST(RenderRpcErrorTest, UnavailableNamesTheServer) {
   grpc::Status status(grpc::StatusCode::UNAVAILABLE, "failed to connect to all addresses");
-  EXPECT_THAT(RenderRpcError(status, {"mandant:8443", ""}),
+  EXPECT_THAT(RenderRpcError(status, {"mandant:8443", "", ""}),
               HasSubstr("hint: cannot reach the server at mandant:8443"));
   EXPECT_EQ(ExitCodeForRpcStatus(status), kExitUnreachable);
 }
@@ -112,7 +124,7 @@ TEST(RenderRpcErrorTest, ServerTextCannotControlTheTerminal) {
 }
 
 TEST(RenderRpcErrorTest, EmptyMessageAndUnimplemented) {
-  EXPECT_EQ(RenderRpcError(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, ""), {"h:1", ""}),
+  EXPECT_EQ(RenderRpcError(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, ""), {"h:1", "", ""}),
             "error: UNIMPLEMENTED\n"
             "hint: the server at h:1 does not offer this call; check that --server names a "
             "mandantd of a matching version\n");

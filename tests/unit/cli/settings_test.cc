@@ -13,6 +13,7 @@ namespace {
 using ::mandant::cli::testing::FileMode;
 using ::mandant::cli::testing::ReadAll;
 using ::mandant::cli::testing::TempDir;
+using ::mandant::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -92,6 +93,57 @@ TEST_F(ResolveClientSettingsTest, TokenPrecedence) {
   EXPECT_THAT(s->TokenSource(), Not(HasSubstr("s3cret")));
 }
 
+TEST_F(ResolveClientSettingsTest, ClientCertificatePairFlagBeatsEnvironmentBeatsConfigFile) {
+  WriteDefaultConfig("client_cert: /file/c.crt\nclient_key: /file/c.key\ntoken_file: /file/t\n");
+  absl::StatusOr<ClientSettings> s = ResolveClientSettings(WithFlags({}), Env());
+  ASSERT_OK(s);
+  EXPECT_TRUE(s->HasClientCertificate());
+  EXPECT_EQ(s->client_cert.value, "/file/c.crt");
+  EXPECT_EQ(s->client_key.value, "/file/c.key");
+  EXPECT_THAT(s->client_cert.source, HasSubstr("config file"));
+  EXPECT_THAT(s->ClientCertificateSource(),
+              AllOf(HasSubstr("client certificate /file/c.crt"), HasSubstr("config file")));
+  // The token stays configured; which one is sent is the caller's choice.
+  EXPECT_EQ(s->token_file.value, "/file/t");
+
+  Environment env =
+      Env({{"MANDANT_CLIENT_CERT", "/env/c.crt"}, {"MANDANT_CLIENT_KEY", "/env/c.key"}});
+  s = ResolveClientSettings(WithFlags({}), env);
+  ASSERT_OK(s);
+  EXPECT_EQ(s->client_cert.value, "/env/c.crt");
+  EXPECT_EQ(s->client_key.value, "/env/c.key");
+  EXPECT_EQ(s->client_key.source, "MANDANT_CLIENT_KEY");
+
+  s = ResolveClientSettings(
+      WithFlags({{"client-cert", "/flag/c.crt"}, {"client-key", "/flag/c.key"}}), env);
+  ASSERT_OK(s);
+  EXPECT_EQ(s->client_cert.value, "/flag/c.crt");
+  EXPECT_EQ(s->client_key.value, "/flag/c.key");
+  EXPECT_EQ(s->client_cert.source, "--client-cert");
+
+  // Empty flags switch the certificate off for one command.
+  s = ResolveClientSettings(WithFlags({{"client-cert", ""}, {"client-key", ""}}), env);
+  ASSERT_OK(s);
+  EXPECT_FALSE(s->HasClientCertificate());
+}
+
+TEST_F(ResolveClientSettingsTest, ClientCertificateAndKeyComeFromTheSameSource) {
+  // A key from the environment never pairs with a certificate from the file.
+  WriteDefaultConfig("client_cert: /file/c.crt\nclient_key: /file/c.key\n");
+  absl::StatusOr<ClientSettings> s =
+      ResolveClientSettings(WithFlags({}), Env({{"MANDANT_CLIENT_KEY", "/env/c.key"}}));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          "MANDANT_CLIENT_CERT and MANDANT_CLIENT_KEY go together, but only "
+                          "MANDANT_CLIENT_KEY is set"));
+  s = ResolveClientSettings(WithFlags({{"client-cert", "/flag/c.crt"}}), Env());
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, "--client-key"));
+
+  WriteDefaultConfig("client_cert: /file/c.crt\n");
+  s = ResolveClientSettings(WithFlags({}), Env());
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          "client_cert and client_key go together, but only client_cert is set"));
+}
+
 TEST_F(ResolveClientSettingsTest, ExplicitConfigFileWins) {
   WriteDefaultConfig("server: default:1\n");
   std::string other = dir_.WriteFile("other.yaml", "server: other:2\n");
@@ -147,7 +199,8 @@ TEST(ReadConfigFileTest, RejectsUnknownKeysAndTokens) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), AllOf(HasSubstr(typo), HasSubstr("unknown key \"sever\""),
-                                          HasSubstr("server, ca_file, token_file, output")));
+                                          HasSubstr("server, ca_file, token_file, client_cert, "
+                                                    "client_key, output")));
 
   std::string token = dir.WriteFile("token.yaml", "token: abc\n");
   r = ReadConfigFile(token, {});
@@ -168,12 +221,15 @@ TEST(ReadConfigFileTest, MalformedYamlAndMissingFile) {
 
 TEST(ReadConfigFileTest, RelativePathsAreRelativeToTheConfigFile) {
   TempDir dir;
-  std::string path =
-      dir.WriteFile("conf/config.yaml", "ca_file: ca.pem\ntoken_file: ~/secrets/token\n");
+  std::string path = dir.WriteFile("conf/config.yaml",
+                                   "ca_file: ca.pem\ntoken_file: ~/secrets/token\n"
+                                   "client_cert: client.crt\nclient_key: ~/keys/client.key\n");
   absl::StatusOr<ConfigFile> c = ReadConfigFile(path, {{"HOME", "/home/op"}});
   ASSERT_OK(c);
   EXPECT_EQ(c->ca_file, dir.path() + "/conf/ca.pem");
   EXPECT_EQ(c->token_file, "/home/op/secrets/token");
+  EXPECT_EQ(c->client_cert, dir.path() + "/conf/client.crt");
+  EXPECT_EQ(c->client_key, "/home/op/keys/client.key");
 }
 
 TEST(WriteConfigFileTest, CreatesPrivateFileAndFoldersAndRoundTrips) {
@@ -191,6 +247,15 @@ TEST(WriteConfigFileTest, CreatesPrivateFileAndFoldersAndRoundTrips) {
   EXPECT_EQ(read->server, "mandant.example:8443");
   EXPECT_EQ(read->token_file, "/home/op/token");
   EXPECT_EQ(read->ca_file, "");
+
+  // Client certificate keys round-trip too.
+  config.client_cert = "/home/op/.config/mandant/client.crt";
+  config.client_key = "/home/op/.config/mandant/client.key";
+  ASSERT_OK(WriteConfigFile(path, config));
+  read = ReadConfigFile(path, {});
+  ASSERT_OK(read);
+  EXPECT_EQ(read->client_cert, config.client_cert);
+  EXPECT_EQ(read->client_key, config.client_key);
 
   // Replacing keeps the mode even if the old file was wider.
   ASSERT_EQ(chmod(path.c_str(), 0644), 0);
