@@ -185,6 +185,25 @@ pki::KeyType KeyTypeFromProto(v1::KeyType t) {
   }
 }
 
+// Checks repeated KeyType values of a request: known, not UNSPECIFIED.
+void CheckKeyTypes(const google::protobuf::RepeatedField<int>& types, absl::string_view field,
+                   tenants::FieldViolations& bad) {
+  for (int i = 0; i < types.size(); ++i) {
+    if (types[i] == v1::KEY_TYPE_UNSPECIFIED || !v1::KeyType_IsValid(types[i])) {
+      bad.Add(absl::StrCat(field, "[", i, "]"),
+              absl::StrCat("unknown key type ", types[i],
+                           "; allowed: ECDSA_P256, ECDSA_P384, ED25519, RSA"));
+    }
+  }
+}
+
+void CheckDuration(const google::protobuf::Duration& d, absl::string_view field,
+                   tenants::FieldViolations& bad) {
+  if (d.nanos() != 0 || d.seconds() <= 0) {
+    bad.Add(std::string(field), "must be a positive number of whole seconds");
+  }
+}
+
 pki::IssuancePolicy PolicyFromProto(const v1::IssuancePolicy& p) {
   pki::IssuancePolicy out;
   out.dns_zone = p.dns_zone();
@@ -829,6 +848,289 @@ absl::Status CertificateServiceImpl::IssuerPage(RpcCall& call,
           absl::StrCat("i1|", scope.name, "|", offset + page_size)));
     }
     return absl::OkStatus();
+  });
+}
+
+grpc::Status CertificateServiceImpl::UpdateIssuancePolicy(
+    grpc::ServerContext* context, const v1::UpdateIssuancePolicyRequest* request,
+    v1::IssuancePolicy* response) {
+  RpcCall call(context, "UpdateIssuancePolicy", /*mutating=*/true, deps_);
+  return call.Finish(UpdatePolicy(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::PrepareIssuer(grpc::ServerContext* context,
+                                                   const v1::PrepareIssuerRequest* request,
+                                                   v1::Issuer* response) {
+  RpcCall call(context, "PrepareIssuer", /*mutating=*/true, deps_);
+  return call.Finish(Prepare(call, *request, response));
+}
+
+grpc::Status CertificateServiceImpl::ActivateIssuer(grpc::ServerContext* context,
+                                                    const v1::ActivateIssuerRequest* request,
+                                                    v1::Issuer* response) {
+  RpcCall call(context, "ActivateIssuer", /*mutating=*/true, deps_);
+  return call.Finish(ChangeState(call, request->name(), request->etag(), request->request_id(),
+                                 *request, /*activate=*/true, response));
+}
+
+grpc::Status CertificateServiceImpl::RetireIssuer(grpc::ServerContext* context,
+                                                  const v1::RetireIssuerRequest* request,
+                                                  v1::Issuer* response) {
+  RpcCall call(context, "RetireIssuer", /*mutating=*/true, deps_);
+  return call.Finish(ChangeState(call, request->name(), request->etag(), request->request_id(),
+                                 *request, /*activate=*/false, response));
+}
+
+absl::Status CertificateServiceImpl::UpdatePolicy(RpcCall& call,
+                                                  const v1::UpdateIssuancePolicyRequest& request,
+                                                  v1::IssuancePolicy* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  const v1::IssuancePolicy& in = request.policy();
+  call.set_object(in.name());
+  call.set_request_id(request.request_id());
+  absl::string_view name = in.name();
+  if (!absl::ConsumeSuffix(&name, "/issuancePolicy")) {
+    tenants::FieldViolations bad;
+    bad.Add("policy.name", "must be \"tenants/{tenant}/issuancePolicy\"");
+    return bad.ToStatus();
+  }
+  MANDANT_ASSIGN_OR_RETURN(std::string tenant, tenants::ParseTenantName(name, "policy.name"));
+  MANDANT_RETURN_IF_ERROR(auth::CheckTenantWrite(call.principal(), tenant));
+  tenants::FieldViolations bad;
+  CheckRequestId(request.request_id(), bad);
+  if (request.update_mask().paths().empty()) {
+    bad.Add("update_mask", "is required: name the fields to change");
+  }
+  for (const std::string& path : request.update_mask().paths()) {
+    if (path == "allowed_key_types") {
+      CheckKeyTypes(in.allowed_key_types(), "policy.allowed_key_types", bad);
+    } else if (path == "max_ttl") {
+      CheckDuration(in.max_ttl(), "policy.max_ttl", bad);
+    } else if (path == "default_ttl") {
+      CheckDuration(in.default_ttl(), "policy.default_ttl", bad);
+    } else if (path != "allowed_dns_names" && path != "allowed_uris" &&
+               path != "allowed_ip_ranges" && path != "min_rsa_bits") {
+      bad.Add("update_mask", absl::StrCat("unknown path ", tenants::QuoteForMessage(path),
+                                          "; allowed: allowed_dns_names, allowed_uris, "
+                                          "allowed_ip_ranges, allowed_key_types, min_rsa_bits, "
+                                          "max_ttl, default_ttl"));
+    }
+  }
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
+                                  request.request_id(), request);
+  return deps_.db->Transact("update issuance policy",
+                            [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) {
+      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
+      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    }
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, tenant));
+    if (t.state == "SUSPENDED") {
+      return absl::FailedPreconditionError(absl::StrCat("tenant \"", tenant, "\" is suspended"));
+    }
+    MANDANT_ASSIGN_OR_RETURN(auto stored, store_.GetPolicy(conn, tenant));
+    v1::IssuancePolicy policy;
+    if (!policy.ParseFromString(stored.first)) return absl::DataLossError("stored policy");
+    const std::string etag = absl::StrCat("p-", stored.second);
+    if (!in.etag().empty() && in.etag() != etag) {
+      return absl::AbortedError(absl::StrCat("issuance policy of tenant \"", tenant,
+                                             "\" was changed concurrently (etag ", etag,
+                                             ", request had ", in.etag(),
+                                             "); read it again and retry"));
+    }
+    for (const std::string& path : request.update_mask().paths()) {
+      if (path == "allowed_dns_names") {
+        *policy.mutable_allowed_dns_names() = in.allowed_dns_names();
+      } else if (path == "allowed_uris") {
+        *policy.mutable_allowed_uris() = in.allowed_uris();
+      } else if (path == "allowed_ip_ranges") {
+        *policy.mutable_allowed_ip_ranges() = in.allowed_ip_ranges();
+      } else if (path == "allowed_key_types") {
+        *policy.mutable_allowed_key_types() = in.allowed_key_types();
+      } else if (path == "min_rsa_bits") {
+        policy.set_min_rsa_bits(in.min_rsa_bits() == 0 ? 2048 : in.min_rsa_bits());
+      } else if (path == "max_ttl") {
+        *policy.mutable_max_ttl() = in.max_ttl();
+      } else if (path == "default_ttl") {
+        *policy.mutable_default_ttl() = in.default_ttl();
+      }
+    }
+    MANDANT_RETURN_IF_ERROR(pki::ValidateIssuancePolicy(PolicyFromProto(policy), "policy"));
+    *policy.mutable_update_time() = ToProto(absl::Now());
+    policy.clear_etag();
+    MANDANT_ASSIGN_OR_RETURN(int64_t generation,
+                             store_.PutPolicy(conn, tenant, policy.SerializeAsString()));
+    *response = policy;
+    response->set_etag(absl::StrCat("p-", generation));
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
+    return call.Audit(conn, absl::OkStatus());
+  });
+}
+
+absl::Status CertificateServiceImpl::Prepare(RpcCall& call,
+                                             const v1::PrepareIssuerRequest& request,
+                                             v1::Issuer* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.parent());
+  call.set_request_id(request.request_id());
+  MANDANT_ASSIGN_OR_RETURN(Scope scope, ParseScope(request.parent(), "parent"));
+  if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), scope.tenant));
+  MANDANT_RETURN_IF_ERROR(auth::RequireProviderAdmin(call.principal(), "preparing issuers"));
+  tenants::FieldViolations bad;
+  CheckRequestId(request.request_id(), bad);
+  Issuers::NewIssuer spec;
+  spec.scope = scope.name;
+  spec.state = "PREPARED";
+  if (scope.infrastructure()) {
+    if (request.kind() == v1::ISSUER_KIND_ROOT) {
+      spec.kind = "ROOT";
+    } else if (request.kind() == v1::ISSUER_KIND_INFRASTRUCTURE) {
+      spec.kind = "INFRASTRUCTURE";
+    } else {
+      bad.Add("kind", "must be ROOT or INFRASTRUCTURE in the infrastructure scope");
+    }
+  } else if (request.kind() == v1::ISSUER_KIND_TENANT ||
+             request.kind() == v1::ISSUER_KIND_UNSPECIFIED) {
+    spec.kind = "TENANT";
+    spec.tenant = scope.tenant;
+  } else {
+    bad.Add("kind", "must be TENANT (or unset) in a tenant scope");
+  }
+  if (request.key_type() == v1::KEY_TYPE_ECDSA_P384) {
+    spec.key_type = pki::KeyType::kEcdsaP384;
+  } else if (request.key_type() != v1::KEY_TYPE_UNSPECIFIED &&
+             request.key_type() != v1::KEY_TYPE_ECDSA_P256) {
+    bad.Add("key_type", "must be ECDSA_P256 (the default) or ECDSA_P384 for a CA");
+  }
+  if (request.has_validity()) {
+    CheckDuration(request.validity(), "validity", bad);
+    const absl::Duration v = FromProto(request.validity());
+    const bool root = spec.kind == "ROOT";
+    const absl::Duration lo = root ? absl::Hours(24 * 365) : absl::Hours(24 * 30);
+    const absl::Duration hi = root ? absl::Hours(24 * 365 * 20) : absl::Hours(24 * 365 * 5);
+    if (v < lo || v > hi) {
+      bad.Add("validity", absl::StrCat("must be ", root ? "1-20 years" : "30 days to 5 years",
+                                       " for this kind, got ", absl::FormatDuration(v)));
+    }
+    spec.validity = v;
+  }
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
+                                  request.request_id(), request);
+  return deps_.db->Transact("prepare issuer", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) {
+      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
+      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    }
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    const absl::Time now = absl::Now();
+    if (!scope.infrastructure()) {
+      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
+      spec.tenant_uid = t.uid;
+      MANDANT_ASSIGN_OR_RETURN(
+          store::Rows cidrs,
+          conn.Query("SELECT c.cidr::text FROM tenant_cidrs c JOIN tenants t ON t.id = c.tenant_id "
+                     "WHERE t.name = $1 ORDER BY c.purpose",
+                     {scope.tenant}));
+      for (int i = 0; i < cidrs.size(); ++i) spec.ip_ranges.emplace_back(cidrs.Text(i, 0));
+    }
+    if (spec.kind != "ROOT" && spec.validity > absl::ZeroDuration()) {
+      MANDANT_ASSIGN_OR_RETURN(
+          auto root, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+      if (root && now + spec.validity > root->not_after) {
+        tenants::FieldViolations late;
+        late.Add("validity", absl::StrCat("would end after the signing root ",
+                                          root->id, " (not_after ",
+                                          absl::FormatTime(root->not_after), ")"));
+        return late.ToStatus();
+      }
+    }
+    auto created = issuers_->CreateIssuer(conn, spec, now);
+    if (absl::IsAlreadyExists(created.status())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          scope.name, " already has a PREPARED ", spec.kind,
+          " issuer; activate or retire it first"));
+    }
+    MANDANT_RETURN_IF_ERROR(created.status());
+    ToProto(*created, response);
+    call.set_object(response->name());
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
+    return call.Audit(conn, absl::OkStatus());
+  });
+}
+
+absl::Status CertificateServiceImpl::ChangeState(RpcCall& call, absl::string_view name,
+                                                 absl::string_view etag,
+                                                 absl::string_view request_id,
+                                                 const google::protobuf::Message& request,
+                                                 bool activate, v1::Issuer* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(std::string(name));
+  call.set_request_id(std::string(request_id));
+  MANDANT_ASSIGN_OR_RETURN(auto parsed, ParseScopedName(name, "issuers", "", "name"));
+  const Scope& scope = parsed.first;
+  if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), scope.tenant));
+  MANDANT_RETURN_IF_ERROR(auth::RequireProviderAdmin(
+      call.principal(), activate ? "activating issuers" : "retiring issuers"));
+  tenants::FieldViolations bad;
+  CheckRequestId(request_id, bad);
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
+                                  std::string(request_id), request);
+  return deps_.db->Transact(activate ? "activate issuer" : "retire issuer",
+                            [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) {
+      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
+      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    }
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    std::string uid;
+    if (!scope.infrastructure()) {
+      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
+      uid = t.uid;
+    }
+    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row,
+                             store_.GetIssuer(conn, scope.name, uid, parsed.second,
+                                              /*for_update=*/true));
+    if (!etag.empty() && etag != IssuerEtag(row)) {
+      return absl::AbortedError(absl::StrCat("issuer ", name, " was changed concurrently (etag ",
+                                             IssuerEtag(row), ", request had ", etag,
+                                             "); read it again and retry"));
+    }
+    const absl::Time now = absl::Now();
+    if (activate) {
+      if (row.state != "PREPARED") {
+        return absl::FailedPreconditionError(
+            absl::StrCat("issuer ", name, " is ", row.state, "; only a PREPARED issuer activates"));
+      }
+      if (now < row.not_before || now >= row.not_after) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("issuer ", name, " is not valid now (", absl::FormatTime(row.not_before),
+                         " to ", absl::FormatTime(row.not_after), ")"));
+      }
+      MANDANT_ASSIGN_OR_RETURN(auto current, store_.ActiveIssuer(conn, scope.name, uid, row.kind));
+      if (current) MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, current->id, "RETIRED", now));
+      MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "ACTIVE", now));
+    } else {
+      if (row.state == "ACTIVE") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "issuer ", name, " is the scope's ACTIVE ", row.kind,
+            " issuer; prepare and activate a successor instead, which retires it"));
+      }
+      if (row.state == "RETIRED") {
+        return absl::FailedPreconditionError(absl::StrCat("issuer ", name, " is already RETIRED"));
+      }
+      MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "RETIRED", now));
+    }
+    MANDANT_ASSIGN_OR_RETURN(row, store_.GetIssuer(conn, scope.name, uid, row.id));
+    ToProto(row, response);
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
+    return call.Audit(conn, absl::OkStatus());
   });
 }
 

@@ -42,6 +42,17 @@ class CertificateServiceImpl final : public v1::CertificateService::Service {
                                  v1::IssuancePolicy* response) override;
   grpc::Status ListIssuers(grpc::ServerContext* context, const v1::ListIssuersRequest* request,
                            v1::ListIssuersResponse* response) override;
+  grpc::Status UpdateIssuancePolicy(grpc::ServerContext* context,
+                                    const v1::UpdateIssuancePolicyRequest* request,
+                                    v1::IssuancePolicy* response) override;
+  grpc::Status PrepareIssuer(grpc::ServerContext* context,
+                             const v1::PrepareIssuerRequest* request,
+                             v1::Issuer* response) override;
+  grpc::Status ActivateIssuer(grpc::ServerContext* context,
+                              const v1::ActivateIssuerRequest* request,
+                              v1::Issuer* response) override;
+  grpc::Status RetireIssuer(grpc::ServerContext* context, const v1::RetireIssuerRequest* request,
+                            v1::Issuer* response) override;
 
  private:
   absl::Status Issue(RpcCall& call, const v1::IssueCertificateRequest& request,
@@ -61,6 +72,16 @@ class CertificateServiceImpl final : public v1::CertificateService::Service {
                       v1::IssuancePolicy* response);
   absl::Status IssuerPage(RpcCall& call, const v1::ListIssuersRequest& request,
                        v1::ListIssuersResponse* response);
+
+  absl::Status UpdatePolicy(RpcCall& call, const v1::UpdateIssuancePolicyRequest& request,
+                            v1::IssuancePolicy* response);
+  absl::Status Prepare(RpcCall& call, const v1::PrepareIssuerRequest& request,
+                       v1::Issuer* response);
+  // Activate and Retire: one issuer's state change.
+  absl::Status ChangeState(RpcCall& call, absl::string_view name, absl::string_view etag,
+                           absl::string_view request_id,
+                           const google::protobuf::Message& request, bool activate,
+                           v1::Issuer* response);
 
   const ServiceDeps& deps_;
   controller::Issuers* const issuers_;

@@ -500,6 +500,119 @@ TEST_F(CertificateServiceTest, ClientCertificateNamesTheCallersPrincipal) {
                                                {"-partial_chain", "-purpose", "sslclient"}));
 }
 
+TEST_F(CertificateServiceTest, IssuerRotationKeepsOldCertificatesTrusted) {
+  KeyAndCsr k = MakeCsr({"api.acme.svc.mandant.internal"});
+  v1::IssueCertificateResponse before;
+  ASSERT_TRUE(Issue(acme_admin_, "tenants/acme", k.csr_pem, &before).ok());
+
+  v1::PrepareIssuerRequest prepare;
+  prepare.set_parent("tenants/acme");
+  v1::Issuer prepared;
+  auto ctx = TestController::Context(acme_admin_);
+  EXPECT_THAT(certs_->PrepareIssuer(ctx.get(), prepare, &prepared),
+              GrpcIs(grpc::StatusCode::PERMISSION_DENIED, ""));
+  ctx = TestController::Context(admin_);
+  ASSERT_TRUE(certs_->PrepareIssuer(ctx.get(), prepare, &prepared).ok());
+  EXPECT_EQ(prepared.state(), v1::ISSUER_STATE_PREPARED);
+  EXPECT_THAT(prepared.permitted_dns_domains(),
+              ::testing::ElementsAre("acme.svc.mandant.internal"));
+  ctx = TestController::Context(admin_);
+  v1::Issuer second;
+  EXPECT_THAT(certs_->PrepareIssuer(ctx.get(), prepare, &second),
+              GrpcIs(grpc::StatusCode::FAILED_PRECONDITION, "already has a PREPARED"));
+  // Published before it signs anything.
+  EXPECT_THAT(TrustBundle(acme_admin_, "tenants/acme"), HasSubstr(prepared.certificate_pem()));
+  v1::IssueCertificateResponse during;
+  ASSERT_TRUE(Issue(acme_admin_, "tenants/acme", k.csr_pem, &during).ok());
+  EXPECT_EQ(during.certificate().issuer(), before.certificate().issuer());
+
+  v1::ActivateIssuerRequest activate;
+  activate.set_name(prepared.name());
+  activate.set_etag("0000-1");
+  v1::Issuer active;
+  ctx = TestController::Context(admin_);
+  EXPECT_THAT(certs_->ActivateIssuer(ctx.get(), activate, &active),
+              GrpcIs(grpc::StatusCode::ABORTED, ""));
+  activate.set_etag(prepared.etag());
+  ctx = TestController::Context(admin_);
+  ASSERT_TRUE(certs_->ActivateIssuer(ctx.get(), activate, &active).ok());
+  EXPECT_EQ(active.state(), v1::ISSUER_STATE_ACTIVE);
+
+  v1::IssueCertificateResponse after;
+  ASSERT_TRUE(Issue(acme_admin_, "tenants/acme", k.csr_pem, &after).ok());
+  EXPECT_EQ(after.certificate().issuer(), prepared.name());
+  // Both generations verify against the bundle; the old CA is RETIRED.
+  const std::string bundle = TrustBundle(acme_admin_, "tenants/acme");
+  for (const auto* cert : {&before, &after}) {
+    EXPECT_OK(pki::testing::VerifyWithOpenSslCli(cert->certificate_pem(), {bundle}, {}, "",
+                                                 {"-partial_chain"}));
+  }
+  v1::RetireIssuerRequest retire;
+  retire.set_name(prepared.name());
+  v1::Issuer retired;
+  ctx = TestController::Context(admin_);
+  EXPECT_THAT(certs_->RetireIssuer(ctx.get(), retire, &retired),
+              GrpcIs(grpc::StatusCode::FAILED_PRECONDITION, "ACTIVE"));
+  v1::ListIssuersRequest list;
+  list.set_parent("tenants/acme");
+  v1::ListIssuersResponse issuers;
+  ctx = TestController::Context(acme_viewer_);
+  ASSERT_TRUE(certs_->ListIssuers(ctx.get(), list, &issuers).ok());
+  ASSERT_EQ(issuers.issuers_size(), 2);
+  EXPECT_EQ(issuers.issuers(0).state(), v1::ISSUER_STATE_ACTIVE);
+  EXPECT_EQ(issuers.issuers(1).state(), v1::ISSUER_STATE_RETIRED);
+}
+
+TEST_F(CertificateServiceTest, PolicyUpdatesNarrowWhatIsIssued) {
+  v1::UpdateIssuancePolicyRequest req;
+  req.mutable_policy()->set_name("tenants/acme/issuancePolicy");
+  req.mutable_policy()->add_allowed_dns_names("api.acme.svc.mandant.internal");
+  req.mutable_update_mask()->add_paths("allowed_dns_names");
+  v1::IssuancePolicy policy;
+  auto ctx = TestController::Context(acme_viewer_);
+  EXPECT_THAT(certs_->UpdateIssuancePolicy(ctx.get(), req, &policy),
+              GrpcIs(grpc::StatusCode::PERMISSION_DENIED, ""));
+  ctx = TestController::Context(acme_admin_);
+  grpc::Status st = certs_->UpdateIssuancePolicy(ctx.get(), req, &policy);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_THAT(policy.allowed_dns_names(), ::testing::ElementsAre("api.acme.svc.mandant.internal"));
+  EXPECT_EQ(policy.default_ttl().seconds(), 24 * 3600);  // untouched
+
+  v1::IssueCertificateResponse resp;
+  EXPECT_TRUE(
+      Issue(acme_admin_, "tenants/acme", MakeCsr({"api.acme.svc.mandant.internal"}).csr_pem, &resp)
+          .ok());
+  EXPECT_THAT(
+      Issue(acme_admin_, "tenants/acme", MakeCsr({"db.acme.svc.mandant.internal"}).csr_pem, &resp),
+      GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, "db.acme.svc.mandant.internal"));
+
+  // Outside the zone, a stale etag, an unknown key type: refused, nothing changed.
+  v1::UpdateIssuancePolicyRequest bad = req;
+  bad.mutable_policy()->set_allowed_dns_names(0, "*.beta.svc.mandant.internal");
+  bad.mutable_policy()->add_allowed_key_types(v1::KEY_TYPE_UNSPECIFIED);
+  bad.mutable_update_mask()->add_paths("allowed_key_types");
+  ctx = TestController::Context(acme_admin_);
+  st = certs_->UpdateIssuancePolicy(ctx.get(), bad, &policy);
+  EXPECT_THAT(Fields(st), ::testing::UnorderedElementsAre("policy.allowed_key_types[0]"));
+  bad.mutable_policy()->clear_allowed_key_types();
+  bad.mutable_update_mask()->clear_paths();
+  bad.mutable_update_mask()->add_paths("allowed_dns_names");
+  ctx = TestController::Context(acme_admin_);
+  st = certs_->UpdateIssuancePolicy(ctx.get(), bad, &policy);
+  EXPECT_THAT(Fields(st), ::testing::ElementsAre("policy.allowed_dns_names[0]"));
+  bad.mutable_policy()->set_allowed_dns_names(0, "web.acme.svc.mandant.internal");
+  bad.mutable_policy()->set_etag("p-1");
+  ctx = TestController::Context(acme_admin_);
+  EXPECT_THAT(certs_->UpdateIssuancePolicy(ctx.get(), bad, &policy),
+              GrpcIs(grpc::StatusCode::ABORTED, ""));
+  v1::GetIssuancePolicyRequest get;
+  get.set_name("tenants/acme/issuancePolicy");
+  ctx = TestController::Context(acme_viewer_);
+  ASSERT_TRUE(certs_->GetIssuancePolicy(ctx.get(), get, &policy).ok());
+  EXPECT_THAT(policy.allowed_dns_names(), ::testing::ElementsAre("api.acme.svc.mandant.internal"));
+  EXPECT_EQ(policy.etag(), "p-2");
+}
+
 // A channel that authenticates with a client certificate instead of a token.
 std::shared_ptr<grpc::Channel> MtlsChannel(TestController& c, const std::string& key_pem,
                                            const std::string& cert_chain_pem) {
