@@ -145,8 +145,12 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   }
 
   if (c.listen.empty()) r.Error("listen", "is required (host:port)");
-  if (c.tls_cert_file.empty()) r.Error("tls.cert_file", "is required");
-  if (c.tls_key_file.empty()) r.Error("tls.key_file", "is required");
+  // Without both, mandantd issues its serving certificate from the PKI.
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    r.Error(c.tls_cert_file.empty() ? "tls.cert_file" : "tls.key_file",
+            "is required with the other tls key (or leave out both: mandantd then issues its "
+            "certificate from Mandant's infrastructure CA)");
+  }
   if (c.database_conninfo.empty()) r.Error("database.conninfo", "is required");
   if (c.database_conninfo.find("password") != std::string::npos) {
     r.Error("database.conninfo",

@@ -6,35 +6,52 @@
 //                         [--ttl 720h] --output FILE
 //   mandantd version
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
 #include "common/secrets.h"
+#include "common/status_macros.h"
 #include "controller/auth/tokens.h"
 #include "controller/config.h"
-#include "controller/server.h"
 #include "controller/pki/issuers.h"
+#include "controller/server.h"
 #include "controller/store/migrator.h"
 #include "controller/store/pki_store.h"
-#include "common/status_macros.h"
+#include "pki/encoding.h"
+#include "pki/key.h"
 
 ABSL_FLAG(std::string, config, "/etc/mandant/mandantd.yaml", "mandantd configuration file");
 ABSL_FLAG(std::string, listen, "", "overrides the config's listen address");
 ABSL_FLAG(std::string, subject, "", "token create: who the token is for");
 ABSL_FLAG(std::string, role, "", "token create: provider-admin, tenant-admin or tenant-viewer");
 ABSL_FLAG(std::string, tenant, "", "token create: the tenant id, for tenant roles");
-ABSL_FLAG(absl::Duration, ttl, absl::Hours(24 * 30), "token create: lifetime");
+ABSL_FLAG(absl::Duration, ttl, absl::Hours(24 * 30), "token create, pki issue: lifetime");
+ABSL_FLAG(std::string, common_name, "",
+          "pki issue: the certificate's CN, e.g. the PostgreSQL role of a database client");
+ABSL_FLAG(std::vector<std::string>, dns, {}, "pki issue: DNS names (comma-separated)");
+ABSL_FLAG(std::vector<std::string>, ip, {}, "pki issue: IP addresses (comma-separated)");
+ABSL_FLAG(std::string, usage, "", "pki issue: server or client");
+ABSL_FLAG(std::string, cert_out, "", "pki issue: file for the certificate and its chain (PEM)");
+ABSL_FLAG(std::string, key_out, "",
+          "pki issue: file for the private key (PEM, created with mode 0600, never overwritten)");
 ABSL_FLAG(std::string, output, "",
           "token create: file to write the token to (mode 0600); pki init: file to write the "
           "root CA certificate to (PEM), the trust anchor of Mandant's parts");
@@ -152,6 +169,84 @@ int PkiInit() {
   return 0;
 }
 
+// Files for programs that read their identity only from files (PostgreSQL,
+// libpq): an infrastructure certificate and its key, the key generated here
+// and written once with mode 0600.
+int PkiIssue() {
+  const std::string cert_out = absl::GetFlag(FLAGS_cert_out);
+  const std::string key_out = absl::GetFlag(FLAGS_key_out);
+  const std::string usage = absl::GetFlag(FLAGS_usage);
+  const std::string cn = absl::GetFlag(FLAGS_common_name);
+  std::vector<std::string> problems;
+  if (cert_out.empty()) problems.push_back("--cert_out: required");
+  if (key_out.empty()) problems.push_back("--key_out: required");
+  if (usage != "server" && usage != "client") problems.push_back("--usage: server or client");
+  if (cn.empty() && absl::GetFlag(FLAGS_dns).empty() && absl::GetFlag(FLAGS_ip).empty()) {
+    problems.push_back("--common_name, --dns or --ip: at least one name");
+  }
+  if (absl::StartsWith(cn, "host/")) problems.push_back("--common_name: host/ is for agents");
+  if (!problems.empty()) {
+    return Fail(absl::InvalidArgumentError(absl::StrJoin(problems, "; ")));
+  }
+  auto config = LoadAndInit();
+  if (!config.ok()) return Fail(config.status());
+  auto keys = KeyRingFrom(*config);
+  if (!keys.ok()) return Fail(keys.status());
+  auto db = AdminDatabase(*config);
+  if (!db.ok()) return Fail(db.status());
+  Issuers issuers(config->pki, *std::move(keys));
+
+  auto key = pki::GenerateKey(pki::KeyType::kEcdsaP256);
+  if (!key.ok()) return Fail(key.status());
+  pki::LeafSpec spec;
+  spec.public_key = key->get();
+  spec.common_name = cn;
+  spec.subject_alt_names.dns_names = absl::GetFlag(FLAGS_dns);
+  spec.subject_alt_names.ip_addresses = absl::GetFlag(FLAGS_ip);
+  spec.extended_key_usages = {usage == "server" ? pki::ExtendedKeyUsage::kServerAuth
+                                                : pki::ExtendedKeyUsage::kClientAuth};
+  IssuedCertificate issued;
+  absl::Status st = (*db)->Transact("pki issue", [&](store::Connection& conn) -> absl::Status {
+    store::PkiStore pki_store;
+    MANDANT_ASSIGN_OR_RETURN(
+        auto issuer,
+        pki_store.ActiveIssuer(conn, store::kInfrastructureScope, "", "INFRASTRUCTURE"));
+    if (!issuer) {
+      return absl::FailedPreconditionError("no ACTIVE infrastructure issuer; run `mandantd pki init`");
+    }
+    const absl::Time now = absl::Now();
+    spec.not_after = now + absl::GetFlag(FLAGS_ttl);
+    MANDANT_ASSIGN_OR_RETURN(issued, issuers.IssueLeaf(conn, *issuer, spec, now));
+    return conn
+        .Query("INSERT INTO audit_log (principal, role, method, object, code) "
+               "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki issue', $1, 'OK')",
+               {absl::StrCat("infrastructure/certificates/", issued.row.serial)})
+        .status();
+  });
+  if (!st.ok()) return Fail(st);
+  auto key_pem = pki::PrivateKeyToPem(key->get());
+  if (!key_pem.ok()) return Fail(key_pem.status());
+  const int fd = open(key_out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "--key_out: cannot create \"", key_out, "\" (", std::strerror(errno),
+        "); it must not exist yet. The certificate ", issued.row.serial,
+        " was issued; revoke it if it is not needed")));
+  }
+  const bool wrote = write(fd, key_pem->data(), key_pem->size()) ==
+                     static_cast<ssize_t>(key_pem->size());
+  close(fd);
+  std::ofstream out(cert_out, std::ios::trunc);
+  out << issued.row.certificate_pem << issued.chain_pem;
+  out.close();
+  if (!wrote || !out) return Fail(absl::InternalError("cannot write the output files"));
+  std::cout << "issued infrastructure/certificates/" << issued.row.serial << " ("
+            << issued.row.subject << ", until "
+            << absl::FormatTime("%Y-%m-%d %H:%M", issued.row.not_after, absl::UTCTimeZone())
+            << " UTC) to " << cert_out << ", key " << key_out << "\n";
+  return 0;
+}
+
 int PkiRotateKek() {
   auto config = LoadAndInit();
   if (!config.ok()) return Fail(config.status());
@@ -185,12 +280,14 @@ int Serve() {
   ServerOptions options;
   options.listen = config->listen;
   options.metrics_listen = config->metrics_listen;
-  auto cert = ReadFile(config->tls_cert_file);
-  if (!cert.ok()) return Fail(cert.status());
-  auto key = ReadSecretFile(config->tls_key_file);
-  if (!key.ok()) return Fail(key.status());
-  options.tls_cert_pem = *std::move(cert);
-  options.tls_key_pem = *std::move(key);
+  if (!config->tls_cert_file.empty()) {
+    auto cert = ReadFile(config->tls_cert_file);
+    if (!cert.ok()) return Fail(cert.status());
+    auto key = ReadSecretFile(config->tls_key_file);
+    if (!key.ok()) return Fail(key.status());
+    options.tls_cert_pem = *std::move(cert);
+    options.tls_key_pem = *std::move(key);
+  }
   auto db = DatabaseOptionsFrom(*config);
   if (!db.ok()) return Fail(db.status());
   options.database = *std::move(db);
@@ -234,7 +331,8 @@ int main(int argc, char** argv) {
   // lock graph. About 11% of mandantd's instructions per GetTenant.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
-      "mandantd [serve|migrate|token create|pki init|pki rotate-kek|version] --config FILE "
+      "mandantd [serve|migrate|token create|pki init|pki issue|pki rotate-kek|version] "
+      "--config FILE "
       "[flags]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   (void)mandant::logging::Init("info", mandant::logging::Format::kText);
@@ -247,6 +345,9 @@ int main(int argc, char** argv) {
   if (command == "pki" && args.size() > 2 && std::string(args[2]) == "init") {
     return mandant::controller::PkiInit();
   }
+  if (command == "pki" && args.size() > 2 && std::string(args[2]) == "issue") {
+    return mandant::controller::PkiIssue();
+  }
   if (command == "pki" && args.size() > 2 && std::string(args[2]) == "rotate-kek") {
     return mandant::controller::PkiRotateKek();
   }
@@ -255,7 +356,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::cerr << "mandantd: unknown command \"" << command
-            << "\"; use serve, migrate, \"token create\", \"pki init\", \"pki rotate-kek\" "
+            << "\"; use serve, migrate, \"token create\", \"pki init\", \"pki issue\", \"pki rotate-kek\" "
                "or version\n";
   return 2;
 }

@@ -1,6 +1,7 @@
 #include "tests/support/postgres_server.h"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 #include "controller/store/migrator.h"
 #include "controller/store/pg.h"
 #include "tests/support/subprocess.h"
@@ -105,6 +107,44 @@ absl::Status PostgresServer::Resume() {
   if (!out.ok()) return out.status();
   running_ = true;
   return absl::OkStatus();
+}
+
+absl::Status PostgresServer::EnableClientCertificateAuth(const std::string& cert_pem,
+                                                         const std::string& key_pem,
+                                                         const std::string& client_ca_pem,
+                                                         const std::string& user) {
+  const std::string data = dir_ + "/data";
+  std::ofstream(data + "/server.crt") << cert_pem;
+  std::ofstream(data + "/client-ca.crt") << client_ca_pem;
+  {
+    std::ofstream key(data + "/server.key");
+    key << key_pem;
+  }
+  for (const char* f : {"/server.crt", "/client-ca.crt", "/server.key"}) {
+    const std::string path = data + f;
+    chmod(path.c_str(), 0600);
+    if (as_postgres_user_) {
+      passwd* pw = getpwnam("postgres");
+      if (pw == nullptr || chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        return absl::InternalError(absl::StrCat("chown of ", path, " failed"));
+      }
+    }
+  }
+  {
+    std::ofstream conf(data + "/postgresql.conf", std::ios::app);
+    conf << "listen_addresses = '127.0.0.1'\n"
+         << "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+         << "ssl_ca_file = 'client-ca.crt'\n";
+  }
+  {
+    // Replaces the file: the superuser keeps its Unix socket, `user` gets
+    // TLS with a certificate, and nothing else is allowed.
+    std::ofstream hba(data + "/pg_hba.conf", std::ios::trunc);
+    hba << "local all postgres trust\n"
+        << "hostssl all " << user << " 127.0.0.1/32 cert\n";
+  }
+  MANDANT_RETURN_IF_ERROR(Stop());
+  return Resume();
 }
 
 absl::StatusOr<std::string> PostgresServer::Dump(const std::string& dbname) const {

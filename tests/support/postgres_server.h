@@ -31,6 +31,16 @@ class PostgresServer {
   absl::Status Resume();
   // Runs SQL as the superuser in `dbname` and returns psql's output.
   absl::StatusOr<std::string> Psql(const std::string& dbname, const std::string& sql) const;
+  // Turns TLS on and lets `user` log in over TCP on 127.0.0.1 with a
+  // client certificate only (pg_hba "hostssl ... cert": the certificate's
+  // CN is the role), verified against `client_ca_pem`; the server presents
+  // `cert_pem` (chain) and `key_pem`. Restarts the server.
+  absl::Status EnableClientCertificateAuth(const std::string& cert_pem,
+                                           const std::string& key_pem,
+                                           const std::string& client_ca_pem,
+                                           const std::string& user);
+  // The TCP port (after EnableClientCertificateAuth).
+  int port() const { return port_; }
   // pg_dump of a database (plain SQL, data included), as an operator's
   // backup would hold it.
   absl::StatusOr<std::string> Dump(const std::string& dbname) const;

@@ -98,3 +98,37 @@ TEST(ConfigTest, NotYaml) {
 
 }  // namespace
 }  // namespace mandant::controller
+
+namespace mandant::controller {
+namespace {
+
+TEST(ConfigPkiTest, TlsFilesAreOptionalAndPkiKeysAreChecked) {
+  auto c = ParseConfig(R"(
+database: {conninfo: "dbname=mandant"}
+pki:
+  kek_file: /etc/mandant/kek
+  dns_base_domain: svc.example.net
+  crl_base_url: "http://mandant.example.net:9464/crl/"
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->tls_cert_file.empty());
+  EXPECT_EQ(c->kek_file, "/etc/mandant/kek");
+  EXPECT_EQ(c->pki.dns_base_domain, "svc.example.net");
+  EXPECT_EQ(c->pki.trust_domain, "mandant.internal");
+
+  auto bad = ParseConfig(R"(
+database: {conninfo: "dbname=mandant"}
+pki:
+  dns_base_domain: "*.example.net"
+  crl_base_url: "ftp://x/crl"
+  kek: inline-secrets-are-not-a-key
+)");
+  ASSERT_FALSE(bad.ok());
+  const std::string msg(bad.status().message());
+  EXPECT_THAT(msg, ::testing::HasSubstr("pki.dns_base_domain"));
+  EXPECT_THAT(msg, ::testing::HasSubstr("pki.crl_base_url"));
+  EXPECT_THAT(msg, ::testing::HasSubstr("pki.kek: unknown key"));
+}
+
+}  // namespace
+}  // namespace mandant::controller
