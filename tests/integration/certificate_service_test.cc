@@ -13,6 +13,8 @@
 #include "controller/store/pki_store.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "gtest/gtest.h"
 #include "pki/csr.h"
 #include "pki/encoding.h"
@@ -500,6 +502,23 @@ TEST_F(CertificateServiceTest, ClientCertificateNamesTheCallersPrincipal) {
                                                {"-partial_chain", "-purpose", "sslclient"}));
 }
 
+// A channel that authenticates with a client certificate instead of a token.
+std::shared_ptr<grpc::Channel> MtlsChannel(TestController& c, const std::string& key_pem,
+                                           const std::string& cert_chain_pem) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = c.server_cert_pem();
+  ssl.pem_private_key = key_pem;
+  ssl.pem_cert_chain = cert_chain_pem;
+  return grpc::CreateChannel(absl::StrCat("localhost:", c.server().port()),
+                             grpc::SslCredentials(ssl));
+}
+
+std::string KeyPem(const pki::EvpPkeyPtr& key) {
+  auto pem = pki::PrivateKeyToPem(key.get());
+  EXPECT_TRUE(pem.ok());
+  return std::string(pem->view());
+}
+
 TEST_F(CertificateServiceTest, IssuerRotationKeepsOldCertificatesTrusted) {
   KeyAndCsr k = MakeCsr({"api.acme.svc.mandant.internal"});
   v1::IssueCertificateResponse before;
@@ -613,21 +632,69 @@ TEST_F(CertificateServiceTest, PolicyUpdatesNarrowWhatIsIssued) {
   EXPECT_EQ(policy.etag(), "p-2");
 }
 
-// A channel that authenticates with a client certificate instead of a token.
-std::shared_ptr<grpc::Channel> MtlsChannel(TestController& c, const std::string& key_pem,
-                                           const std::string& cert_chain_pem) {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = c.server_cert_pem();
-  ssl.pem_private_key = key_pem;
-  ssl.pem_cert_chain = cert_chain_pem;
-  return grpc::CreateChannel(absl::StrCat("localhost:", c.server().port()),
-                             grpc::SslCredentials(ssl));
-}
+// Two services of a tenant, each with a certificate from the API, trusting
+// only their tenant's bundle: they authenticate each other over real TLS
+// (gRPC, mutual), and a service of another tenant is refused.
+TEST_F(CertificateServiceTest, ServicesOfOneTenantHandshakeAndOthersAreRefused) {
+  auto issue = [&](const std::string& token, const std::string& tenant, const std::string& dns,
+                   KeyAndCsr* k, v1::IssueCertificateResponse* out) {
+    *k = MakeCsr({dns});
+    ASSERT_TRUE(Issue(token, absl::StrCat("tenants/", tenant), k->csr_pem, out,
+                      {v1::CERTIFICATE_USAGE_SERVER_AUTH, v1::CERTIFICATE_USAGE_CLIENT_AUTH})
+                    .ok());
+  };
+  KeyAndCsr server_key, client_key, foreign_key;
+  v1::IssueCertificateResponse server_cert, client_cert, foreign_cert;
+  issue(acme_admin_, "acme", "api.acme.svc.mandant.internal", &server_key, &server_cert);
+  issue(acme_admin_, "acme", "web.acme.svc.mandant.internal", &client_key, &client_cert);
+  issue(beta_admin_, "beta", "web.beta.svc.mandant.internal", &foreign_key, &foreign_cert);
+  const std::string acme_bundle = TrustBundle(acme_admin_, "tenants/acme");
 
-std::string KeyPem(const pki::EvpPkeyPtr& key) {
-  auto pem = pki::PrivateKeyToPem(key.get());
-  EXPECT_TRUE(pem.ok());
-  return std::string(pem->view());
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = acme_bundle;
+  ssl.pem_key_cert_pairs.push_back(
+      {KeyPem(server_key.key), server_cert.certificate_pem() + server_cert.chain_pem()});
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl), &port);
+  grpc::HealthCheckServiceInterface* health = nullptr;
+  grpc::EnableDefaultHealthCheckService(true);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  health = server->GetHealthCheckService();
+  health->SetServingStatus(true);
+
+  auto call = [&](const KeyAndCsr& k, const v1::IssueCertificateResponse& cert) {
+    grpc::SslCredentialsOptions c;
+    c.pem_root_certs = acme_bundle;
+    c.pem_private_key = KeyPem(k.key);
+    c.pem_cert_chain = cert.certificate_pem() + cert.chain_pem();
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("api.acme.svc.mandant.internal");
+    auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                             grpc::SslCredentials(c), args);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    // grpc.health.v1.Health/Check with an empty HealthCheckRequest (zero
+    // bytes, but one slice: an empty buffer would be no message at all).
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    grpc::GenericStub stub(channel);
+    grpc::CompletionQueue cq;
+    grpc::Status st;
+    auto rpc = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
+    rpc->StartCall();
+    rpc->Finish(&response, &st, reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    cq.Next(&tag, &ok);
+    return st;
+  };
+  grpc::Status same = call(client_key, client_cert);
+  EXPECT_TRUE(same.ok()) << same.error_message();
+  grpc::Status other = call(foreign_key, foreign_cert);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::UNAVAILABLE) << other.error_message();
+  server->Shutdown();
 }
 
 TEST_F(CertificateServiceTest, ClientCertificatesAuthenticateAsTheirPrincipal) {
