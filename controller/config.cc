@@ -75,7 +75,16 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
                          "shutdown_grace_seconds", "pki"});
   r.Read(Child(root, "listen"), "listen", &c.listen);
   r.Read(Child(root, "metrics_listen"), "metrics_listen", &c.metrics_listen);
-  r.CheckKeys(Child(root, "tls"), "tls", {"cert_file", "key_file"});
+  r.CheckKeys(Child(root, "tls"), "tls", {"cert_file", "key_file", "server_names"});
+  r.Read(Child(Child(root, "tls"), "server_names"), "tls.server_names", &c.tls_server_names);
+  for (size_t i = 0; i < c.tls_server_names.size(); ++i) {
+    const std::string& n = c.tls_server_names[i];
+    if (!pki::ParseIpAddress(n).ok() && !pki::ValidateDnsName(n).ok()) {
+      r.Error(absl::StrCat("tls.server_names[", i, "]"),
+              absl::StrCat("\"", n, "\" is neither a DNS name nor an IP address"));
+    }
+  }
+  if (c.tls_server_names.empty()) r.Error("tls.server_names", "needs at least one name");
   r.Read(Child(Child(root, "tls"), "cert_file"), "tls.cert_file", &c.tls_cert_file);
   r.Read(Child(Child(root, "tls"), "key_file"), "tls.key_file", &c.tls_key_file);
   r.CheckKeys(Child(root, "database"), "database", {"conninfo", "password_file", "pool_size"});

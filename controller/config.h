@@ -2,6 +2,7 @@
 #define MANDANT_CONTROLLER_CONFIG_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -19,6 +20,9 @@ struct ControllerConfig {
   std::string metrics_listen = "127.0.0.1:9464";
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Names (DNS or IP) of the certificate mandantd issues itself when no
+  // files are given: what clients dial.
+  std::vector<std::string> tls_server_names = {"localhost", "127.0.0.1"};
   std::string database_conninfo;
   std::string database_password_file;
   int database_pool_size = 8;

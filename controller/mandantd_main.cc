@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, subject, "", "token create: who the token is for");
 ABSL_FLAG(std::string, role, "", "token create: provider-admin, tenant-admin or tenant-viewer");
 ABSL_FLAG(std::string, tenant, "", "token create: the tenant id, for tenant roles");
 ABSL_FLAG(absl::Duration, ttl, absl::Hours(24 * 30), "token create, pki issue: lifetime");
+ABSL_FLAG(bool, existing_ok, false,
+          "pki init: succeed without changes when the PKI is already initialized (still "
+          "writing the root certificate to --output)");
 ABSL_FLAG(std::string, common_name, "",
           "pki issue: the certificate's CN, e.g. the PostgreSQL role of a database client");
 ABSL_FLAG(std::vector<std::string>, dns, {}, "pki issue: DNS names (comma-separated)");
@@ -142,7 +145,16 @@ int PkiInit() {
   if (!db.ok()) return Fail(db.status());
   Issuers issuers(config->pki, *std::move(keys));
   std::vector<store::IssuerRow> rows;
+  bool existed = false;
   absl::Status st = (*db)->Transact("pki init", [&](store::Connection& conn) -> absl::Status {
+    store::PkiStore pki_store;
+    MANDANT_ASSIGN_OR_RETURN(
+        auto root, pki_store.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+    if (root && absl::GetFlag(FLAGS_existing_ok)) {
+      existed = true;
+      rows = {*std::move(root)};
+      return absl::OkStatus();
+    }
     MANDANT_ASSIGN_OR_RETURN(rows, issuers.Init(conn, absl::Now()));
     return conn
         .Query("INSERT INTO audit_log (principal, role, method, object, code, message) "
@@ -152,7 +164,11 @@ int PkiInit() {
         .status();
   });
   if (!st.ok()) return Fail(st);
-  for (const store::IssuerRow& row : rows) {
+  if (existed) {
+    std::cout << "Mandant's PKI is already initialized (root infrastructure/issuers/"
+              << rows[0].id << ")\n";
+  }
+  for (const store::IssuerRow& row : existed ? std::vector<store::IssuerRow>() : rows) {
     std::cout << "created infrastructure/issuers/" << row.id << " (" << row.kind << ", "
               << row.subject << ", until " << absl::FormatTime("%Y-%m-%d", row.not_after,
                                                                absl::UTCTimeZone())
@@ -292,6 +308,7 @@ int Serve() {
   if (!db.ok()) return Fail(db.status());
   options.database = *std::move(db);
   options.tenants.pools = config->pools;
+  options.server_names = config->tls_server_names;
   options.pki = config->pki;
   auto keys = KeyRingFrom(*config);
   if (!keys.ok()) return Fail(keys.status());

@@ -47,8 +47,19 @@ password comes from MANDANT_DB_PASSWORD, the TLS key from a mounted Secret.
 listen: {{ printf "0.0.0.0:%d" (int .Values.ports.grpc) | quote }}
 metrics_listen: {{ printf "0.0.0.0:%d" (int .Values.ports.metrics) | quote }}
 tls:
+{{- if .Values.tls.secretName }}
   cert_file: /etc/mandant/tls/tls.crt
   key_file: /etc/mandant/tls/tls.key
+{{- else }}
+  server_names:
+    - {{ include "mandant.fullname" . }}
+    - {{ printf "%s.%s" (include "mandant.fullname" .) .Release.Namespace }}
+    - {{ printf "%s.%s.svc" (include "mandant.fullname" .) .Release.Namespace }}
+    - {{ printf "%s.%s.svc.cluster.local" (include "mandant.fullname" .) .Release.Namespace }}
+    {{- range .Values.tls.extraServerNames }}
+    - {{ . | quote }}
+    {{- end }}
+{{- end }}
 database:
   conninfo: {{ required "database.conninfo is required: a libpq connection string without the password" .Values.database.conninfo | quote }}
   pool_size: {{ int .Values.database.poolSize }}
@@ -63,6 +74,13 @@ network:
 log:
   level: {{ .Values.log.level | quote }}
   format: {{ .Values.log.format | quote }}
+pki:
+  dns_base_domain: {{ .Values.pki.dnsBaseDomain | quote }}
+  spiffe_base_domain: {{ .Values.pki.spiffeBaseDomain | quote }}
+  trust_domain: {{ .Values.pki.trustDomain | quote }}
+  {{- with .Values.pki.crlBaseUrl }}
+  crl_base_url: {{ . | quote }}
+  {{- end }}
 shutdown_grace_seconds: {{ int .Values.shutdownGraceSeconds }}
 {{- end -}}
 
@@ -70,7 +88,19 @@ shutdown_grace_seconds: {{ int .Values.shutdownGraceSeconds }}
 Environment shared by the server and the migration Job.
 */}}
 {{- define "mandant.env" -}}
-{{- if .Values.database.passwordSecret.name -}}
+- name: MANDANT_KEK
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "pki.kekSecret.name is required: an existing Secret with the key-encryption key" .Values.pki.kekSecret.name }}
+      key: {{ .Values.pki.kekSecret.key }}
+{{- if .Values.pki.previousKekSecret.name }}
+- name: MANDANT_PREVIOUS_KEK
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.pki.previousKekSecret.name }}
+      key: {{ .Values.pki.previousKekSecret.key }}
+{{- end }}
+{{- if .Values.database.passwordSecret.name }}
 - name: MANDANT_DB_PASSWORD
   valueFrom:
     secretKeyRef:
