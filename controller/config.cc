@@ -71,8 +71,9 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   }
   ControllerConfig c;
   Reader r;
-  r.CheckKeys(root, "", {"listen", "metrics_listen", "tls", "database", "network", "log",
-                         "shutdown_grace_seconds", "pki"});
+  r.CheckKeys(root, "",
+              {"listen", "metrics_listen", "tls", "database", "network", "log",
+               "shutdown_grace_seconds", "pki"});
   r.Read(Child(root, "listen"), "listen", &c.listen);
   r.Read(Child(root, "metrics_listen"), "metrics_listen", &c.metrics_listen);
   r.CheckKeys(Child(root, "tls"), "tls", {"cert_file", "key_file", "server_names"});
@@ -94,8 +95,9 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   r.Read(Child(Child(root, "database"), "pool_size"), "database.pool_size", &c.database_pool_size);
 
   const YAML::Node net = Child(root, "network");
-  r.CheckKeys(net, "network", {"vni_pool", "vlan_pool", "node_supernet", "storage_supernet",
-                               "default_prefix_length"});
+  r.CheckKeys(
+      net, "network",
+      {"vni_pool", "vlan_pool", "node_supernet", "storage_supernet", "default_prefix_length"});
   r.CheckKeys(Child(net, "vni_pool"), "network.vni_pool", {"first", "last"});
   r.Read(Child(Child(net, "vni_pool"), "first"), "network.vni_pool.first", &c.pools.vni.first);
   r.Read(Child(Child(net, "vni_pool"), "last"), "network.vni_pool.last", &c.pools.vni.last);
@@ -131,18 +133,19 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   c.shutdown_grace = absl::Seconds(grace);
 
   const YAML::Node pki = Child(root, "pki");
-  r.CheckKeys(pki, "pki", {"kek_file", "previous_kek_file", "dns_base_domain",
-                           "spiffe_base_domain", "trust_domain", "crl_base_url"});
+  r.CheckKeys(pki, "pki",
+              {"kek_file", "previous_kek_file", "dns_base_domain", "spiffe_base_domain",
+               "trust_domain", "crl_base_url"});
   r.Read(Child(pki, "kek_file"), "pki.kek_file", &c.kek_file);
   r.Read(Child(pki, "previous_kek_file"), "pki.previous_kek_file", &c.previous_kek_file);
   r.Read(Child(pki, "dns_base_domain"), "pki.dns_base_domain", &c.pki.dns_base_domain);
   r.Read(Child(pki, "spiffe_base_domain"), "pki.spiffe_base_domain", &c.pki.spiffe_base_domain);
   r.Read(Child(pki, "trust_domain"), "pki.trust_domain", &c.pki.trust_domain);
   r.Read(Child(pki, "crl_base_url"), "pki.crl_base_url", &c.pki.crl_base_url);
-  for (auto [key, value] : {std::pair<const char*, const std::string*>{"pki.dns_base_domain",
-                                                                        &c.pki.dns_base_domain},
-                            {"pki.spiffe_base_domain", &c.pki.spiffe_base_domain},
-                            {"pki.trust_domain", &c.pki.trust_domain}}) {
+  for (auto [key, value] :
+       {std::pair<const char*, const std::string*>{"pki.dns_base_domain", &c.pki.dns_base_domain},
+        {"pki.spiffe_base_domain", &c.pki.spiffe_base_domain},
+        {"pki.trust_domain", &c.pki.trust_domain}}) {
     if (absl::Status st = pki::ValidateDnsName(*value); !st.ok()) r.Error(key, st.message());
   }
   if (!c.pki.crl_base_url.empty()) {
@@ -176,8 +179,7 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
     }
   }
   if (!r.errors().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config: ", absl::StrJoin(r.errors(), "; ")));
+    return absl::InvalidArgumentError(absl::StrCat("config: ", absl::StrJoin(r.errors(), "; ")));
   }
   return c;
 }

@@ -100,7 +100,8 @@ int CreateTokenCommand() {
         "--output: required; the token is written to that file (mode 0600), never printed"));
   }
   auto role = auth::ParseRole(absl::GetFlag(FLAGS_role));
-  if (!role.ok()) return Fail(absl::InvalidArgumentError(absl::StrCat("--role: ", role.status().message())));
+  if (!role.ok())
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--role: ", role.status().message())));
   auto config = LoadAndInit();
   if (!config.ok()) return Fail(config.status());
   auto options = DatabaseOptionsFrom(*config);
@@ -148,8 +149,8 @@ int PkiInit() {
   bool existed = false;
   absl::Status st = (*db)->Transact("pki init", [&](store::Connection& conn) -> absl::Status {
     store::PkiStore pki_store;
-    MANDANT_ASSIGN_OR_RETURN(
-        auto root, pki_store.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+    MANDANT_ASSIGN_OR_RETURN(auto root,
+                             pki_store.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
     if (root && absl::GetFlag(FLAGS_existing_ok)) {
       existed = true;
       rows = {*std::move(root)};
@@ -157,22 +158,22 @@ int PkiInit() {
     }
     MANDANT_ASSIGN_OR_RETURN(rows, issuers.Init(conn, absl::Now()));
     return conn
-        .Query("INSERT INTO audit_log (principal, role, method, object, code, message) "
-               "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki init', 'infrastructure', "
-               "'OK', $1)",
-               {absl::StrCat("root ", rows[0].id, ", infrastructure ", rows[1].id)})
+        .Query(
+            "INSERT INTO audit_log (principal, role, method, object, code, message) "
+            "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki init', 'infrastructure', "
+            "'OK', $1)",
+            {absl::StrCat("root ", rows[0].id, ", infrastructure ", rows[1].id)})
         .status();
   });
   if (!st.ok()) return Fail(st);
   if (existed) {
-    std::cout << "Mandant's PKI is already initialized (root infrastructure/issuers/"
-              << rows[0].id << ")\n";
+    std::cout << "Mandant's PKI is already initialized (root infrastructure/issuers/" << rows[0].id
+              << ")\n";
   }
   for (const store::IssuerRow& row : existed ? std::vector<store::IssuerRow>() : rows) {
     std::cout << "created infrastructure/issuers/" << row.id << " (" << row.kind << ", "
-              << row.subject << ", until " << absl::FormatTime("%Y-%m-%d", row.not_after,
-                                                               absl::UTCTimeZone())
-              << ")\n";
+              << row.subject << ", until "
+              << absl::FormatTime("%Y-%m-%d", row.not_after, absl::UTCTimeZone()) << ")\n";
   }
   const std::string output = absl::GetFlag(FLAGS_output);
   if (!output.empty()) {
@@ -224,19 +225,20 @@ int PkiIssue() {
   IssuedCertificate issued;
   absl::Status st = (*db)->Transact("pki issue", [&](store::Connection& conn) -> absl::Status {
     store::PkiStore pki_store;
-    MANDANT_ASSIGN_OR_RETURN(
-        auto issuer,
-        pki_store.ActiveIssuer(conn, store::kInfrastructureScope, "", "INFRASTRUCTURE"));
+    MANDANT_ASSIGN_OR_RETURN(auto issuer, pki_store.ActiveIssuer(conn, store::kInfrastructureScope,
+                                                                 "", "INFRASTRUCTURE"));
     if (!issuer) {
-      return absl::FailedPreconditionError("no ACTIVE infrastructure issuer; run `mandantd pki init`");
+      return absl::FailedPreconditionError(
+          "no ACTIVE infrastructure issuer; run `mandantd pki init`");
     }
     const absl::Time now = absl::Now();
     spec.not_after = now + absl::GetFlag(FLAGS_ttl);
     MANDANT_ASSIGN_OR_RETURN(issued, issuers.IssueLeaf(conn, *issuer, spec, now));
     return conn
-        .Query("INSERT INTO audit_log (principal, role, method, object, code) "
-               "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki issue', $1, 'OK')",
-               {absl::StrCat("infrastructure/certificates/", issued.row.serial)})
+        .Query(
+            "INSERT INTO audit_log (principal, role, method, object, code) "
+            "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki issue', $1, 'OK')",
+            {absl::StrCat("infrastructure/certificates/", issued.row.serial)})
         .status();
   });
   if (!st.ok()) return Fail(st);
@@ -244,13 +246,13 @@ int PkiIssue() {
   if (!key_pem.ok()) return Fail(key_pem.status());
   const int fd = open(key_out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
   if (fd < 0) {
-    return Fail(absl::FailedPreconditionError(absl::StrCat(
-        "--key_out: cannot create \"", key_out, "\" (", std::strerror(errno),
-        "); it must not exist yet. The certificate ", issued.row.serial,
-        " was issued; revoke it if it is not needed")));
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("--key_out: cannot create \"", key_out, "\" (", std::strerror(errno),
+                     "); it must not exist yet. The certificate ", issued.row.serial,
+                     " was issued; revoke it if it is not needed")));
   }
-  const bool wrote = write(fd, key_pem->data(), key_pem->size()) ==
-                     static_cast<ssize_t>(key_pem->size());
+  const bool wrote =
+      write(fd, key_pem->data(), key_pem->size()) == static_cast<ssize_t>(key_pem->size());
   close(fd);
   std::ofstream out(cert_out, std::ios::trunc);
   out << issued.row.certificate_pem << issued.chain_pem;
@@ -278,10 +280,11 @@ int PkiRotateKek() {
   absl::Status st = (*db)->Transact("rotate kek", [&](store::Connection& conn) -> absl::Status {
     MANDANT_ASSIGN_OR_RETURN(total, issuers.RewrapKeys(conn));
     return conn
-        .Query("INSERT INTO audit_log (principal, role, method, object, code, message) "
-               "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki rotate-kek', "
-               "'infrastructure', 'OK', $1)",
-               {absl::StrCat("re-wrapped ", total, " CA key(s) under KEK ", current)})
+        .Query(
+            "INSERT INTO audit_log (principal, role, method, object, code, message) "
+            "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki rotate-kek', "
+            "'infrastructure', 'OK', $1)",
+            {absl::StrCat("re-wrapped ", total, " CA key(s) under KEK ", current)})
         .status();
   });
   if (!st.ok()) return Fail(st);
@@ -373,7 +376,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::cerr << "mandantd: unknown command \"" << command
-            << "\"; use serve, migrate, \"token create\", \"pki init\", \"pki issue\", \"pki rotate-kek\" "
+            << "\"; use serve, migrate, \"token create\", \"pki init\", \"pki issue\", \"pki "
+               "rotate-kek\" "
                "or version\n";
   return 2;
 }

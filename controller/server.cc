@@ -7,9 +7,9 @@
 #include "common/status_macros.h"
 #include "controller/store/migrator.h"
 #include "controller/store/pki_store.h"
-#include "pki/encoding.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "httplib.h"
+#include "pki/encoding.h"
 
 namespace mandant::controller {
 namespace {
@@ -45,31 +45,31 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
         "docs/operations.md");
   }
   s->issuers_ = std::make_unique<Issuers>(options.pki, *std::move(options.keys));
-  s->certificate_authenticator_ = std::make_unique<auth::CertificateAuthenticator>(
-      s->db_.get(), options.pki.trust_domain);
+  s->certificate_authenticator_ =
+      std::make_unique<auth::CertificateAuthenticator>(s->db_.get(), options.pki.trust_domain);
   s->deps_ = api::ServiceDeps{s->db_.get(), s->authenticator_.get(), &s->metrics_,
                               s->issuers_.get(), s->certificate_authenticator_.get()};
 
   // The serving certificate, and the CAs whose client certificates are
   // accepted (mTLS is optional: bearer tokens remain for the portal).
   std::string client_cas;
-  MANDANT_RETURN_IF_ERROR(s->db_->Transact("serving identity", [&](store::Connection& conn)
-                                                                     -> absl::Status {
-    const absl::Time now = absl::Now();
-    if (options.tls_cert_pem.empty() && options.tls_key_pem.empty()) {
-      MANDANT_ASSIGN_OR_RETURN(ServingIdentity identity,
-                               s->issuers_->IssueServingIdentity(
-                                   conn, options.server_names, options.serving_certificate_ttl,
-                                   now));
-      options.tls_cert_pem = identity.cert_chain_pem;
-      options.tls_key_pem = std::string(identity.key_pem.view());
-      MANDANT_LOG(info, "serving certificate issued",
-                  {{"names", absl::StrJoin(options.server_names, ",")},
-                   {"not_after", absl::FormatTime(identity.not_after)}});
-    }
-    MANDANT_ASSIGN_OR_RETURN(client_cas, s->issuers_->InfrastructureBundle(conn, now));
-    return absl::OkStatus();
-  }));
+  MANDANT_RETURN_IF_ERROR(
+      s->db_->Transact("serving identity", [&](store::Connection& conn) -> absl::Status {
+        const absl::Time now = absl::Now();
+        if (options.tls_cert_pem.empty() && options.tls_key_pem.empty()) {
+          MANDANT_ASSIGN_OR_RETURN(
+              ServingIdentity identity,
+              s->issuers_->IssueServingIdentity(conn, options.server_names,
+                                                options.serving_certificate_ttl, now));
+          options.tls_cert_pem = identity.cert_chain_pem;
+          options.tls_key_pem = std::string(identity.key_pem.view());
+          MANDANT_LOG(info, "serving certificate issued",
+                      {{"names", absl::StrJoin(options.server_names, ",")},
+                       {"not_after", absl::FormatTime(identity.not_after)}});
+        }
+        MANDANT_ASSIGN_OR_RETURN(client_cas, s->issuers_->InfrastructureBundle(conn, now));
+        return absl::OkStatus();
+      }));
   s->tenant_service_ =
       std::make_unique<api::TenantServiceImpl>(s->deps_, std::move(options.tenants));
   s->certificate_service_ =
@@ -92,9 +92,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::SslServerCredentialsOptions ssl(
-      client_cas.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                         : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions ssl(client_cas.empty()
+                                            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   ssl.pem_root_certs = client_cas;
   ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
   grpc::ServerBuilder builder;
@@ -123,9 +123,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       res.set_content("ok\n", "text/plain");
     });
     s->http_->Get("/readyz", [self](const httplib::Request&, httplib::Response& res) {
-      absl::Status st = self->db_->Run("readiness", [](store::Connection& conn) {
-        return conn.Query("SELECT 1").status();
-      });
+      absl::Status st = self->db_->Run(
+          "readiness", [](store::Connection& conn) { return conn.Query("SELECT 1").status(); });
       res.status = st.ok() ? 200 : 503;
       res.set_content(st.ok() ? "ok\n" : absl::StrCat("database: ", st.message(), "\n"),
                       "text/plain");

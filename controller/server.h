@@ -22,7 +22,7 @@
 namespace httplib {
 class Server;
 struct Response;
-}
+}  // namespace httplib
 
 namespace mandant::controller {
 

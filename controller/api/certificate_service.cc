@@ -78,6 +78,15 @@ absl::StatusOr<std::pair<Scope, std::string>> ParseScopedName(absl::string_view 
   return std::make_pair(std::move(scope), std::string(id));
 }
 
+// The uid of the scope's tenant, empty for infrastructure; NOT_FOUND, as
+// for any missing tenant, when it does not exist.
+absl::StatusOr<std::string> TenantUid(store::PkiStore& store, store::Connection& conn,
+                                      const Scope& scope) {
+  if (scope.infrastructure()) return std::string();
+  MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store.GetTenantRef(conn, scope.tenant));
+  return t.uid;
+}
+
 // Who may read and write in a scope. Foreign tenants are NOT_FOUND.
 absl::Status CheckRead(const auth::Principal& p, const Scope& scope) {
   if (scope.infrastructure()) return auth::RequireProviderAdmin(p, "reading infrastructure PKI");
@@ -287,8 +296,8 @@ absl::StatusOr<pki::ParsedCsr> ParseCsrField(absl::string_view csr) {
 // Infrastructure leaves: the CSR's CN is the principal's name and kept;
 // names are taken as the CSR has them (ParseCsr checked their syntax);
 // "host/" names belong to agent enrollment.
-absl::StatusOr<pki::LeafSpec> InfrastructureLeaf(const pki::ParsedCsr& csr,
-                                                 const Requested& req, absl::Time now) {
+absl::StatusOr<pki::LeafSpec> InfrastructureLeaf(const pki::ParsedCsr& csr, const Requested& req,
+                                                 absl::Time now) {
   tenants::FieldViolations bad;
   if (absl::StartsWith(csr.common_name, "host/")) {
     bad.Add("csr", "CN \"host/...\" is reserved for agent enrollment");
@@ -299,8 +308,7 @@ absl::StatusOr<pki::LeafSpec> InfrastructureLeaf(const pki::ParsedCsr& csr,
   const absl::Duration ttl = req.ttl.value_or(kInfraDefaultTtl);
   if (ttl < kMinTtl || ttl > kInfraMaxTtl) {
     bad.Add("ttl", absl::StrCat("must be 5m to ", absl::FormatDuration(kInfraMaxTtl),
-                                " in the infrastructure scope, got ",
-                                absl::FormatDuration(ttl)));
+                                " in the infrastructure scope, got ", absl::FormatDuration(ttl)));
   }
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   pki::LeafSpec spec;
@@ -314,14 +322,13 @@ absl::StatusOr<pki::LeafSpec> InfrastructureLeaf(const pki::ParsedCsr& csr,
 
 // FAILED_PRECONDITION unless the scope has an ACTIVE signing issuer.
 absl::StatusOr<store::IssuerRow> SigningIssuer(store::PkiStore& store, store::Connection& conn,
-                                               const Scope& scope,
-                                               absl::string_view tenant_uid) {
+                                               const Scope& scope, absl::string_view tenant_uid) {
   const absl::string_view kind = scope.infrastructure() ? "INFRASTRUCTURE" : "TENANT";
   MANDANT_ASSIGN_OR_RETURN(auto issuer, store.ActiveIssuer(conn, scope.name, tenant_uid, kind));
   if (!issuer) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        scope.name, " has no ACTIVE issuer",
-        scope.infrastructure() ? "; run `mandantd pki init`" : "; ask your provider"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(scope.name, " has no ACTIVE issuer",
+                     scope.infrastructure() ? "; run `mandantd pki init`" : "; ask your provider"));
   }
   return *std::move(issuer);
 }
@@ -334,9 +341,8 @@ void FillIssueResponse(const IssuedCertificate& issued, v1::IssueCertificateResp
 
 // Page tokens: "c1:" + the scope's filter fingerprint + last (not_after, serial).
 std::string EncodeCertPageToken(absl::string_view filter, const store::CertificateRow& last) {
-  return absl::WebSafeBase64Escape(absl::StrCat("c1|", filter, "|",
-                                                absl::ToUnixMicros(last.not_after), "|",
-                                                last.serial));
+  return absl::WebSafeBase64Escape(
+      absl::StrCat("c1|", filter, "|", absl::ToUnixMicros(last.not_after), "|", last.serial));
 }
 
 }  // namespace
@@ -348,8 +354,8 @@ v1::IssuancePolicy DefaultTenantPolicy(const Issuers& issuers, absl::string_view
   p.set_spiffe_trust_domain(issuers.TenantTrustDomain(tenant));
   p.add_allowed_dns_names(absl::StrCat("*.", p.dns_zone()));
   p.add_allowed_uris(absl::StrCat("spiffe://", p.spiffe_trust_domain(), "/*"));
-  for (v1::KeyType t : {v1::KEY_TYPE_ECDSA_P256, v1::KEY_TYPE_ECDSA_P384, v1::KEY_TYPE_ED25519,
-                        v1::KEY_TYPE_RSA}) {
+  for (v1::KeyType t :
+       {v1::KEY_TYPE_ECDSA_P256, v1::KEY_TYPE_ECDSA_P384, v1::KEY_TYPE_ED25519, v1::KEY_TYPE_RSA}) {
     p.add_allowed_key_types(t);
   }
   p.set_min_rsa_bits(2048);
@@ -434,52 +440,47 @@ absl::Status CertificateServiceImpl::Issue(RpcCall& call,
   tenants::FieldViolations bad;
   CheckCsrSize(request.csr(), bad);
   CheckRequestId(request.request_id(), bad);
-  const Requested req = CheckRequested(request.usages(),
-                                       request.has_ttl() ? &request.ttl() : nullptr,
-                                       /*usages_required=*/true, bad);
+  const Requested req =
+      CheckRequested(request.usages(), request.has_ttl() ? &request.ttl() : nullptr,
+                     /*usages_required=*/true, bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   // Parsing and verifying the CSR is CPU work: done before the transaction.
   MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, ParseCsrField(request.csr()));
 
-  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
-                                  request.request_id(), request);
-  return deps_.db->Transact("issue certificate", [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
-    if (replay) {
-      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
-      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
-    }
-    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
-    const absl::Time now = absl::Now();
-    std::string tenant_uid;
-    pki::LeafSpec spec;
-    if (scope.infrastructure()) {
-      MANDANT_ASSIGN_OR_RETURN(spec, InfrastructureLeaf(csr, req, now));
-    } else {
-      MANDANT_ASSIGN_OR_RETURN(store::TenantRef tenant, store_.GetTenantRef(conn, scope.tenant));
-      if (tenant.state == "SUSPENDED") {
-        return absl::FailedPreconditionError(
-            absl::StrCat("tenant \"", scope.tenant, "\" is suspended"));
-      }
-      tenant_uid = tenant.uid;
-      MANDANT_ASSIGN_OR_RETURN(auto stored, store_.GetPolicy(conn, scope.tenant));
-      v1::IssuancePolicy policy;
-      if (!policy.ParseFromString(stored.first)) return absl::DataLossError("stored policy");
-      pki::IssuanceRequest ir;
-      ir.csr = &csr;
-      ir.ttl = req.ttl;
-      ir.usages = req.usages;
-      MANDANT_ASSIGN_OR_RETURN(spec, pki::ApplyIssuancePolicy(PolicyFromProto(policy), ir, now));
-    }
-    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow issuer,
-                             SigningIssuer(store_, conn, scope, tenant_uid));
-    MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
-                             issuers_->IssueLeaf(conn, issuer, std::move(spec), now));
-    FillIssueResponse(issued, response);
-    call.set_object(response->certificate().name());
-    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
-    return call.Audit(conn, absl::OkStatus());
-  });
+  return call.TransactIdempotent(
+      "issue certificate", request.request_id(), request, response,
+      [&](store::Connection& conn) -> absl::Status {
+        const absl::Time now = absl::Now();
+        std::string tenant_uid;
+        pki::LeafSpec spec;
+        if (scope.infrastructure()) {
+          MANDANT_ASSIGN_OR_RETURN(spec, InfrastructureLeaf(csr, req, now));
+        } else {
+          MANDANT_ASSIGN_OR_RETURN(store::TenantRef tenant,
+                                   store_.GetTenantRef(conn, scope.tenant));
+          if (tenant.state == "SUSPENDED") {
+            return absl::FailedPreconditionError(
+                absl::StrCat("tenant \"", scope.tenant, "\" is suspended"));
+          }
+          tenant_uid = tenant.uid;
+          MANDANT_ASSIGN_OR_RETURN(auto stored, store_.GetPolicy(conn, scope.tenant));
+          v1::IssuancePolicy policy;
+          if (!policy.ParseFromString(stored.first)) return absl::DataLossError("stored policy");
+          pki::IssuanceRequest ir;
+          ir.csr = &csr;
+          ir.ttl = req.ttl;
+          ir.usages = req.usages;
+          MANDANT_ASSIGN_OR_RETURN(spec,
+                                   pki::ApplyIssuancePolicy(PolicyFromProto(policy), ir, now));
+        }
+        MANDANT_ASSIGN_OR_RETURN(store::IssuerRow issuer,
+                                 SigningIssuer(store_, conn, scope, tenant_uid));
+        MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
+                                 issuers_->IssueLeaf(conn, issuer, std::move(spec), now));
+        FillIssueResponse(issued, response);
+        call.set_object(response->certificate().name());
+        return absl::OkStatus();
+      });
 }
 
 absl::Status CertificateServiceImpl::IssueClient(RpcCall& call,
@@ -505,8 +506,8 @@ absl::Status CertificateServiceImpl::IssueClient(RpcCall& call,
   }
   bool subject_ok = !p.subject.empty() && p.subject.size() <= 128;
   for (char c : p.subject) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' &&
-        c != '@' && c != '-') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '@' &&
+        c != '-') {
       subject_ok = false;
     }
   }
@@ -531,30 +532,23 @@ absl::Status CertificateServiceImpl::IssueClient(RpcCall& call,
       break;
   }
   const Scope scope{std::string(store::kInfrastructureScope), ""};
-  const store::IdempotencyKey key(p.ToString(), call.method(), request.request_id(), request);
-  return deps_.db->Transact("issue client certificate",
-                            [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
-    if (replay) {
-      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
-      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
-    }
-    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
-    const absl::Time now = absl::Now();
-    pki::LeafSpec spec;
-    spec.public_key = csr.public_key.get();
-    spec.common_name = p.subject;
-    spec.subject_alt_names.uris.push_back(identity);
-    spec.extended_key_usages = {pki::ExtendedKeyUsage::kClientAuth};
-    spec.not_after = now + ttl;
-    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow issuer, SigningIssuer(store_, conn, scope, ""));
-    MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
-                             issuers_->IssueLeaf(conn, issuer, std::move(spec), now));
-    FillIssueResponse(issued, response);
-    call.set_object(response->certificate().name());
-    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
-    return call.Audit(conn, absl::OkStatus());
-  });
+  return call.TransactIdempotent(
+      "issue client certificate", request.request_id(), request, response,
+      [&](store::Connection& conn) -> absl::Status {
+        const absl::Time now = absl::Now();
+        pki::LeafSpec spec;
+        spec.public_key = csr.public_key.get();
+        spec.common_name = p.subject;
+        spec.subject_alt_names.uris.push_back(identity);
+        spec.extended_key_usages = {pki::ExtendedKeyUsage::kClientAuth};
+        spec.not_after = now + ttl;
+        MANDANT_ASSIGN_OR_RETURN(store::IssuerRow issuer, SigningIssuer(store_, conn, scope, ""));
+        MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
+                                 issuers_->IssueLeaf(conn, issuer, std::move(spec), now));
+        FillIssueResponse(issued, response);
+        call.set_object(response->certificate().name());
+        return absl::OkStatus();
+      });
 }
 
 absl::Status CertificateServiceImpl::Get(RpcCall& call, const v1::GetCertificateRequest& request,
@@ -566,11 +560,7 @@ absl::Status CertificateServiceImpl::Get(RpcCall& call, const v1::GetCertificate
   const Scope& scope = parsed.first;
   MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
   return deps_.db->Run("get certificate", [&](store::Connection& conn) -> absl::Status {
-    std::string uid;
-    if (!scope.infrastructure()) {
-      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
-      uid = t.uid;
-    }
+    MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));
     MANDANT_ASSIGN_OR_RETURN(store::CertificateRow row,
                              store_.GetCertificate(conn, scope.name, uid, parsed.second));
     ToProto(row, response);
@@ -578,8 +568,7 @@ absl::Status CertificateServiceImpl::Get(RpcCall& call, const v1::GetCertificate
   });
 }
 
-absl::Status CertificateServiceImpl::List(RpcCall& call,
-                                          const v1::ListCertificatesRequest& request,
+absl::Status CertificateServiceImpl::List(RpcCall& call, const v1::ListCertificatesRequest& request,
                                           v1::ListCertificatesResponse* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
   call.set_object(request.parent());
@@ -603,11 +592,10 @@ absl::Status CertificateServiceImpl::List(RpcCall& call,
     filter.expire_before =
         absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(request.expire_before()));
   }
-  const std::string fingerprint = absl::StrCat(scope.name, ",", filter.issuer_id, ",",
-                                               request.has_expire_before()
-                                                   ? absl::ToUnixMicros(*filter.expire_before)
-                                                   : 0,
-                                               ",", request.include_expired());
+  const std::string fingerprint =
+      absl::StrCat(scope.name, ",", filter.issuer_id, ",",
+                   request.has_expire_before() ? absl::ToUnixMicros(*filter.expire_before) : 0, ",",
+                   request.include_expired());
   if (!request.page_token().empty()) {
     std::string raw;
     std::vector<std::string> parts;
@@ -629,10 +617,7 @@ absl::Status CertificateServiceImpl::List(RpcCall& call,
   filter.limit = page_size + 1;
   if (!request.include_expired()) filter.expired_at = absl::Now();
   return deps_.db->Run("list certificates", [&](store::Connection& conn) -> absl::Status {
-    if (!scope.infrastructure()) {
-      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
-      filter.tenant_uid = t.uid;
-    }
+    MANDANT_ASSIGN_OR_RETURN(filter.tenant_uid, TenantUid(store_, conn, scope));
     MANDANT_ASSIGN_OR_RETURN(std::vector<store::CertificateRow> rows,
                              store_.ListCertificates(conn, filter));
     const bool more = static_cast<int>(rows.size()) > page_size;
@@ -656,47 +641,35 @@ absl::Status CertificateServiceImpl::Revoke(RpcCall& call,
   tenants::FieldViolations bad;
   CheckRequestId(request.request_id(), bad);
   const int reason = request.reason();
-  if (!v1::RevocationReason_IsValid(reason) ||
-      reason == v1::REVOCATION_REASON_CERTIFICATE_HOLD ||
+  if (!v1::RevocationReason_IsValid(reason) || reason == v1::REVOCATION_REASON_CERTIFICATE_HOLD ||
       reason == v1::REVOCATION_REASON_REMOVE_FROM_CRL) {
     bad.Add("reason", absl::StrCat("revocation reason ", reason,
                                    " is not accepted; CERTIFICATE_HOLD and REMOVE_FROM_CRL "
                                    "never are (revocation is final)"));
   }
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
-  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
-                                  request.request_id(), request);
-  return deps_.db->Transact("revoke certificate", [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
-    if (replay) {
-      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
-      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
-    }
-    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
-    std::string uid;
-    if (!scope.infrastructure()) {
-      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
-      uid = t.uid;
-    }
-    MANDANT_ASSIGN_OR_RETURN(store::CertificateRow row,
-                             store_.GetCertificate(conn, scope.name, uid, parsed.second,
-                                                   /*for_update=*/true));
-    if (!request.etag().empty() && request.etag() != CertificateEtag(row)) {
-      return absl::AbortedError(absl::StrCat("certificate ", request.name(),
-                                             " was changed concurrently (etag ",
-                                             CertificateEtag(row), ", request had ",
-                                             request.etag(), "); read it again and retry"));
-    }
-    if (!row.revoke_time) {
-      const absl::Time now = absl::Now();
-      MANDANT_RETURN_IF_ERROR(store_.Revoke(conn, row.serial, reason, now));
-      MANDANT_RETURN_IF_ERROR(issuers_->ResignCrl(conn, row.issuer_id, now).status());
-      MANDANT_ASSIGN_OR_RETURN(row, store_.GetCertificate(conn, scope.name, uid, row.serial));
-    }
-    ToProto(row, response);
-    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
-    return call.Audit(conn, absl::OkStatus());
-  });
+  return call.TransactIdempotent(
+      "revoke certificate", request.request_id(), request, response,
+      [&](store::Connection& conn) -> absl::Status {
+        MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));
+        MANDANT_ASSIGN_OR_RETURN(store::CertificateRow row,
+                                 store_.GetCertificate(conn, scope.name, uid, parsed.second,
+                                                       /*for_update=*/true));
+        if (!request.etag().empty() && request.etag() != CertificateEtag(row)) {
+          return absl::AbortedError(absl::StrCat("certificate ", request.name(),
+                                                 " was changed concurrently (etag ",
+                                                 CertificateEtag(row), ", request had ",
+                                                 request.etag(), "); read it again and retry"));
+        }
+        if (!row.revoke_time) {
+          const absl::Time now = absl::Now();
+          MANDANT_RETURN_IF_ERROR(store_.Revoke(conn, row.serial, reason, now));
+          MANDANT_RETURN_IF_ERROR(issuers_->ResignCrl(conn, row.issuer_id, now).status());
+          MANDANT_ASSIGN_OR_RETURN(row, store_.GetCertificate(conn, scope.name, uid, row.serial));
+        }
+        ToProto(row, response);
+        return absl::OkStatus();
+      });
 }
 
 absl::Status CertificateServiceImpl::Crl(RpcCall& call, const v1::GetCrlRequest& request,
@@ -708,11 +681,7 @@ absl::Status CertificateServiceImpl::Crl(RpcCall& call, const v1::GetCrlRequest&
   // Infrastructure CRLs are for every verifier of Mandant's parts.
   if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
   return deps_.db->Transact("get crl", [&](store::Connection& conn) -> absl::Status {
-    std::string uid;
-    if (!scope.infrastructure()) {
-      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
-      uid = t.uid;
-    }
+    MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));
     MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row,
                              store_.GetIssuer(conn, scope.name, uid, parsed.second));
     const absl::Time now = absl::Now();
@@ -740,8 +709,7 @@ absl::Status CertificateServiceImpl::Crl(RpcCall& call, const v1::GetCrlRequest&
   });
 }
 
-absl::Status CertificateServiceImpl::Bundle(RpcCall& call,
-                                            const v1::GetTrustBundleRequest& request,
+absl::Status CertificateServiceImpl::Bundle(RpcCall& call, const v1::GetTrustBundleRequest& request,
                                             v1::TrustBundle* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
   call.set_object(request.name());
@@ -754,11 +722,7 @@ absl::Status CertificateServiceImpl::Bundle(RpcCall& call,
   MANDANT_ASSIGN_OR_RETURN(Scope scope, ParseScope(name, "name"));
   if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
   return deps_.db->Run("get trust bundle", [&](store::Connection& conn) -> absl::Status {
-    std::string uid;
-    if (!scope.infrastructure()) {
-      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
-      uid = t.uid;
-    }
+    MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));
     MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
                              store_.ListIssuers(conn, scope.name, uid, 0, kMaxPageSize));
     const absl::Time now = absl::Now();
@@ -811,7 +775,7 @@ absl::Status CertificateServiceImpl::Policy(RpcCall& call,
 
 absl::Status CertificateServiceImpl::IssuerPage(RpcCall& call,
                                                 const v1::ListIssuersRequest& request,
-                                             v1::ListIssuersResponse* response) {
+                                                v1::ListIssuersResponse* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
   call.set_object(request.parent());
   MANDANT_ASSIGN_OR_RETURN(Scope scope, ParseScope(request.parent(), "parent"));
@@ -833,19 +797,15 @@ absl::Status CertificateServiceImpl::IssuerPage(RpcCall& call,
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   const int page_size = request.page_size() > 0 ? request.page_size() : kDefaultPageSize;
   return deps_.db->Run("list issuers", [&](store::Connection& conn) -> absl::Status {
-    std::string uid;
-    if (!scope.infrastructure()) {
-      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
-      uid = t.uid;
-    }
+    MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));
     MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
                              store_.ListIssuers(conn, scope.name, uid, offset, page_size + 1));
     const bool more = static_cast<int>(rows.size()) > page_size;
     if (more) rows.pop_back();
     for (const auto& row : rows) ToProto(row, response->add_issuers());
     if (more) {
-      response->set_next_page_token(absl::WebSafeBase64Escape(
-          absl::StrCat("i1|", scope.name, "|", offset + page_size)));
+      response->set_next_page_token(
+          absl::WebSafeBase64Escape(absl::StrCat("i1|", scope.name, "|", offset + page_size)));
     }
     return absl::OkStatus();
   });
@@ -917,67 +877,59 @@ absl::Status CertificateServiceImpl::UpdatePolicy(RpcCall& call,
     }
   }
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
-  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
-                                  request.request_id(), request);
-  return deps_.db->Transact("update issuance policy",
-                            [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
-    if (replay) {
-      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
-      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
-    }
-    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
-    MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, tenant));
-    if (t.state == "SUSPENDED") {
-      return absl::FailedPreconditionError(absl::StrCat("tenant \"", tenant, "\" is suspended"));
-    }
-    MANDANT_ASSIGN_OR_RETURN(auto stored, store_.GetPolicy(conn, tenant));
-    v1::IssuancePolicy policy;
-    if (!policy.ParseFromString(stored.first)) return absl::DataLossError("stored policy");
-    const std::string etag = absl::StrCat("p-", stored.second);
-    if (!in.etag().empty() && in.etag() != etag) {
-      return absl::AbortedError(absl::StrCat("issuance policy of tenant \"", tenant,
-                                             "\" was changed concurrently (etag ", etag,
-                                             ", request had ", in.etag(),
-                                             "); read it again and retry"));
-    }
-    for (const std::string& path : request.update_mask().paths()) {
-      if (path == "allowed_dns_names") {
-        *policy.mutable_allowed_dns_names() = in.allowed_dns_names();
-      } else if (path == "allowed_uris") {
-        *policy.mutable_allowed_uris() = in.allowed_uris();
-      } else if (path == "allowed_ip_ranges") {
-        *policy.mutable_allowed_ip_ranges() = in.allowed_ip_ranges();
-      } else if (path == "allowed_key_types") {
-        *policy.mutable_allowed_key_types() = in.allowed_key_types();
-      } else if (path == "min_rsa_bits") {
-        policy.set_min_rsa_bits(in.min_rsa_bits() == 0 ? 2048 : in.min_rsa_bits());
-      } else if (path == "max_ttl") {
-        *policy.mutable_max_ttl() = in.max_ttl();
-      } else if (path == "default_ttl") {
-        *policy.mutable_default_ttl() = in.default_ttl();
-      }
-    }
-    MANDANT_RETURN_IF_ERROR(pki::ValidateIssuancePolicy(PolicyFromProto(policy), "policy"));
-    *policy.mutable_update_time() = ToProto(absl::Now());
-    policy.clear_etag();
-    MANDANT_ASSIGN_OR_RETURN(int64_t generation,
-                             store_.PutPolicy(conn, tenant, policy.SerializeAsString()));
-    *response = policy;
-    response->set_etag(absl::StrCat("p-", generation));
-    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
-    return call.Audit(conn, absl::OkStatus());
-  });
+  return call.TransactIdempotent(
+      "update issuance policy", request.request_id(), request, response,
+      [&](store::Connection& conn) -> absl::Status {
+        MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, tenant));
+        if (t.state == "SUSPENDED") {
+          return absl::FailedPreconditionError(
+              absl::StrCat("tenant \"", tenant, "\" is suspended"));
+        }
+        MANDANT_ASSIGN_OR_RETURN(auto stored, store_.GetPolicy(conn, tenant));
+        v1::IssuancePolicy policy;
+        if (!policy.ParseFromString(stored.first)) return absl::DataLossError("stored policy");
+        const std::string etag = absl::StrCat("p-", stored.second);
+        if (!in.etag().empty() && in.etag() != etag) {
+          return absl::AbortedError(absl::StrCat(
+              "issuance policy of tenant \"", tenant, "\" was changed concurrently (etag ", etag,
+              ", request had ", in.etag(), "); read it again and retry"));
+        }
+        for (const std::string& path : request.update_mask().paths()) {
+          if (path == "allowed_dns_names") {
+            *policy.mutable_allowed_dns_names() = in.allowed_dns_names();
+          } else if (path == "allowed_uris") {
+            *policy.mutable_allowed_uris() = in.allowed_uris();
+          } else if (path == "allowed_ip_ranges") {
+            *policy.mutable_allowed_ip_ranges() = in.allowed_ip_ranges();
+          } else if (path == "allowed_key_types") {
+            *policy.mutable_allowed_key_types() = in.allowed_key_types();
+          } else if (path == "min_rsa_bits") {
+            policy.set_min_rsa_bits(in.min_rsa_bits() == 0 ? 2048 : in.min_rsa_bits());
+          } else if (path == "max_ttl") {
+            *policy.mutable_max_ttl() = in.max_ttl();
+          } else if (path == "default_ttl") {
+            *policy.mutable_default_ttl() = in.default_ttl();
+          }
+        }
+        MANDANT_RETURN_IF_ERROR(pki::ValidateIssuancePolicy(PolicyFromProto(policy), "policy"));
+        *policy.mutable_update_time() = ToProto(absl::Now());
+        policy.clear_etag();
+        MANDANT_ASSIGN_OR_RETURN(int64_t generation,
+                                 store_.PutPolicy(conn, tenant, policy.SerializeAsString()));
+        *response = policy;
+        response->set_etag(absl::StrCat("p-", generation));
+        return absl::OkStatus();
+      });
 }
 
-absl::Status CertificateServiceImpl::Prepare(RpcCall& call,
-                                             const v1::PrepareIssuerRequest& request,
+absl::Status CertificateServiceImpl::Prepare(RpcCall& call, const v1::PrepareIssuerRequest& request,
                                              v1::Issuer* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
   call.set_object(request.parent());
   call.set_request_id(request.request_id());
   MANDANT_ASSIGN_OR_RETURN(Scope scope, ParseScope(request.parent(), "parent"));
-  if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), scope.tenant));
+  if (!scope.infrastructure())
+    MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), scope.tenant));
   MANDANT_RETURN_IF_ERROR(auth::RequireProviderAdmin(call.principal(), "preparing issuers"));
   tenants::FieldViolations bad;
   CheckRequestId(request.request_id(), bad);
@@ -1018,49 +970,43 @@ absl::Status CertificateServiceImpl::Prepare(RpcCall& call,
     spec.validity = v;
   }
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
-  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
-                                  request.request_id(), request);
-  return deps_.db->Transact("prepare issuer", [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
-    if (replay) {
-      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
-      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
-    }
-    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
-    const absl::Time now = absl::Now();
-    if (!scope.infrastructure()) {
-      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
-      spec.tenant_uid = t.uid;
-      MANDANT_ASSIGN_OR_RETURN(
-          store::Rows cidrs,
-          conn.Query("SELECT c.cidr::text FROM tenant_cidrs c JOIN tenants t ON t.id = c.tenant_id "
-                     "WHERE t.name = $1 ORDER BY c.purpose",
-                     {scope.tenant}));
-      for (int i = 0; i < cidrs.size(); ++i) spec.ip_ranges.emplace_back(cidrs.Text(i, 0));
-    }
-    if (spec.kind != "ROOT" && spec.validity > absl::ZeroDuration()) {
-      MANDANT_ASSIGN_OR_RETURN(
-          auto root, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
-      if (root && now + spec.validity > root->not_after) {
-        tenants::FieldViolations late;
-        late.Add("validity", absl::StrCat("would end after the signing root ",
-                                          root->id, " (not_after ",
-                                          absl::FormatTime(root->not_after), ")"));
-        return late.ToStatus();
-      }
-    }
-    auto created = issuers_->CreateIssuer(conn, spec, now);
-    if (absl::IsAlreadyExists(created.status())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          scope.name, " already has a PREPARED ", spec.kind,
-          " issuer; activate or retire it first"));
-    }
-    MANDANT_RETURN_IF_ERROR(created.status());
-    ToProto(*created, response);
-    call.set_object(response->name());
-    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
-    return call.Audit(conn, absl::OkStatus());
-  });
+  return call.TransactIdempotent(
+      "prepare issuer", request.request_id(), request, response,
+      [&](store::Connection& conn) -> absl::Status {
+        const absl::Time now = absl::Now();
+        if (!scope.infrastructure()) {
+          MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
+          spec.tenant_uid = t.uid;
+          MANDANT_ASSIGN_OR_RETURN(
+              store::Rows cidrs,
+              conn.Query(
+                  "SELECT c.cidr::text FROM tenant_cidrs c JOIN tenants t ON t.id = c.tenant_id "
+                  "WHERE t.name = $1 ORDER BY c.purpose",
+                  {scope.tenant}));
+          for (int i = 0; i < cidrs.size(); ++i) spec.ip_ranges.emplace_back(cidrs.Text(i, 0));
+        }
+        if (spec.kind != "ROOT" && spec.validity > absl::ZeroDuration()) {
+          MANDANT_ASSIGN_OR_RETURN(
+              auto root, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+          if (root && now + spec.validity > root->not_after) {
+            tenants::FieldViolations late;
+            late.Add("validity",
+                     absl::StrCat("would end after the signing root ", root->id, " (not_after ",
+                                  absl::FormatTime(root->not_after), ")"));
+            return late.ToStatus();
+          }
+        }
+        auto created = issuers_->CreateIssuer(conn, spec, now);
+        if (absl::IsAlreadyExists(created.status())) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(scope.name, " already has a PREPARED ", spec.kind,
+                           " issuer; activate or retire it first"));
+        }
+        MANDANT_RETURN_IF_ERROR(created.status());
+        ToProto(*created, response);
+        call.set_object(response->name());
+        return absl::OkStatus();
+      });
 }
 
 absl::Status CertificateServiceImpl::ChangeState(RpcCall& call, absl::string_view name,
@@ -1073,65 +1019,57 @@ absl::Status CertificateServiceImpl::ChangeState(RpcCall& call, absl::string_vie
   call.set_request_id(std::string(request_id));
   MANDANT_ASSIGN_OR_RETURN(auto parsed, ParseScopedName(name, "issuers", "", "name"));
   const Scope& scope = parsed.first;
-  if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), scope.tenant));
+  if (!scope.infrastructure())
+    MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), scope.tenant));
   MANDANT_RETURN_IF_ERROR(auth::RequireProviderAdmin(
       call.principal(), activate ? "activating issuers" : "retiring issuers"));
   tenants::FieldViolations bad;
   CheckRequestId(request_id, bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
-  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
-                                  std::string(request_id), request);
-  return deps_.db->Transact(activate ? "activate issuer" : "retire issuer",
-                            [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
-    if (replay) {
-      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
-      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
-    }
-    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
-    std::string uid;
-    if (!scope.infrastructure()) {
-      MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
-      uid = t.uid;
-    }
-    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row,
-                             store_.GetIssuer(conn, scope.name, uid, parsed.second,
-                                              /*for_update=*/true));
-    if (!etag.empty() && etag != IssuerEtag(row)) {
-      return absl::AbortedError(absl::StrCat("issuer ", name, " was changed concurrently (etag ",
-                                             IssuerEtag(row), ", request had ", etag,
-                                             "); read it again and retry"));
-    }
-    const absl::Time now = absl::Now();
-    if (activate) {
-      if (row.state != "PREPARED") {
-        return absl::FailedPreconditionError(
-            absl::StrCat("issuer ", name, " is ", row.state, "; only a PREPARED issuer activates"));
-      }
-      if (now < row.not_before || now >= row.not_after) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("issuer ", name, " is not valid now (", absl::FormatTime(row.not_before),
-                         " to ", absl::FormatTime(row.not_after), ")"));
-      }
-      MANDANT_ASSIGN_OR_RETURN(auto current, store_.ActiveIssuer(conn, scope.name, uid, row.kind));
-      if (current) MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, current->id, "RETIRED", now));
-      MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "ACTIVE", now));
-    } else {
-      if (row.state == "ACTIVE") {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "issuer ", name, " is the scope's ACTIVE ", row.kind,
-            " issuer; prepare and activate a successor instead, which retires it"));
-      }
-      if (row.state == "RETIRED") {
-        return absl::FailedPreconditionError(absl::StrCat("issuer ", name, " is already RETIRED"));
-      }
-      MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "RETIRED", now));
-    }
-    MANDANT_ASSIGN_OR_RETURN(row, store_.GetIssuer(conn, scope.name, uid, row.id));
-    ToProto(row, response);
-    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
-    return call.Audit(conn, absl::OkStatus());
-  });
+  return call.TransactIdempotent(
+      activate ? "activate issuer" : "retire issuer", request_id, request, response,
+      [&](store::Connection& conn) -> absl::Status {
+        MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));
+        MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row,
+                                 store_.GetIssuer(conn, scope.name, uid, parsed.second,
+                                                  /*for_update=*/true));
+        if (!etag.empty() && etag != IssuerEtag(row)) {
+          return absl::AbortedError(
+              absl::StrCat("issuer ", name, " was changed concurrently (etag ", IssuerEtag(row),
+                           ", request had ", etag, "); read it again and retry"));
+        }
+        const absl::Time now = absl::Now();
+        if (activate) {
+          if (row.state != "PREPARED") {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "issuer ", name, " is ", row.state, "; only a PREPARED issuer activates"));
+          }
+          if (now < row.not_before || now >= row.not_after) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "issuer ", name, " is not valid now (", absl::FormatTime(row.not_before), " to ",
+                absl::FormatTime(row.not_after), ")"));
+          }
+          MANDANT_ASSIGN_OR_RETURN(auto current,
+                                   store_.ActiveIssuer(conn, scope.name, uid, row.kind));
+          if (current)
+            MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, current->id, "RETIRED", now));
+          MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "ACTIVE", now));
+        } else {
+          if (row.state == "ACTIVE") {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "issuer ", name, " is the scope's ACTIVE ", row.kind,
+                " issuer; prepare and activate a successor instead, which retires it"));
+          }
+          if (row.state == "RETIRED") {
+            return absl::FailedPreconditionError(
+                absl::StrCat("issuer ", name, " is already RETIRED"));
+          }
+          MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "RETIRED", now));
+        }
+        MANDANT_ASSIGN_OR_RETURN(row, store_.GetIssuer(conn, scope.name, uid, row.id));
+        ToProto(row, response);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace mandant::controller::api

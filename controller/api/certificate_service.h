@@ -45,8 +45,7 @@ class CertificateServiceImpl final : public v1::CertificateService::Service {
   grpc::Status UpdateIssuancePolicy(grpc::ServerContext* context,
                                     const v1::UpdateIssuancePolicyRequest* request,
                                     v1::IssuancePolicy* response) override;
-  grpc::Status PrepareIssuer(grpc::ServerContext* context,
-                             const v1::PrepareIssuerRequest* request,
+  grpc::Status PrepareIssuer(grpc::ServerContext* context, const v1::PrepareIssuerRequest* request,
                              v1::Issuer* response) override;
   grpc::Status ActivateIssuer(grpc::ServerContext* context,
                               const v1::ActivateIssuerRequest* request,
@@ -71,7 +70,7 @@ class CertificateServiceImpl final : public v1::CertificateService::Service {
   absl::Status Policy(RpcCall& call, const v1::GetIssuancePolicyRequest& request,
                       v1::IssuancePolicy* response);
   absl::Status IssuerPage(RpcCall& call, const v1::ListIssuersRequest& request,
-                       v1::ListIssuersResponse* response);
+                          v1::ListIssuersResponse* response);
 
   absl::Status UpdatePolicy(RpcCall& call, const v1::UpdateIssuancePolicyRequest& request,
                             v1::IssuancePolicy* response);
@@ -79,9 +78,8 @@ class CertificateServiceImpl final : public v1::CertificateService::Service {
                        v1::Issuer* response);
   // Activate and Retire: one issuer's state change.
   absl::Status ChangeState(RpcCall& call, absl::string_view name, absl::string_view etag,
-                           absl::string_view request_id,
-                           const google::protobuf::Message& request, bool activate,
-                           v1::Issuer* response);
+                           absl::string_view request_id, const google::protobuf::Message& request,
+                           bool activate, v1::Issuer* response);
 
   const ServiceDeps& deps_;
   controller::Issuers* const issuers_;

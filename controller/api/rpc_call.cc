@@ -3,6 +3,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
+#include "controller/store/idempotency.h"
 #include "controller/store/uuid.h"
 #include "google/protobuf/any.pb.h"
 #include "google/rpc/status.pb.h"
@@ -49,8 +51,8 @@ absl::Status RpcCall::Authenticate() {
         auth ? auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)
              : std::vector<grpc::string_ref>();
     if (!pems.empty()) {
-      auto principal = deps_.certificates->Authenticate(
-          absl::string_view(pems[0].data(), pems[0].size()));
+      auto principal =
+          deps_.certificates->Authenticate(absl::string_view(pems[0].data(), pems[0].size()));
       if (!principal.ok()) return principal.status();
       principal_ = *std::move(principal);
       authenticated_ = true;
@@ -71,12 +73,33 @@ absl::Status RpcCall::Authenticate() {
 absl::Status RpcCall::Audit(store::Connection& conn, const absl::Status& result,
                             absl::string_view message) const {
   return conn
-      .Query("INSERT INTO audit_log (principal, role, method, object, request_id, code, message) "
-             "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-             {principal_.ToString(), std::string(auth::RoleName(principal_.role)), method_,
-              object_, request_id_, CodeName(result.code()),
-              std::string(message.empty() ? result.message() : message)})
+      .Query(
+          "INSERT INTO audit_log (principal, role, method, object, request_id, code, message) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          {principal_.ToString(), std::string(auth::RoleName(principal_.role)), method_, object_,
+           request_id_, CodeName(result.code()),
+           std::string(message.empty() ? result.message() : message)})
       .status();
+}
+
+absl::Status RpcCall::TransactIdempotent(absl::string_view what, absl::string_view request_id,
+                                         const google::protobuf::Message& request,
+                                         google::protobuf::Message* response,
+                                         absl::FunctionRef<absl::Status(store::Connection&)> body) {
+  const store::IdempotencyKey key(principal_.ToString(), method_, std::string(request_id), request);
+  return deps_.db->Transact(what, [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
+    if (replay) {
+      if (!response->ParseFromString(*replay)) {
+        return absl::InternalError("stored response does not parse");
+      }
+      return Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
+    }
+    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
+    MANDANT_RETURN_IF_ERROR(body(conn));
+    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
+    return Audit(conn, absl::OkStatus());
+  });
 }
 
 grpc::Status RpcCall::Finish(const absl::Status& status) {
@@ -88,9 +111,8 @@ grpc::Status RpcCall::Finish(const absl::Status& status) {
   if (mutating_ && authenticated_ && !status.ok()) {
     // The handler's transaction rolled back with its audit row; record the
     // refusal on its own.
-    absl::Status audited = deps_.db->Run("audit", [&](store::Connection& conn) {
-      return Audit(conn, status);
-    });
+    absl::Status audited =
+        deps_.db->Run("audit", [&](store::Connection& conn) { return Audit(conn, status); });
     if (!audited.ok()) {
       MANDANT_LOG(warn, "audit row not written",
                   {{"call_id", call_id_}, {"method", method_}, {"error", audited}});
@@ -100,16 +122,32 @@ grpc::Status RpcCall::Finish(const absl::Status& status) {
   const long long micros = absl::ToInt64Microseconds(elapsed);
   if (status.ok() && !mutating_) {
     // Reads are many; their lines are for debugging.
-    MANDANT_LOG(debug, "rpc", {{"call_id", call_id_}, {"method", method_}, {"principal", who},
-                               {"object", object_}, {"code", code}, {"duration_us", micros}});
+    MANDANT_LOG(debug, "rpc",
+                {{"call_id", call_id_},
+                 {"method", method_},
+                 {"principal", who},
+                 {"object", object_},
+                 {"code", code},
+                 {"duration_us", micros}});
   } else if (status.ok()) {
-    MANDANT_LOG(info, "rpc", {{"call_id", call_id_}, {"method", method_}, {"principal", who},
-                              {"object", object_}, {"request_id", request_id_}, {"code", code},
-                              {"duration_us", micros}});
+    MANDANT_LOG(info, "rpc",
+                {{"call_id", call_id_},
+                 {"method", method_},
+                 {"principal", who},
+                 {"object", object_},
+                 {"request_id", request_id_},
+                 {"code", code},
+                 {"duration_us", micros}});
   } else {
-    MANDANT_LOG(warn, "rpc", {{"call_id", call_id_}, {"method", method_}, {"principal", who},
-                              {"object", object_}, {"request_id", request_id_}, {"code", code},
-                              {"duration_us", micros}, {"error", std::string(status.message())}});
+    MANDANT_LOG(warn, "rpc",
+                {{"call_id", call_id_},
+                 {"method", method_},
+                 {"principal", who},
+                 {"object", object_},
+                 {"request_id", request_id_},
+                 {"code", code},
+                 {"duration_us", micros},
+                 {"error", std::string(status.message())}});
   }
   return ToGrpcStatus(status);
 }

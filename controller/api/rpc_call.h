@@ -2,9 +2,10 @@
 #define MANDANT_CONTROLLER_API_RPC_CALL_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "controller/auth/client_certificates.h"
 #include "controller/auth/principal.h"
@@ -12,6 +13,7 @@
 #include "controller/metrics.h"
 #include "controller/pki/issuers.h"
 #include "controller/store/database.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 
 namespace mandant::controller::api {
@@ -54,6 +56,16 @@ class RpcCall {
   void set_request_id(std::string request_id) { request_id_ = std::move(request_id); }
   const std::string& object() const { return object_; }
   const std::string& request_id() const { return request_id_; }
+
+  // A mutation with its request_id: in one transaction, returns the stored
+  // response of an earlier call with the same id (audited as a replay), or
+  // claims the id, runs `body` (which fills *response), stores *response
+  // for later replays and appends the audit row. Errors of `body` roll all
+  // of it back.
+  absl::Status TransactIdempotent(absl::string_view what, absl::string_view request_id,
+                                  const google::protobuf::Message& request,
+                                  google::protobuf::Message* response,
+                                  absl::FunctionRef<absl::Status(store::Connection&)> body);
 
   // Appends the audit row for this call inside the caller's transaction.
   absl::Status Audit(store::Connection& conn, const absl::Status& result,

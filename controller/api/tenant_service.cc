@@ -9,8 +9,8 @@
 #include "common/status_macros.h"
 #include "controller/api/certificate_service.h"
 #include "controller/auth/principal.h"
-#include "controller/store/pki_store.h"
 #include "controller/store/idempotency.h"
+#include "controller/store/pki_store.h"
 #include "tenants/field_violations.h"
 #include "tenants/names.h"
 
@@ -109,29 +109,23 @@ absl::Status TenantServiceImpl::Create(RpcCall& call, const v1::CreateTenantRequ
   tenant.display_name = request.tenant().display_name();
   tenant.quota = tenants::MergeQuota(options_.default_quota, request.tenant().quota());
   const v1::NetworkRequest& net = request.tenant().network_request();
-  tenant.mode = net.mode() == v1::NETWORK_MODE_VLAN ? v1::NETWORK_MODE_VLAN
-                                                    : v1::NETWORK_MODE_VXLAN;
+  tenant.mode =
+      net.mode() == v1::NETWORK_MODE_VLAN ? v1::NETWORK_MODE_VLAN : v1::NETWORK_MODE_VXLAN;
   tenant.node_prefix_length = net.node_prefix_length();
   tenant.storage_prefix_length = net.storage_prefix_length();
 
-  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
-                                  request.request_id(), request);
   int attempt = 0;
-  return deps_.db->Transact("create tenant", [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
-    if (replay) {
-      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
-      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
-    }
-    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
-    // The first attempt takes the lowest free resources; a retry after a
-    // conflict with a concurrent create starts at a random place instead.
-    const uint64_t spread = attempt++ == 0 ? 0 : RandomSpread();
-    MANDANT_ASSIGN_OR_RETURN(*response, store_.Create(conn, tenant, spread));
-    MANDANT_RETURN_IF_ERROR(CreateTenantPki(conn, *response));
-    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
-    return call.Audit(conn, absl::OkStatus());
-  });
+  return call.TransactIdempotent("create tenant", request.request_id(), request, response,
+                                 [&](store::Connection& conn) -> absl::Status {
+                                   // The first attempt takes the lowest free resources; a retry
+                                   // after a conflict with a concurrent create starts at a random
+                                   // place instead.
+                                   const uint64_t spread = attempt++ == 0 ? 0 : RandomSpread();
+                                   MANDANT_ASSIGN_OR_RETURN(*response,
+                                                            store_.Create(conn, tenant, spread));
+                                   MANDANT_RETURN_IF_ERROR(CreateTenantPki(conn, *response));
+                                   return absl::OkStatus();
+                                 });
 }
 
 absl::Status TenantServiceImpl::CreateTenantPki(store::Connection& conn, const v1::Tenant& tenant) {
@@ -234,26 +228,19 @@ absl::Status TenantServiceImpl::Update(RpcCall& call, const v1::UpdateTenantRequ
         auth::RequireProviderAdmin(call.principal(), "changing a tenant's state or quota"));
   }
 
-  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
-                                  request.request_id(), request);
-  return deps_.db->Transact("update tenant", [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
-    if (replay) {
-      if (!response->ParseFromString(*replay)) return absl::InternalError("stored response");
-      return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
-    }
-    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
-    if (call.principal().role != auth::Role::kProviderAdmin) {
-      MANDANT_ASSIGN_OR_RETURN(v1::Tenant current, store_.Get(conn, id));
-      if (current.state() == v1::TENANT_STATE_SUSPENDED) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "tenant \"", id, "\" is suspended; ask your provider to reactivate it"));
-      }
-    }
-    MANDANT_ASSIGN_OR_RETURN(*response, store_.Update(conn, id, in.etag(), changes));
-    MANDANT_RETURN_IF_ERROR(key.Complete(conn, *response));
-    return call.Audit(conn, absl::OkStatus());
-  });
+  return call.TransactIdempotent(
+      "update tenant", request.request_id(), request, response,
+      [&](store::Connection& conn) -> absl::Status {
+        if (call.principal().role != auth::Role::kProviderAdmin) {
+          MANDANT_ASSIGN_OR_RETURN(v1::Tenant current, store_.Get(conn, id));
+          if (current.state() == v1::TENANT_STATE_SUSPENDED) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "tenant \"", id, "\" is suspended; ask your provider to reactivate it"));
+          }
+        }
+        MANDANT_ASSIGN_OR_RETURN(*response, store_.Update(conn, id, in.etag(), changes));
+        return absl::OkStatus();
+      });
 }
 
 absl::Status TenantServiceImpl::Delete(RpcCall& call, const v1::DeleteTenantRequest& request) {
@@ -265,21 +252,18 @@ absl::Status TenantServiceImpl::Delete(RpcCall& call, const v1::DeleteTenantRequ
   MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), id));
   MANDANT_RETURN_IF_ERROR(auth::RequireProviderAdmin(call.principal(), "deleting tenants"));
 
-  const store::IdempotencyKey key(call.principal().ToString(), call.method(),
-                                  request.request_id(), request);
-  return deps_.db->Transact("delete tenant", [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(auto replay, key.Lookup(conn));
-    if (replay) return call.Audit(conn, absl::OkStatus(), "replayed the result of this request_id");
-    MANDANT_RETURN_IF_ERROR(key.Claim(conn));
-    MANDANT_ASSIGN_OR_RETURN(v1::Tenant current, store_.Get(conn, id, /*for_update=*/true));
-    MANDANT_RETURN_IF_ERROR(store_.Delete(conn, id, request.etag()));
-    // Its intermediate is revoked with it: nothing it signed verifies any
-    // more, and a new tenant of the same name starts from a new CA.
-    MANDANT_RETURN_IF_ERROR(
-        deps_.issuers->RevokeTenantIssuers(conn, id, current.uid(), absl::Now()));
-    MANDANT_RETURN_IF_ERROR(key.Complete(conn, google::protobuf::Empty()));
-    return call.Audit(conn, absl::OkStatus());
-  });
+  google::protobuf::Empty empty;
+  return call.TransactIdempotent(
+      "delete tenant", request.request_id(), request, &empty,
+      [&](store::Connection& conn) -> absl::Status {
+        MANDANT_ASSIGN_OR_RETURN(v1::Tenant current, store_.Get(conn, id, /*for_update=*/true));
+        MANDANT_RETURN_IF_ERROR(store_.Delete(conn, id, request.etag()));
+        // Its intermediate is revoked with it: nothing it signed verifies any
+        // more, and a new tenant of the same name starts from a new CA.
+        MANDANT_RETURN_IF_ERROR(
+            deps_.issuers->RevokeTenantIssuers(conn, id, current.uid(), absl::Now()));
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace mandant::controller::api

@@ -60,8 +60,8 @@ absl::StatusOr<Principal> PrincipalFromIdentity(absl::string_view uri,
     p.subject = std::string(parts[3]);
     return p;
   }
-  return Refused(absl::StrCat("identity \"", tenants::QuoteForMessage(uri),
-                              "\" names no principal"));
+  return Refused(
+      absl::StrCat("identity \"", tenants::QuoteForMessage(uri), "\" names no principal"));
 }
 
 CertificateAuthenticator::CertificateAuthenticator(store::Database* db, std::string trust_domain,
@@ -90,25 +90,26 @@ absl::StatusOr<Principal> CertificateAuthenticator::Authenticate(absl::string_vi
                            PrincipalFromIdentity(info->subject_alt_names.uris[0], trust_domain_));
   if (now >= info->not_after) return Refused("it has expired");
 
-  absl::Status checked = db_->Run("authenticate certificate", [&](store::Connection& conn)
-                                                                   -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(
-        store::Rows rows,
-        conn.Query("SELECT c.revoke_time IS NOT NULL, i.kind FROM pki_certificates c "
-                   "JOIN pki_issuers i ON i.id = c.issuer_id "
-                   "WHERE c.serial = $1 AND c.scope = 'infrastructure'",
-                   {info->serial_hex}));
-    if (rows.empty() || rows.Text(0, 1) != "INFRASTRUCTURE") {
-      return Refused("it was not issued by Mandant's infrastructure CA");
-    }
-    if (rows.Bool(0, 0)) return Refused("it is revoked");
-    if (!principal.tenant.empty()) {
-      MANDANT_ASSIGN_OR_RETURN(
-          store::Rows t, conn.Query("SELECT 1 FROM tenants WHERE name = $1", {principal.tenant}));
-      if (t.empty()) return Refused("its tenant no longer exists");
-    }
-    return absl::OkStatus();
-  });
+  absl::Status checked =
+      db_->Run("authenticate certificate", [&](store::Connection& conn) -> absl::Status {
+        MANDANT_ASSIGN_OR_RETURN(
+            store::Rows rows,
+            conn.Query("SELECT c.revoke_time IS NOT NULL, i.kind FROM pki_certificates c "
+                       "JOIN pki_issuers i ON i.id = c.issuer_id "
+                       "WHERE c.serial = $1 AND c.scope = 'infrastructure'",
+                       {info->serial_hex}));
+        if (rows.empty() || rows.Text(0, 1) != "INFRASTRUCTURE") {
+          return Refused("it was not issued by Mandant's infrastructure CA");
+        }
+        if (rows.Bool(0, 0)) return Refused("it is revoked");
+        if (!principal.tenant.empty()) {
+          MANDANT_ASSIGN_OR_RETURN(
+              store::Rows t,
+              conn.Query("SELECT 1 FROM tenants WHERE name = $1", {principal.tenant}));
+          if (t.empty()) return Refused("its tenant no longer exists");
+        }
+        return absl::OkStatus();
+      });
   if (!checked.ok()) return checked;
   absl::MutexLock lock(&mu_);
   if (cache_.size() > 10000) cache_.clear();  // bounded; refills from the database

@@ -14,8 +14,8 @@
 #include "pki/crl.h"
 #include "pki/encoding.h"
 #include "pki/key.h"
-#include "pki/subject_alt_names.h"
 #include "pki/sealing.h"
+#include "pki/subject_alt_names.h"
 
 namespace mandant::controller {
 namespace {
@@ -74,9 +74,9 @@ absl::StatusOr<std::vector<store::IssuerRow>> Issuers::Init(store::Connection& c
   MANDANT_ASSIGN_OR_RETURN(auto root,
                            store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
   if (root) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "Mandant's PKI is already initialized (root infrastructure/issuers/", root->id,
-        "); rotate issuers with PrepareIssuer and ActivateIssuer instead"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("Mandant's PKI is already initialized (root infrastructure/issuers/", root->id,
+                     "); rotate issuers with PrepareIssuer and ActivateIssuer instead"));
   }
   std::vector<store::IssuerRow> out;
   NewIssuer spec;
@@ -121,8 +121,8 @@ absl::StatusOr<store::IssuerRow> Issuers::CreateIssuer(store::Connection& conn,
   } else {
     // The default lifetime ends with the root at the latest; an explicit
     // one beyond it is refused by CreateIntermediateCa.
-    inter.validity = std::min(options_.intermediate_validity,
-                              root->not_after() - now - pki::kBackdate);
+    inter.validity =
+        std::min(options_.intermediate_validity, root->not_after() - now - pki::kBackdate);
   }
   std::vector<std::string> dns, uri;
   if (spec.kind == "TENANT") {
@@ -158,8 +158,7 @@ absl::StatusOr<store::IssuerRow> Issuers::CreateIssuer(store::Connection& conn,
 
 absl::StatusOr<store::IssuerRow> Issuers::StoreIssuer(store::Connection& conn,
                                                       const pki::CertificateAuthority& ca,
-                                                      const NewIssuer& spec,
-                                                      absl::string_view id,
+                                                      const NewIssuer& spec, absl::string_view id,
                                                       absl::string_view signed_by,
                                                       std::vector<std::string> dns,
                                                       std::vector<std::string> uri) {
@@ -200,7 +199,8 @@ absl::Status Issuers::RevokeTenantIssuers(store::Connection& conn, absl::string_
   for (const store::IssuerRow& row : rows) {
     MANDANT_RETURN_IF_ERROR(store_.Revoke(
         conn, row.serial, static_cast<int>(pki::RevocationReason::kCessationOfOperation), now));
-    if (row.state != "RETIRED") MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "RETIRED", now));
+    if (row.state != "RETIRED")
+      MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "RETIRED", now));
     if (std::find(roots.begin(), roots.end(), row.signed_by) == roots.end()) {
       roots.push_back(row.signed_by);
     }
@@ -291,8 +291,7 @@ absl::StatusOr<store::IssuerRow> Issuers::ResignCrl(store::Connection& conn,
   spec.this_update = now - pki::kBackdate;
   spec.next_update = now + options_.crl_validity;
   for (const store::RevokedSerial& r : revoked) {
-    spec.revoked.push_back(
-        {r.serial, r.revoke_time, static_cast<pki::RevocationReason>(r.reason)});
+    spec.revoked.push_back({r.serial, r.revoke_time, static_cast<pki::RevocationReason>(r.reason)});
   }
   MANDANT_ASSIGN_OR_RETURN(pki::SignedCrl crl, pki::BuildCrl(*ca, spec));
   MANDANT_RETURN_IF_ERROR(
@@ -304,9 +303,9 @@ absl::StatusOr<store::IssuerRow> Issuers::ResignCrl(store::Connection& conn,
   return row;
 }
 
-absl::StatusOr<ServingIdentity> Issuers::IssueServingIdentity(
-    store::Connection& conn, const std::vector<std::string>& names, absl::Duration ttl,
-    absl::Time now) {
+absl::StatusOr<ServingIdentity> Issuers::IssueServingIdentity(store::Connection& conn,
+                                                              const std::vector<std::string>& names,
+                                                              absl::Duration ttl, absl::Time now) {
   MANDANT_ASSIGN_OR_RETURN(
       auto issuer, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "INFRASTRUCTURE"));
   if (!issuer) {
@@ -327,7 +326,8 @@ absl::StatusOr<ServingIdentity> Issuers::IssueServingIdentity(
   }
   spec.extended_key_usages = {pki::ExtendedKeyUsage::kServerAuth};
   spec.not_after = now + ttl;
-  MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued, IssueLeaf(conn, *issuer, std::move(spec), now));
+  MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
+                           IssueLeaf(conn, *issuer, std::move(spec), now));
   ServingIdentity out;
   MANDANT_ASSIGN_OR_RETURN(out.key_pem, pki::PrivateKeyToPem(key.get()));
   out.cert_chain_pem = absl::StrCat(issued.row.certificate_pem, issued.chain_pem);
@@ -335,8 +335,7 @@ absl::StatusOr<ServingIdentity> Issuers::IssueServingIdentity(
   return out;
 }
 
-absl::StatusOr<std::string> Issuers::InfrastructureBundle(store::Connection& conn,
-                                                          absl::Time now) {
+absl::StatusOr<std::string> Issuers::InfrastructureBundle(store::Connection& conn, absl::Time now) {
   MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
                            store_.ListIssuers(conn, store::kInfrastructureScope, "", 0, 1000));
   std::string pem;

@@ -107,8 +107,8 @@ class Issuers {
 
   // Signs a leaf with `issuer` and records it in the inventory.
   absl::StatusOr<IssuedCertificate> IssueLeaf(store::Connection& conn,
-                                              const store::IssuerRow& issuer,
-                                              pki::LeafSpec spec, absl::Time now);
+                                              const store::IssuerRow& issuer, pki::LeafSpec spec,
+                                              absl::Time now);
 
   // Signs and stores a fresh CRL of `issuer` (re-reading it FOR UPDATE so
   // CRL numbers never repeat) and returns the updated row.

@@ -17,9 +17,7 @@ std::string MicrosSql(absl::string_view column) {
   return absl::StrCat("(extract(epoch FROM ", column, ") * 1000000)::bigint");
 }
 
-absl::Time TimeAt(const Rows& r, int i, int col) {
-  return absl::FromUnixMicros(r.Int64(i, col));
-}
+absl::Time TimeAt(const Rows& r, int i, int col) { return absl::FromUnixMicros(r.Int64(i, col)); }
 
 std::optional<absl::Time> OptionalTimeAt(const Rows& r, int i, int col) {
   if (r.IsNull(i, col)) return std::nullopt;
@@ -48,8 +46,8 @@ std::string IssuerColumns() {
       "array_to_json(permitted_dns)::text, array_to_json(permitted_uri)::text, crl_number, "
       "crl_der, ",
       MicrosSql("crl_this_update"), ", ", MicrosSql("crl_next_update"), ", ",
-      MicrosSql("create_time"), ", ", MicrosSql("activate_time"), ", ",
-      MicrosSql("retire_time"), " FROM pki_issuers ");
+      MicrosSql("create_time"), ", ", MicrosSql("activate_time"), ", ", MicrosSql("retire_time"),
+      " FROM pki_issuers ");
 }
 
 IssuerRow IssuerFromRow(const Rows& r, int i) {
@@ -88,9 +86,9 @@ std::string CertificateColumns() {
       "array_to_json(dns_names)::text, array_to_json(uris)::text, "
       "array_to_json(ip_addresses)::text, array_to_json(usages)::text, key_type, rsa_bits, "
       "public_key_sha256, ",
-      MicrosSql("not_before"), ", ", MicrosSql("not_after"),
-      ", certificate_pem, generation, ", MicrosSql("revoke_time"),
-      ", coalesce(revoke_reason, 0), ", MicrosSql("create_time"), " FROM pki_certificates ");
+      MicrosSql("not_before"), ", ", MicrosSql("not_after"), ", certificate_pem, generation, ",
+      MicrosSql("revoke_time"), ", coalesce(revoke_reason, 0), ", MicrosSql("create_time"),
+      " FROM pki_certificates ");
 }
 
 CertificateRow CertificateFromRow(const Rows& r, int i) {
@@ -145,8 +143,9 @@ std::string TextArrayParam(const std::vector<std::string>& values) {
 }
 
 absl::StatusOr<TenantRef> PkiStore::GetTenantRef(Connection& conn, absl::string_view tenant) {
-  MANDANT_ASSIGN_OR_RETURN(Rows rows, conn.Query("SELECT uid::text, state FROM tenants WHERE name = $1",
-                                                 {std::string(tenant)}));
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows,
+      conn.Query("SELECT uid::text, state FROM tenants WHERE name = $1", {std::string(tenant)}));
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("tenant \"", tenant, "\" not found"));
   return TenantRef{std::string(rows.Text(0, 0)), std::string(rows.Text(0, 1))};
 }
@@ -160,8 +159,8 @@ absl::Status PkiStore::InsertIssuer(Connection& conn, const IssuerRow& row) {
       "$12::timestamptz, $13, $14::bytea, $15, $16::text[], $17::text[], "
       "CASE WHEN $5 = 'ACTIVE' THEN now() END)",
       {row.id, row.scope, row.tenant_uid.empty() ? Param() : Param(row.tenant_uid), row.kind,
-       row.state, row.signed_by.empty() ? Param() : Param(row.signed_by), row.subject,
-       row.key_type, row.public_key_sha256, row.serial, TimestampParam(row.not_before),
+       row.state, row.signed_by.empty() ? Param() : Param(row.signed_by), row.subject, row.key_type,
+       row.public_key_sha256, row.serial, TimestampParam(row.not_before),
        TimestampParam(row.not_after), row.certificate_pem,
        row.sealed_key.empty() ? Param() : Param(ByteaParam(row.sealed_key)),
        row.kek_id.empty() ? Param() : Param(row.kek_id), TextArrayParam(row.permitted_dns),
@@ -171,9 +170,8 @@ absl::Status PkiStore::InsertIssuer(Connection& conn, const IssuerRow& row) {
     if (pg && pg->sqlstate == kUniqueViolation &&
         (pg->constraint == "pki_issuers_one_active" ||
          pg->constraint == "pki_issuers_one_prepared")) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          row.scope, " already has a ", row.state, " ", row.kind, " issuer (", pg->constraint,
-          ")"));
+      return absl::AlreadyExistsError(absl::StrCat(row.scope, " already has a ", row.state, " ",
+                                                   row.kind, " issuer (", pg->constraint, ")"));
     }
     return st.status();
   }
@@ -186,11 +184,10 @@ absl::StatusOr<IssuerRow> PkiStore::GetIssuer(Connection& conn, absl::string_vie
   std::vector<Param> params = {std::string(id), std::string(scope)};
   if (!tenant_uid.empty()) params.push_back(std::string(tenant_uid));
   MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query(absl::StrCat("SELECT ", IssuerColumns(),
-                                         "WHERE id = $1 AND scope = $2 AND ",
-                                         TenantMatch(tenant_uid, 3),
-                                         for_update ? " FOR UPDATE" : ""),
-                            params));
+      Rows rows,
+      conn.Query(absl::StrCat("SELECT ", IssuerColumns(), "WHERE id = $1 AND scope = $2 AND ",
+                              TenantMatch(tenant_uid, 3), for_update ? " FOR UPDATE" : ""),
+                 params));
   if (rows.empty()) {
     return absl::NotFoundError(absl::StrCat("issuer \"", scope, "/issuers/", id, "\" not found"));
   }
@@ -199,10 +196,10 @@ absl::StatusOr<IssuerRow> PkiStore::GetIssuer(Connection& conn, absl::string_vie
 
 absl::StatusOr<IssuerRow> PkiStore::GetIssuerById(Connection& conn, absl::string_view id,
                                                   bool for_update) {
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query(absl::StrCat("SELECT ", IssuerColumns(), "WHERE id = $1",
-                                         for_update ? " FOR UPDATE" : ""),
-                            {std::string(id)}));
+  MANDANT_ASSIGN_OR_RETURN(Rows rows,
+                           conn.Query(absl::StrCat("SELECT ", IssuerColumns(), "WHERE id = $1",
+                                                   for_update ? " FOR UPDATE" : ""),
+                                      {std::string(id)}));
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("issuer \"", id, "\" not found"));
   return IssuerFromRow(rows, 0);
 }
@@ -227,8 +224,7 @@ absl::StatusOr<std::vector<IssuerRow>> PkiStore::ListIssuers(Connection& conn,
                                                              absl::string_view scope,
                                                              absl::string_view tenant_uid,
                                                              int offset, int limit) {
-  std::vector<Param> params = {std::string(scope), std::to_string(offset),
-                               std::to_string(limit)};
+  std::vector<Param> params = {std::string(scope), std::to_string(offset), std::to_string(limit)};
   if (!tenant_uid.empty()) params.push_back(std::string(tenant_uid));
   MANDANT_ASSIGN_OR_RETURN(
       Rows rows,
@@ -252,9 +248,8 @@ absl::Status PkiStore::SetIssuerState(Connection& conn, absl::string_view id,
   if (!st.ok()) {
     auto pg = PgErrorOf(st.status());
     if (pg && pg->sqlstate == kUniqueViolation) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("issuer ", id, ": its scope already has an ", state,
-                       " issuer of the same kind"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "issuer ", id, ": its scope already has an ", state, " issuer of the same kind"));
     }
     return st.status();
   }
@@ -265,20 +260,21 @@ absl::Status PkiStore::StoreCrl(Connection& conn, absl::string_view id, int64_t 
                                 absl::string_view der, absl::Time this_update,
                                 absl::Time next_update) {
   return conn
-      .Query("UPDATE pki_issuers SET crl_number = $2, crl_der = $3::bytea, "
-             "crl_this_update = $4::timestamptz, crl_next_update = $5::timestamptz "
-             "WHERE id = $1",
-             {std::string(id), std::to_string(crl_number), ByteaParam(der),
-              TimestampParam(this_update), TimestampParam(next_update)})
+      .Query(
+          "UPDATE pki_issuers SET crl_number = $2, crl_der = $3::bytea, "
+          "crl_this_update = $4::timestamptz, crl_next_update = $5::timestamptz "
+          "WHERE id = $1",
+          {std::string(id), std::to_string(crl_number), ByteaParam(der),
+           TimestampParam(this_update), TimestampParam(next_update)})
       .status();
 }
 
-absl::StatusOr<std::vector<std::string>> PkiStore::IssuersNotSealedWith(
-    Connection& conn, absl::string_view kek_id) {
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query("SELECT id FROM pki_issuers WHERE sealed_key IS NOT NULL AND "
-                            "kek_id <> $1 ORDER BY id",
-                            {std::string(kek_id)}));
+absl::StatusOr<std::vector<std::string>> PkiStore::IssuersNotSealedWith(Connection& conn,
+                                                                        absl::string_view kek_id) {
+  MANDANT_ASSIGN_OR_RETURN(Rows rows,
+                           conn.Query("SELECT id FROM pki_issuers WHERE sealed_key IS NOT NULL AND "
+                                      "kek_id <> $1 ORDER BY id",
+                                      {std::string(kek_id)}));
   std::vector<std::string> ids;
   for (int i = 0; i < rows.size(); ++i) ids.emplace_back(rows.Text(i, 0));
   return ids;
@@ -294,33 +290,32 @@ absl::Status PkiStore::ReplaceSealedKey(Connection& conn, absl::string_view id,
 
 absl::Status PkiStore::InsertCertificate(Connection& conn, const CertificateRow& row) {
   return conn
-      .Query("INSERT INTO pki_certificates (serial, issuer_id, scope, tenant_uid, subject, "
-             "dns_names, uris, ip_addresses, usages, key_type, rsa_bits, public_key_sha256, "
-             "not_before, not_after, certificate_pem) "
-             "VALUES ($1, $2, $3, $4::uuid, $5, $6::text[], $7::text[], $8::text[], $9::text[], "
-             "$10, $11::int, $12, $13::timestamptz, $14::timestamptz, $15)",
-             {row.serial, row.issuer_id, row.scope,
-              row.tenant_uid.empty() ? Param() : Param(row.tenant_uid), row.subject,
-              TextArrayParam(row.dns_names), TextArrayParam(row.uris),
-              TextArrayParam(row.ip_addresses), TextArrayParam(row.usages), row.key_type,
-              std::to_string(row.rsa_bits), row.public_key_sha256, TimestampParam(row.not_before),
-              TimestampParam(row.not_after), row.certificate_pem})
+      .Query(
+          "INSERT INTO pki_certificates (serial, issuer_id, scope, tenant_uid, subject, "
+          "dns_names, uris, ip_addresses, usages, key_type, rsa_bits, public_key_sha256, "
+          "not_before, not_after, certificate_pem) "
+          "VALUES ($1, $2, $3, $4::uuid, $5, $6::text[], $7::text[], $8::text[], $9::text[], "
+          "$10, $11::int, $12, $13::timestamptz, $14::timestamptz, $15)",
+          {row.serial, row.issuer_id, row.scope,
+           row.tenant_uid.empty() ? Param() : Param(row.tenant_uid), row.subject,
+           TextArrayParam(row.dns_names), TextArrayParam(row.uris),
+           TextArrayParam(row.ip_addresses), TextArrayParam(row.usages), row.key_type,
+           std::to_string(row.rsa_bits), row.public_key_sha256, TimestampParam(row.not_before),
+           TimestampParam(row.not_after), row.certificate_pem})
       .status();
 }
 
-absl::StatusOr<CertificateRow> PkiStore::GetCertificate(Connection& conn,
-                                                        absl::string_view scope,
+absl::StatusOr<CertificateRow> PkiStore::GetCertificate(Connection& conn, absl::string_view scope,
                                                         absl::string_view tenant_uid,
-                                                        absl::string_view serial,
-                                                        bool for_update) {
+                                                        absl::string_view serial, bool for_update) {
   std::vector<Param> params = {std::string(serial), std::string(scope)};
   if (!tenant_uid.empty()) params.push_back(std::string(tenant_uid));
   MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query(absl::StrCat("SELECT ", CertificateColumns(),
-                                         "WHERE serial = $1 AND scope = $2 AND ",
-                                         TenantMatch(tenant_uid, 3),
-                                         for_update ? " FOR UPDATE" : ""),
-                            params));
+      Rows rows,
+      conn.Query(
+          absl::StrCat("SELECT ", CertificateColumns(), "WHERE serial = $1 AND scope = $2 AND ",
+                       TenantMatch(tenant_uid, 3), for_update ? " FOR UPDATE" : ""),
+          params));
   if (rows.empty()) {
     return absl::NotFoundError(
         absl::StrCat("certificate \"", scope, "/certificates/", serial, "\" not found"));
@@ -328,8 +323,8 @@ absl::StatusOr<CertificateRow> PkiStore::GetCertificate(Connection& conn,
   return CertificateFromRow(rows, 0);
 }
 
-absl::StatusOr<std::vector<CertificateRow>> PkiStore::ListCertificates(
-    Connection& conn, const CertificateFilter& f) {
+absl::StatusOr<std::vector<CertificateRow>> PkiStore::ListCertificates(Connection& conn,
+                                                                       const CertificateFilter& f) {
   std::vector<Param> params = {f.scope, std::to_string(f.limit)};
   std::string where = "scope = $1";
   auto add = [&](std::string value, absl::string_view condition_template) {
@@ -348,13 +343,13 @@ absl::StatusOr<std::vector<CertificateRow>> PkiStore::ListCertificates(
   if (f.after_not_after) {
     params.push_back(TimestampParam(*f.after_not_after));
     params.push_back(f.after_serial);
-    where += absl::StrCat(" AND (not_after, serial) > ($", params.size() - 1,
-                          "::timestamptz, $", params.size(), ")");
+    where += absl::StrCat(" AND (not_after, serial) > ($", params.size() - 1, "::timestamptz, $",
+                          params.size(), ")");
   }
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query(absl::StrCat("SELECT ", CertificateColumns(), "WHERE ", where,
-                                         " ORDER BY not_after, serial LIMIT $2::int"),
-                            params));
+  MANDANT_ASSIGN_OR_RETURN(Rows rows,
+                           conn.Query(absl::StrCat("SELECT ", CertificateColumns(), "WHERE ", where,
+                                                   " ORDER BY not_after, serial LIMIT $2::int"),
+                                      params));
   std::vector<CertificateRow> out;
   out.reserve(rows.size());
   for (int i = 0; i < rows.size(); ++i) out.push_back(CertificateFromRow(rows, i));
@@ -364,9 +359,10 @@ absl::StatusOr<std::vector<CertificateRow>> PkiStore::ListCertificates(
 absl::Status PkiStore::Revoke(Connection& conn, absl::string_view serial, int reason,
                               absl::Time now) {
   return conn
-      .Query("UPDATE pki_certificates SET revoke_time = $2::timestamptz, revoke_reason = $3::int, "
-             "generation = generation + 1 WHERE serial = $1 AND revoke_time IS NULL",
-             {std::string(serial), TimestampParam(now), std::to_string(reason)})
+      .Query(
+          "UPDATE pki_certificates SET revoke_time = $2::timestamptz, revoke_reason = $3::int, "
+          "generation = generation + 1 WHERE serial = $1 AND revoke_time IS NULL",
+          {std::string(serial), TimestampParam(now), std::to_string(reason)})
       .status();
 }
 
@@ -375,14 +371,13 @@ absl::StatusOr<std::vector<std::string>> PkiStore::RevokeByUriPrefix(Connection&
                                                                      absl::string_view uri_prefix,
                                                                      int reason, absl::Time now) {
   MANDANT_ASSIGN_OR_RETURN(
-      Rows rows,
-      conn.Query("UPDATE pki_certificates SET revoke_time = $3::timestamptz, "
-                 "revoke_reason = $4::int, generation = generation + 1 "
-                 "WHERE scope = $1 AND revoke_time IS NULL "
-                 "AND EXISTS (SELECT 1 FROM unnest(uris) u WHERE starts_with(u, $2)) "
-                 "RETURNING issuer_id",
-                 {std::string(scope), std::string(uri_prefix), TimestampParam(now),
-                  std::to_string(reason)}));
+      Rows rows, conn.Query("UPDATE pki_certificates SET revoke_time = $3::timestamptz, "
+                            "revoke_reason = $4::int, generation = generation + 1 "
+                            "WHERE scope = $1 AND revoke_time IS NULL "
+                            "AND EXISTS (SELECT 1 FROM unnest(uris) u WHERE starts_with(u, $2)) "
+                            "RETURNING issuer_id",
+                            {std::string(scope), std::string(uri_prefix), TimestampParam(now),
+                             std::to_string(reason)}));
   std::vector<std::string> issuers;
   for (int i = 0; i < rows.size(); ++i) {
     std::string id(rows.Text(i, 0));
@@ -395,27 +390,26 @@ absl::StatusOr<std::vector<RevokedSerial>> PkiStore::RevokedBy(Connection& conn,
                                                                absl::string_view issuer_id,
                                                                absl::Time now) {
   MANDANT_ASSIGN_OR_RETURN(
-      Rows rows,
-      conn.Query(absl::StrCat("SELECT serial, ", MicrosSql("revoke_time"),
-                              ", revoke_reason FROM pki_certificates "
-                              "WHERE issuer_id = $1 AND revoke_time IS NOT NULL "
-                              "AND not_after > $2::timestamptz ORDER BY serial"),
-                 {std::string(issuer_id), TimestampParam(now)}));
+      Rows rows, conn.Query(absl::StrCat("SELECT serial, ", MicrosSql("revoke_time"),
+                                         ", revoke_reason FROM pki_certificates "
+                                         "WHERE issuer_id = $1 AND revoke_time IS NOT NULL "
+                                         "AND not_after > $2::timestamptz ORDER BY serial"),
+                            {std::string(issuer_id), TimestampParam(now)}));
   std::vector<RevokedSerial> out;
   out.reserve(rows.size());
   for (int i = 0; i < rows.size(); ++i) {
-    out.push_back({std::string(rows.Text(i, 0)), TimeAt(rows, i, 1),
-                   static_cast<int>(rows.Int64(i, 2))});
+    out.push_back(
+        {std::string(rows.Text(i, 0)), TimeAt(rows, i, 1), static_cast<int>(rows.Int64(i, 2))});
   }
   return out;
 }
 
 absl::StatusOr<std::pair<std::string, int64_t>> PkiStore::GetPolicy(Connection& conn,
                                                                     absl::string_view tenant) {
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query("SELECT p.policy, p.generation FROM pki_issuance_policies p "
-                            "JOIN tenants t ON t.id = p.tenant_id WHERE t.name = $1",
-                            {std::string(tenant)}));
+  MANDANT_ASSIGN_OR_RETURN(Rows rows,
+                           conn.Query("SELECT p.policy, p.generation FROM pki_issuance_policies p "
+                                      "JOIN tenants t ON t.id = p.tenant_id WHERE t.name = $1",
+                                      {std::string(tenant)}));
   if (rows.empty()) {
     return absl::NotFoundError(absl::StrCat("tenant \"", tenant, "\" has no issuance policy"));
   }

@@ -124,8 +124,7 @@ class PkiStore {
   absl::StatusOr<IssuerRow> GetIssuerById(Connection& conn, absl::string_view id,
                                           bool for_update = false);
   // The ACTIVE issuer of `kind` in the scope, or nullopt.
-  absl::StatusOr<std::optional<IssuerRow>> ActiveIssuer(Connection& conn,
-                                                        absl::string_view scope,
+  absl::StatusOr<std::optional<IssuerRow>> ActiveIssuer(Connection& conn, absl::string_view scope,
                                                         absl::string_view tenant_uid,
                                                         absl::string_view kind);
   // Newest first. Scopes hold few issuers, so pages are by offset.
@@ -162,8 +161,7 @@ class PkiStore {
   // Revoked certificates of an issuer that have not expired by `now`
   // (RFC 5280 lets a CRL drop expired entries).
   absl::StatusOr<std::vector<RevokedSerial>> RevokedBy(Connection& conn,
-                                                       absl::string_view issuer_id,
-                                                       absl::Time now);
+                                                       absl::string_view issuer_id, absl::Time now);
 
   // The serialized mandant.v1.IssuancePolicy of a tenant (by tenant name),
   // with its generation; NOT_FOUND when none is stored.

@@ -28,8 +28,8 @@ namespace mandant {
 namespace {
 
 using controller::auth::Role;
-using ::testing::HasSubstr;
 using testing::GrpcIs;
+using ::testing::HasSubstr;
 using testing::TestController;
 
 struct KeyAndCsr {
@@ -156,11 +156,9 @@ TEST_F(CertificateServiceTest, IssuedChainVerifiesStrictlyUpToTheMandantRoot) {
   // The default TTL of a tenant policy is 24 hours.
   EXPECT_EQ(c.not_after().seconds() - c.not_before().seconds(), 24 * 3600 + 60);
   EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {root_pem_},
-                                               {resp.chain_pem()}, "",
-                                               {"-purpose", "sslserver"}));
+                                               {resp.chain_pem()}, "", {"-purpose", "sslserver"}));
   EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {root_pem_},
-                                               {resp.chain_pem()}, "",
-                                               {"-purpose", "sslclient"}));
+                                               {resp.chain_pem()}, "", {"-purpose", "sslclient"}));
 
   // In the inventory, readable by the tenant's viewer, listed by expiry.
   v1::GetCertificateRequest get;
@@ -178,17 +176,18 @@ TEST_F(CertificateServiceTest, IssuedChainVerifiesStrictlyUpToTheMandantRoot) {
   ASSERT_EQ(listed.certificates_size(), 1);
   EXPECT_EQ(listed.certificates(0).name(), c.name());
   EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM audit_log WHERE method = 'IssueCertificate' "
-                               "AND code = 'OK' AND object = '", c.name(), "'")),
+                               "AND code = 'OK' AND object = '",
+                               c.name(), "'")),
             1);
 }
 
 TEST_F(CertificateServiceTest, NamesOutsideTheTenantAreRefusedAndAudited) {
   v1::IssueCertificateResponse resp;
   // Another tenant's zone, a look-alike, a foreign trust domain.
-  for (const KeyAndCsr& k : {MakeCsr({"api.beta.svc.mandant.internal"}),
-                             MakeCsr({"evil-acme.svc.mandant.internal"}),
-                             MakeCsr({}, {"spiffe://beta.tenants.mandant.internal/x"}),
-                             MakeCsr({"api.acme.svc.mandant.internal"}, {}, {"10.80.0.5"})}) {
+  for (const KeyAndCsr& k :
+       {MakeCsr({"api.beta.svc.mandant.internal"}), MakeCsr({"evil-acme.svc.mandant.internal"}),
+        MakeCsr({}, {"spiffe://beta.tenants.mandant.internal/x"}),
+        MakeCsr({"api.acme.svc.mandant.internal"}, {}, {"10.80.0.5"})}) {
     grpc::Status st = Issue(acme_admin_, "tenants/acme", k.csr_pem, &resp);
     EXPECT_THAT(st, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, ""));
     EXPECT_THAT(Fields(st), ::testing::Contains("csr")) << st.error_message();
@@ -221,8 +220,8 @@ TEST_F(CertificateServiceTest, HandMadeLeafViolatingConstraintsFailsOpenSslVerif
   names.dns_names = {"api.beta.svc.mandant.internal"};
   auto leaf = pki::testing::HandMadeLeaf(**ca, names, absl::Now());
   ASSERT_OK(leaf);
-  absl::Status verified = pki::testing::VerifyWithOpenSslCli(
-      pki::testing::Pem(leaf->cert.get()), {root_pem_}, {row->certificate_pem});
+  absl::Status verified = pki::testing::VerifyWithOpenSslCli(pki::testing::Pem(leaf->cert.get()),
+                                                             {root_pem_}, {row->certificate_pem});
   EXPECT_FALSE(verified.ok());
   EXPECT_THAT(std::string(verified.message()), HasSubstr("permitted subtree violation"));
 }
@@ -234,8 +233,7 @@ TEST_F(CertificateServiceTest, RevokedCertificateFailsVerificationWithTheCrl) {
   const std::string issuer = resp.certificate().issuer();
   const std::string crl_before = CrlPem(acme_viewer_, issuer);
   EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {root_pem_},
-                                               {resp.chain_pem()}, crl_before,
-                                               {"-crl_check"}));
+                                               {resp.chain_pem()}, crl_before, {"-crl_check"}));
 
   // A viewer may not revoke; the tenant admin may, once.
   v1::RevokeCertificateRequest revoke;
@@ -251,7 +249,8 @@ TEST_F(CertificateServiceTest, RevokedCertificateFailsVerificationWithTheCrl) {
   ctx = TestController::Context(acme_admin_);
   v1::Certificate again;
   ASSERT_TRUE(certs_->RevokeCertificate(ctx.get(), revoke, &again).ok());
-  EXPECT_EQ(again.revocation().revoke_time().seconds(), revoked.revocation().revoke_time().seconds());
+  EXPECT_EQ(again.revocation().revoke_time().seconds(),
+            revoked.revocation().revoke_time().seconds());
 
   const std::string crl_after = CrlPem(acme_viewer_, issuer);
   absl::Status verified = pki::testing::VerifyWithOpenSslCli(
@@ -282,8 +281,7 @@ TEST_F(CertificateServiceTest, TenantsNeverSeeOrTrustEachOther) {
   // The same serial under acme's own scope does not exist either.
   get.set_name(absl::StrCat("tenants/acme/certificates/", beta_cert.certificate().serial()));
   ctx = TestController::Context(acme_admin_);
-  EXPECT_THAT(certs_->GetCertificate(ctx.get(), get, &c),
-              GrpcIs(grpc::StatusCode::NOT_FOUND, ""));
+  EXPECT_THAT(certs_->GetCertificate(ctx.get(), get, &c), GrpcIs(grpc::StatusCode::NOT_FOUND, ""));
   // Infrastructure is for provider admins.
   EXPECT_THAT(Issue(acme_admin_, "infrastructure", k.csr_pem, &resp),
               GrpcIs(grpc::StatusCode::PERMISSION_DENIED, ""));
@@ -293,8 +291,7 @@ TEST_F(CertificateServiceTest, TenantsNeverSeeOrTrustEachOther) {
   const std::string acme_bundle = TrustBundle(acme_admin_, "tenants/acme");
   ASSERT_THAT(acme_bundle, HasSubstr("BEGIN CERTIFICATE"));
   EXPECT_FALSE(pki::testing::VerifyWithOpenSslCli(beta_cert.certificate_pem(), {acme_bundle},
-                                                  {beta_cert.chain_pem()}, "",
-                                                  {"-partial_chain"})
+                                                  {beta_cert.chain_pem()}, "", {"-partial_chain"})
                    .ok());
   KeyAndCsr mine = MakeCsr({"api.acme.svc.mandant.internal"});
   ASSERT_TRUE(Issue(acme_admin_, "tenants/acme", mine.csr_pem, &resp).ok());
@@ -306,8 +303,8 @@ TEST_F(CertificateServiceTest, DeletingATenantRevokesItsIntermediate) {
   KeyAndCsr k = MakeCsr({"api.beta.svc.mandant.internal"});
   v1::IssueCertificateResponse beta_cert;
   ASSERT_TRUE(Issue(beta_admin_, "tenants/beta", k.csr_pem, &beta_cert).ok());
-  auto root_id = controller_->Sql(
-      "SELECT id FROM pki_issuers WHERE kind = 'ROOT' AND state = 'ACTIVE'");
+  auto root_id =
+      controller_->Sql("SELECT id FROM pki_issuers WHERE kind = 'ROOT' AND state = 'ACTIVE'");
   ASSERT_OK(root_id);
   const std::string root_issuer =
       absl::StrCat("infrastructure/issuers/", absl::StripAsciiWhitespace(*root_id));
@@ -322,8 +319,8 @@ TEST_F(CertificateServiceTest, DeletingATenantRevokesItsIntermediate) {
   // fails a revocation-checking verifier.
   const std::string root_crl = CrlPem(admin_, root_issuer);
   EXPECT_OK(pki::testing::VerifyWithOpenSslCli(beta_cert.chain_pem(), {root_pem_}, {}, "", {}));
-  absl::Status verified = pki::testing::VerifyWithOpenSslCli(beta_cert.chain_pem(), {root_pem_},
-                                                             {}, root_crl, {"-crl_check"});
+  absl::Status verified = pki::testing::VerifyWithOpenSslCli(beta_cert.chain_pem(), {root_pem_}, {},
+                                                             root_crl, {"-crl_check"});
   EXPECT_FALSE(verified.ok());
   EXPECT_THAT(std::string(verified.message()), HasSubstr("revoked"));
 
@@ -671,8 +668,8 @@ TEST_F(CertificateServiceTest, ServicesOfOneTenantHandshakeAndOthersAreRefused) 
     c.pem_cert_chain = cert.certificate_pem() + cert.chain_pem();
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("api.acme.svc.mandant.internal");
-    auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                             grpc::SslCredentials(c), args);
+    auto channel =
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(c), args);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     // grpc.health.v1.Health/Check with an empty HealthCheckRequest (zero

@@ -51,13 +51,12 @@ class PostgresClientCertTest : public ::testing::Test {
     // Bootstrap over the Unix socket (the only way in before certificates
     // exist), exactly as an operator would.
     const std::string socket_dir = pg_->conninfo("x").substr(5, pg_->conninfo("x").find(' ') - 5);
-    WriteConfig(absl::StrCat("host=", socket_dir, " port=", pg_->port(),
-                             " dbname=mandant user=mandant"));
+    WriteConfig(
+        absl::StrCat("host=", socket_dir, " port=", pg_->port(), " dbname=mandant user=mandant"));
     ASSERT_OK(Mandantd({"migrate"}).status());
     ASSERT_OK(Mandantd({"pki", "init", "--output", dir_ + "/root.crt"}).status());
     ASSERT_OK(Mandantd({"pki", "issue", "--usage", "server", "--dns", "localhost", "--ip",
-                        "127.0.0.1", "--cert_out", dir_ + "/pg.crt", "--key_out",
-                        dir_ + "/pg.key"})
+                        "127.0.0.1", "--cert_out", dir_ + "/pg.crt", "--key_out", dir_ + "/pg.key"})
                   .status());
     ASSERT_OK(Mandantd({"pki", "issue", "--usage", "client", "--common_name", "mandant",
                         "--cert_out", dir_ + "/client.crt", "--key_out", dir_ + "/client.key"})
@@ -81,10 +80,9 @@ class PostgresClientCertTest : public ::testing::Test {
   }
 
   void WriteConfig(const std::string& conninfo) {
-    std::ofstream(dir_ + "/mandantd.yaml")
-        << "listen: \"127.0.0.1:0\"\nmetrics_listen: \"\"\n"
-        << "database:\n  conninfo: \"" << conninfo << "\"\n"
-        << "pki: {kek_file: \"" << dir_ << "/kek\"}\n";
+    std::ofstream(dir_ + "/mandantd.yaml") << "listen: \"127.0.0.1:0\"\nmetrics_listen: \"\"\n"
+                                           << "database:\n  conninfo: \"" << conninfo << "\"\n"
+                                           << "pki: {kek_file: \"" << dir_ << "/kek\"}\n";
   }
 
   absl::StatusOr<std::string> Mandantd(std::vector<std::string> args) {
@@ -96,10 +94,11 @@ class PostgresClientCertTest : public ::testing::Test {
 
   // libpq over TCP with TLS verified against Mandant's root.
   std::string TlsConninfo(const std::string& cert, const std::string& key) {
-    std::string c = absl::StrCat("host=localhost hostaddr=127.0.0.1 port=", pg_->port(),
-                                 " dbname=mandant user=mandant sslmode=verify-full sslrootcert=",
-                                 dir_, "/root.crt");
-    if (!cert.empty()) absl::StrAppend(&c, " sslcert=", dir_, "/", cert, " sslkey=", dir_, "/", key);
+    std::string c = absl::StrCat(
+        "host=localhost hostaddr=127.0.0.1 port=", pg_->port(),
+        " dbname=mandant user=mandant sslmode=verify-full sslrootcert=", dir_, "/root.crt");
+    if (!cert.empty())
+      absl::StrAppend(&c, " sslcert=", dir_, "/", cert, " sslkey=", dir_, "/", key);
     return c;
   }
 
@@ -111,8 +110,8 @@ TEST_F(PostgresClientCertTest, MandantdServesWithACertificateAuthenticatedDataba
   const std::string conninfo = TlsConninfo("client.crt", "client.key");
   auto conn = controller::store::Connection::Open(conninfo, "");
   ASSERT_OK(conn);
-  auto ssl = (*conn)->Query(
-      "SELECT ssl::text, client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+  auto ssl =
+      (*conn)->Query("SELECT ssl::text, client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
   ASSERT_OK(ssl);
   EXPECT_EQ(ssl->Text(0, 0), "true");
   EXPECT_EQ(ssl->Text(0, 1), "/CN=mandant");
@@ -133,9 +132,9 @@ TEST_F(PostgresClientCertTest, MandantdServesWithACertificateAuthenticatedDataba
   options.keys = *std::move(keys);
   auto server = controller::Server::Start(std::move(options));
   ASSERT_OK(server);
-  auto token = controller::auth::CreateToken((*server)->database(), "operator",
-                                             controller::auth::Role::kProviderAdmin, "",
-                                             absl::Hours(1));
+  auto token =
+      controller::auth::CreateToken((*server)->database(), "operator",
+                                    controller::auth::Role::kProviderAdmin, "", absl::Hours(1));
   ASSERT_OK(token);
   grpc::SslCredentialsOptions ssl_options;
   ssl_options.pem_root_certs = Read("root.crt");
@@ -157,9 +156,11 @@ TEST_F(PostgresClientCertTest, WithoutTheRightCertificateThereIsNoWayIn) {
   EXPECT_FALSE(none.ok());
   auto other = controller::store::Connection::Open(TlsConninfo("other.crt", "other.key"), "");
   EXPECT_FALSE(other.ok());
-  EXPECT_THAT(std::string(other.status().message()), HasSubstr("certificate authentication failed"));
+  EXPECT_THAT(std::string(other.status().message()),
+              HasSubstr("certificate authentication failed"));
   auto plain = controller::store::Connection::Open(
-      absl::StrCat("host=127.0.0.1 port=", pg_->port(), " dbname=mandant user=mandant sslmode=disable"),
+      absl::StrCat("host=127.0.0.1 port=", pg_->port(),
+                   " dbname=mandant user=mandant sslmode=disable"),
       "");
   EXPECT_FALSE(plain.ok());
   // mandantd trusting another root refuses the server.
@@ -173,8 +174,8 @@ TEST_F(PostgresClientCertTest, WithoutTheRightCertificateThereIsNoWayIn) {
       "");
   EXPECT_FALSE(wrong_root.ok());
   // The right certificate still works.
-  EXPECT_OK(controller::store::Connection::Open(TlsConninfo("client.crt", "client.key"), "")
-                .status());
+  EXPECT_OK(
+      controller::store::Connection::Open(TlsConninfo("client.crt", "client.key"), "").status());
 }
 
 }  // namespace

@@ -69,8 +69,7 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   if (!template_db.ok()) return template_db.status();
   auto conn = controller::store::Connection::Open(s->conninfo("mandant_template"), "");
   if (!conn.ok()) return conn.status();
-  auto migrated =
-      controller::store::Migrate(**conn, controller::store::BuiltinMigrations());
+  auto migrated = controller::store::Migrate(**conn, controller::store::BuiltinMigrations());
   if (!migrated.ok()) return migrated.status();
   return s;
 }
@@ -93,8 +92,8 @@ absl::StatusOr<std::string> PostgresServer::CreateMigratedDatabase() {
 
 absl::Status PostgresServer::Stop() {
   if (!running_) return absl::OkStatus();
-  auto out = RunCommand(
-      AsOwner({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"}));
+  auto out =
+      RunCommand(AsOwner({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "stop"}));
   if (!out.ok()) return out.status();
   running_ = false;
   return absl::OkStatus();
@@ -148,8 +147,8 @@ absl::Status PostgresServer::EnableClientCertificateAuth(const std::string& cert
 }
 
 absl::StatusOr<std::string> PostgresServer::Dump(const std::string& dbname) const {
-  return RunCommand({bindir_ + "/pg_dump", "-h", dir_, "-p", std::to_string(port_), "-U",
-                     "postgres", dbname});
+  return RunCommand(
+      {bindir_ + "/pg_dump", "-h", dir_, "-p", std::to_string(port_), "-U", "postgres", dbname});
 }
 
 absl::StatusOr<std::string> PostgresServer::Psql(const std::string& dbname,

@@ -56,7 +56,8 @@ absl::StatusOr<std::unique_ptr<TestController>> TestController::Start(
   MANDANT_ASSIGN_OR_RETURN(pki::KeyRing init_keys, t->KeyRing());
   MANDANT_ASSIGN_OR_RETURN(options.keys, t->KeyRing());
   {
-    MANDANT_ASSIGN_OR_RETURN(auto conn, controller::store::Connection::Open(options.database.conninfo, ""));
+    MANDANT_ASSIGN_OR_RETURN(auto conn,
+                             controller::store::Connection::Open(options.database.conninfo, ""));
     controller::Issuers issuers(options.pki, std::move(init_keys));
     MANDANT_RETURN_IF_ERROR(conn->Exec("BEGIN"));
     MANDANT_RETURN_IF_ERROR(issuers.Init(*conn, absl::Now()).status());
@@ -77,8 +78,8 @@ absl::StatusOr<std::unique_ptr<TestController>> TestController::Start(
 
 std::string TestController::Token(controller::auth::Role role, const std::string& tenant,
                                   const std::string& subject) {
-  auto token = controller::auth::CreateToken(server_->database(), subject, role, tenant,
-                                             absl::Hours(1));
+  auto token =
+      controller::auth::CreateToken(server_->database(), subject, role, tenant, absl::Hours(1));
   if (!token.ok()) {
     fprintf(stderr, "cannot create a token: %s\n", std::string(token.status().message()).c_str());
     std::abort();
