@@ -1,5 +1,7 @@
 #include "pki/certificate_builder.h"
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
 #include <utility>
@@ -64,6 +66,74 @@ absl::Status SetValidity(X509* cert, absl::Time not_before, absl::Time not_after
   if (!X509_set1_notBefore(cert, nb->get()) || !X509_set1_notAfter(cert, na->get())) {
     return OpenSslError("setting the validity failed");
   }
+  return absl::OkStatus();
+}
+
+// A key in OpenSSL's built-in ("legacy") form on `curve` ("P-256"), to
+// copy: d2i_PublicKey turns a provider key holding the curve's parameters
+// into one, and then sets the public point of copies in place. Its own point
+// is that of a throwaway key; it has no private key. Never modified after
+// construction, so it may be copied from any thread. Null when OpenSSL
+// cannot make it.
+EVP_PKEY* MakeBuiltinCurveKey(const char* curve) {
+  EvpPkeyPtr generated(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve));
+  unsigned char point[256];
+  size_t len = 0;
+  if (generated == nullptr ||
+      EVP_PKEY_get_octet_string_param(generated.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                      sizeof(point), &len) != 1) {
+    return nullptr;
+  }
+  EVP_PKEY* key = EVP_PKEY_new();
+  if (key == nullptr || EVP_PKEY_copy_parameters(key, generated.get()) != 1) {
+    EVP_PKEY_free(key);
+    return nullptr;
+  }
+  const unsigned char* p = point;
+  if (d2i_PublicKey(EVP_PKEY_EC, &key, &p, static_cast<long>(len)) == nullptr ||
+      EVP_PKEY_get0_provider(key) != nullptr) {
+    EVP_PKEY_free(key);
+    return nullptr;
+  }
+  return key;
+}
+
+EVP_PKEY* BuiltinCurveKey(KeyType type) {
+  static EVP_PKEY* const p256 = MakeBuiltinCurveKey("P-256");
+  static EVP_PKEY* const p384 = MakeBuiltinCurveKey("P-384");
+  return type == KeyType::kEcdsaP256 ? p256 : type == KeyType::kEcdsaP384 ? p384 : nullptr;
+}
+
+// X509_set_pubkey, without its slow path where that can be avoided. For a
+// key held by a provider (every key OpenSSL 3 generates or decodes), OpenSSL
+// 3.0 runs the key through its encoder and the result back through its
+// decoder, setting up both afresh (about 400 us, more than everything else
+// in an issuance together); for a key in the built-in form it writes the
+// SubjectPublicKeyInfo directly. So a P-256 or P-384 key is first copied
+// into that form from its encoded point, which gives the same
+// SubjectPublicKeyInfo (named curve, the point as the key encodes it). The
+// certificate holds the copy, and X509_get0_pubkey works on it as on any key.
+absl::Status SetPublicKey(X509* cert, const EVP_PKEY* key, const KeyInfo& info) {
+  // X509_set_pubkey only reads the key; its signature predates const.
+  EVP_PKEY* to_set = const_cast<EVP_PKEY*>(key);
+  EvpPkeyPtr builtin;
+  EVP_PKEY* builtin_curve = BuiltinCurveKey(info.type);
+  if (builtin_curve != nullptr && EVP_PKEY_get0_provider(key) != nullptr) {
+    unsigned char point[256];
+    size_t len = 0;
+    if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                        sizeof(point), &len) == 1) {
+      builtin.reset(EVP_PKEY_dup(builtin_curve));
+      EVP_PKEY* target = builtin.get();
+      const unsigned char* p = point;
+      if (builtin != nullptr &&
+          d2i_PublicKey(EVP_PKEY_EC, &target, &p, static_cast<long>(len)) != nullptr) {
+        to_set = builtin.get();
+      }
+    }
+    ClearOpenSslErrors();
+  }
+  if (!X509_set_pubkey(cert, to_set)) return OpenSslError("setting the public key failed");
   return absl::OkStatus();
 }
 
@@ -243,29 +313,25 @@ absl::StatusOr<X509Ptr> BuildCertificate(const CertificateTemplate& tmpl, X509* 
     return OpenSslError("setting the serial number failed");
   }
 
-  X509NamePtr subject(X509_NAME_new());
-  if (subject == nullptr) return OpenSslError("allocating the subject failed");
+  // Written into the certificate's own name: X509_set_subject_name would
+  // copy it (an encode and a decode).
+  X509_NAME* subject = X509_get_subject_name(cert.get());
   if (absl::Status s =
-          AddNameEntry(subject.get(), NID_organizationName, "organization", tmpl.organization);
+          AddNameEntry(subject, NID_organizationName, "organization", tmpl.organization);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = AddNameEntry(subject.get(), NID_commonName, "common name", tmpl.common_name);
+  if (absl::Status s = AddNameEntry(subject, NID_commonName, "common name", tmpl.common_name);
       !s.ok()) {
     return s;
   }
-  const bool empty_subject = X509_NAME_entry_count(subject.get()) == 0;
-  if (!X509_set_subject_name(cert.get(), subject.get()) ||
-      !X509_set_issuer_name(cert.get(), issuer_cert == nullptr
-                                            ? subject.get()
-                                            : X509_get_subject_name(issuer_cert))) {
-    return OpenSslError("setting the subject and issuer names failed");
+  const bool empty_subject = X509_NAME_entry_count(subject) == 0;
+  if (!X509_set_issuer_name(
+          cert.get(), issuer_cert == nullptr ? subject : X509_get_subject_name(issuer_cert))) {
+    return OpenSslError("setting the issuer name failed");
   }
   if (absl::Status s = SetValidity(cert.get(), tmpl.not_before, tmpl.not_after); !s.ok()) return s;
-  // X509_set_pubkey only reads the key; its signature predates const.
-  if (!X509_set_pubkey(cert.get(), const_cast<EVP_PKEY*>(tmpl.public_key))) {
-    return OpenSslError("setting the public key failed");
-  }
+  if (absl::Status s = SetPublicKey(cert.get(), tmpl.public_key, *subject_key); !s.ok()) return s;
 
   if (absl::Status s = AddBasicConstraints(cert.get(), tmpl.ca); !s.ok()) return s;
   if (absl::Status s = AddKeyUsage(cert.get(), tmpl, *subject_key); !s.ok()) return s;

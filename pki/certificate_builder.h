@@ -65,7 +65,9 @@ struct CertificateTemplate {
 // (plus keyEncipherment for an RSA key with serverAuth, for TLS 1.2 RSA key
 // exchange) and the extended key usages. The subjectAltName extension is
 // critical exactly when the subject is empty (RFC 5280 4.2.1.6). The digest
-// follows the signing key (pki/key.h SignatureDigest).
+// follows the signing key (pki/key.h SignatureDigest). A P-256 or P-384
+// subject key is written as an uncompressed point, whatever form the key had
+// (RFC 5480's mandatory form).
 //
 // `issuer_cert` nullptr makes the certificate self-signed: `issuer_key` must
 // then be the private key of `public_key`. Neither is owned.

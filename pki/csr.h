@@ -22,6 +22,8 @@ inline constexpr size_t kMaxCsrSize = 64 * 1024;
 // extensions (key usages, basic constraints, ...) are never copied into a
 // certificate.
 struct ParsedCsr {
+  // The request as parsed. Its key is not decoded (X509_REQ_get0_pubkey
+  // returns null): that was done once, into public_key.
   X509ReqPtr request;
   // The requested key, verified to have signed the CSR.
   EvpPkeyPtr public_key;

@@ -1,5 +1,6 @@
 #include "pki/certificate_builder.h"
 
+#include <openssl/core_names.h>
 #include <openssl/x509v3.h>
 
 #include <string>
@@ -127,6 +128,70 @@ TEST_F(CertificateBuilderTest, RsaServerKeysAlsoGetKeyEncipherment) {
   cert = Build(t);
   ASSERT_OK(cert);
   EXPECT_EQ(X509_get_key_usage(cert->get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
+}
+
+std::string SpkiDer(const X509_PUBKEY* spki) {
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_PUBKEY(spki, &der);
+  std::string out(reinterpret_cast<char*>(der), len > 0 ? static_cast<size_t>(len) : 0);
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string PubkeyDer(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(key, &der);
+  std::string out(reinterpret_cast<char*>(der), len > 0 ? static_cast<size_t>(len) : 0);
+  OPENSSL_free(der);
+  return out;
+}
+
+TEST_F(CertificateBuilderTest, CertificateCarriesTheSubjectKey) {
+  for (KeyType type :
+       {KeyType::kEcdsaP256, KeyType::kEcdsaP384, KeyType::kEd25519, KeyType::kRsa}) {
+    SCOPED_TRACE(KeyTypeName(type));
+    absl::StatusOr<EvpPkeyPtr> key = GenerateKey(type);
+    ASSERT_OK(key);
+    CertificateTemplate t = Leaf();
+    t.public_key = key->get();
+    absl::StatusOr<X509Ptr> cert = Build(t);
+    ASSERT_OK(cert);
+    // The same SubjectPublicKeyInfo as OpenSSL's own encoder writes, and a
+    // key that works like any other.
+    EXPECT_EQ(SpkiDer(X509_get_X509_PUBKEY(cert->get())), PubkeyDer(key->get()));
+    EVP_PKEY* in_cert = X509_get0_pubkey(cert->get());
+    ASSERT_NE(in_cert, nullptr);
+    EXPECT_EQ(EVP_PKEY_eq(in_cert, key->get()), 1);
+    EXPECT_EQ(X509_check_private_key(cert->get(), key->get()), 1);
+    EXPECT_EQ(X509_verify(cert->get(), ca_key_.get()), 1);
+    // subjectKeyIdentifier: SHA-1 of the key's bits.
+    unsigned char sha1[20];
+    unsigned int len = 0;
+    ASSERT_EQ(X509_pubkey_digest(cert->get(), EVP_sha1(), sha1, &len), 1);
+    const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(cert->get());
+    ASSERT_NE(ski, nullptr);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(ski)),
+                          ASN1_STRING_length(ski)),
+              std::string(reinterpret_cast<char*>(sha1), len));
+  }
+}
+
+TEST_F(CertificateBuilderTest, ACompressedEcPointIsWrittenUncompressed) {
+  // RFC 5480 makes only the uncompressed form mandatory to support, and Go's
+  // crypto/x509 refuses compressed points in certificates.
+  absl::StatusOr<EvpPkeyPtr> key = GenerateKey(KeyType::kEcdsaP256);
+  ASSERT_OK(key);
+  const std::string uncompressed = PubkeyDer(key->get());
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(key->get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                           "compressed"),
+            1);
+  ASSERT_LT(PubkeyDer(key->get()).size(), uncompressed.size());
+  CertificateTemplate t = Leaf();
+  t.public_key = key->get();
+  absl::StatusOr<X509Ptr> cert = Build(t);
+  ASSERT_OK(cert);
+  EXPECT_EQ(SpkiDer(X509_get_X509_PUBKEY(cert->get())), uncompressed);
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert->get()), key->get()), 1);
 }
 
 TEST_F(CertificateBuilderTest, SerialsAreRandomAndPositive) {

@@ -1,11 +1,13 @@
 #include "pki/csr.h"
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/x509v3.h>
 
 #include <string>
 
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pki/encoding.h"
@@ -67,17 +69,43 @@ TEST(ParseCsrTest, RefusesEveryOtherKeyType) {
 }
 
 TEST(ParseCsrTest, RefusesABrokenSignature) {
+  for (KeyType type :
+       {KeyType::kEcdsaP256, KeyType::kEcdsaP384, KeyType::kEd25519, KeyType::kRsa}) {
+    SCOPED_TRACE(KeyTypeName(type));
+    absl::StatusOr<EvpPkeyPtr> key = GenerateKey(type);
+    ASSERT_OK(key);
+    absl::StatusOr<X509ReqPtr> req = BuildCsr(key->get(), "svc", {{"svc.acme.example"}, {}, {}});
+    ASSERT_OK(req);
+    absl::StatusOr<std::string> der = CsrToDer(req->get());
+    ASSERT_OK(der);
+    ASSERT_OK(ParseCsr(*der));
+    std::string broken = *der;
+    broken[broken.size() - 1] ^= 0x01;  // inside the signature
+    EXPECT_THAT(ParseCsr(broken), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           "CSR signature does not verify with its public key"));
+  }
+}
+
+TEST(ParseCsrTest, AcceptsACompressedEcPoint) {
   absl::StatusOr<EvpPkeyPtr> key = GenerateKey(KeyType::kEcdsaP256);
   ASSERT_OK(key);
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(key->get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                           "compressed"),
+            1);
   absl::StatusOr<X509ReqPtr> req = BuildCsr(key->get(), "svc", {{"svc.acme.example"}, {}, {}});
   ASSERT_OK(req);
-  absl::StatusOr<std::string> der = CsrToDer(req->get());
-  ASSERT_OK(der);
-  ASSERT_OK(ParseCsr(*der));
-  std::string broken = *der;
-  broken[broken.size() - 1] ^= 0x01;  // inside the signature's s value
-  EXPECT_THAT(ParseCsr(broken), StatusIs(absl::StatusCode::kInvalidArgument,
-                                         "CSR signature does not verify with its public key"));
+  const unsigned char* point = nullptr;
+  int point_len = 0;
+  ASSERT_EQ(X509_PUBKEY_get0_param(nullptr, &point, &point_len, nullptr,
+                                   X509_REQ_get_X509_PUBKEY(req->get())),
+            1);
+  ASSERT_EQ(point_len, 33);  // 02 or 03, then x
+  absl::StatusOr<std::string> pem = CsrToPem(req->get());
+  ASSERT_OK(pem);
+  absl::StatusOr<ParsedCsr> csr = ParseCsr(*pem);
+  ASSERT_OK(csr);
+  EXPECT_EQ(EVP_PKEY_eq(csr->public_key.get(), key->get()), 1);
+  EXPECT_EQ(csr->key, (KeyInfo{KeyType::kEcdsaP256, 0}));
 }
 
 TEST(ParseCsrTest, RefusesACsrSignedByAnotherKey) {
@@ -105,7 +133,11 @@ TEST(ParseCsrTest, ExtractsNamesFromPemAndDer) {
   absl::StatusOr<std::string> der = CsrToDer(req->get());
   ASSERT_OK(pem);
   ASSERT_OK(der);
-  for (const std::string& input : {*pem, *der, "\n  " + *pem}) {
+  // The label older tools write.
+  const std::string old_label =
+      absl::StrReplaceAll(*pem, {{"CERTIFICATE REQUEST-----", "NEW CERTIFICATE REQUEST-----"}});
+  ASSERT_NE(old_label, *pem);
+  for (const std::string& input : {*pem, *der, "\n  " + *pem, old_label}) {
     absl::StatusOr<ParsedCsr> csr = ParseCsr(input);
     ASSERT_OK(csr);
     EXPECT_EQ(csr->common_name, "api.acme.example");

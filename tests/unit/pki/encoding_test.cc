@@ -40,6 +40,31 @@ TEST(EncodingTest, CertificatesRoundTripThroughPemAndDer) {
   }
 }
 
+TEST(EncodingTest, CertificatePemIsWhatOpenSslWrites) {
+  const absl::Time now = absl::Now();
+  absl::StatusOr<CertificateAuthority> root = testing::MakeRoot(now);
+  ASSERT_OK(root);
+  // Leaves of many lengths, so that the last base64 line has every length.
+  for (int n = 0; n < 24; ++n) {
+    SubjectAltNames names;
+    names.dns_names = {absl::StrCat(std::string(n + 1, 'a'), ".example.org")};
+    absl::StatusOr<testing::Leaf> leaf = testing::IssueTestLeaf(*root, names, now);
+    ASSERT_OK(leaf);
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    ASSERT_EQ(PEM_write_bio_X509(bio.get(), leaf->cert.get()), 1);
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio.get(), &data);
+    EXPECT_THAT(CertificateToPem(leaf->cert.get()),
+                IsOkAndHolds(std::string(data, static_cast<size_t>(len))));
+    unsigned char* der = nullptr;
+    const int der_len = i2d_X509(leaf->cert.get(), &der);
+    ASSERT_GT(der_len, 0);
+    EXPECT_THAT(CertificateToDer(leaf->cert.get()),
+                IsOkAndHolds(std::string(reinterpret_cast<char*>(der), der_len)));
+    OPENSSL_free(der);
+  }
+}
+
 TEST(EncodingTest, ParsesABundle) {
   absl::StatusOr<CertificateAuthority> a = testing::MakeRoot(absl::Now());
   absl::StatusOr<CertificateAuthority> b = testing::MakeRoot(absl::Now());

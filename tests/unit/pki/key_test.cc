@@ -1,5 +1,6 @@
 #include "pki/key.h"
 
+#include <openssl/core_names.h>
 #include <openssl/x509.h>
 
 #include <string>
@@ -100,6 +101,105 @@ TEST(ValidatePublicKeyTest, RefusesTheEcPointAtInfinity) {
   ASSERT_NE(key, nullptr) << "OpenSSL no longer decodes it; the check is then belt and braces";
   EXPECT_THAT(ValidatePublicKey(key.get(), {KeyType::kEcdsaP256, 0}),
               StatusIs(absl::StatusCode::kInvalidArgument, "ECDSA P-256 public key is invalid"));
+  // DecodePublicKey's own path for P-256 decodes it too; the check refuses it
+  // all the same.
+  p = reinterpret_cast<const unsigned char*>(der.data());
+  X509PubkeyPtr spki(d2i_X509_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  ASSERT_NE(spki, nullptr);
+  absl::StatusOr<EvpPkeyPtr> decoded = DecodePublicKey(spki.get());
+  ASSERT_OK(decoded);
+  EXPECT_THAT(ValidatePublicKey(decoded->get(), {KeyType::kEcdsaP256, 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "ECDSA P-256 public key is invalid"));
+}
+
+// The SubjectPublicKeyInfo of `key` as OpenSSL's generic encoder writes it.
+X509PubkeyPtr Spki(EVP_PKEY* key) {
+  X509_PUBKEY* spki = nullptr;
+  if (X509_PUBKEY_set(&spki, key) != 1) return nullptr;
+  return X509PubkeyPtr(spki);
+}
+
+// A P-256 SubjectPublicKeyInfo with `point` (at most 100 bytes) as the key.
+X509PubkeyPtr P256Spki(const std::string& point) {
+  const std::string algorithm =
+      absl::HexStringToBytes("301306072a8648ce3d020106082a8648ce3d030107");
+  const std::string bits = std::string(1, '\0') + point;
+  const std::string body =
+      algorithm + "\x03" + std::string(1, static_cast<char>(bits.size())) + bits;
+  const std::string der = "\x30" + std::string(1, static_cast<char>(body.size())) + body;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  return X509PubkeyPtr(d2i_X509_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+}
+
+std::string EncodedPoint(EVP_PKEY* key) {
+  unsigned char buf[256];
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf, sizeof(buf),
+                                      &len) != 1) {
+    return "";
+  }
+  return std::string(reinterpret_cast<char*>(buf), len);
+}
+
+TEST(DecodePublicKeyTest, DecodesEveryAcceptedKeyType) {
+  for (KeyInfo want : {KeyInfo{KeyType::kEcdsaP256, 0}, KeyInfo{KeyType::kEcdsaP384, 0},
+                       KeyInfo{KeyType::kEd25519, 0}, KeyInfo{KeyType::kRsa, 2048}}) {
+    SCOPED_TRACE(DescribeKey(want));
+    absl::StatusOr<EvpPkeyPtr> key = GenerateKey(want.type, 2048);
+    ASSERT_OK(key);
+    X509PubkeyPtr spki = Spki(key->get());
+    ASSERT_NE(spki, nullptr);
+    absl::StatusOr<EvpPkeyPtr> decoded = DecodePublicKey(spki.get());
+    ASSERT_OK(decoded);
+    EXPECT_EQ(EVP_PKEY_eq(decoded->get(), key->get()), 1);
+    EXPECT_THAT(ClassifyKey(decoded->get()), IsOkAndHolds(want));
+    EXPECT_OK(ValidatePublicKey(decoded->get(), want));
+  }
+}
+
+TEST(DecodePublicKeyTest, DecodesACompressedPoint) {
+  absl::StatusOr<EvpPkeyPtr> key = GenerateKey(KeyType::kEcdsaP256);
+  ASSERT_OK(key);
+  const std::string uncompressed = EncodedPoint(key->get());
+  ASSERT_EQ(uncompressed.size(), 65u);
+  // 02 or 03 (the parity of y), then x.
+  const std::string compressed =
+      std::string(1, static_cast<char>(2 + (uncompressed.back() & 1))) + uncompressed.substr(1, 32);
+  X509PubkeyPtr spki = P256Spki(compressed);
+  ASSERT_NE(spki, nullptr);
+  absl::StatusOr<EvpPkeyPtr> decoded = DecodePublicKey(spki.get());
+  ASSERT_OK(decoded);
+  EXPECT_EQ(EVP_PKEY_eq(decoded->get(), key->get()), 1);
+}
+
+TEST(DecodePublicKeyTest, RefusesAPointOffTheCurve) {
+  absl::StatusOr<EvpPkeyPtr> key = GenerateKey(KeyType::kEcdsaP256);
+  ASSERT_OK(key);
+  std::string point = EncodedPoint(key->get());
+  ASSERT_EQ(point.size(), 65u);
+  point.back() ^= 0x01;  // y no longer matches x
+  X509PubkeyPtr spki = P256Spki(point);
+  ASSERT_NE(spki, nullptr);
+  EXPECT_THAT(DecodePublicKey(spki.get()),
+              StatusIs(absl::StatusCode::kInvalidArgument, "public key does not parse"));
+  EXPECT_THAT(DecodePublicKey(nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument, "no public key"));
+}
+
+TEST(DecodePublicKeyTest, TakesTheGenericPathForOtherKeys) {
+  // Decoded by OpenSSL's decoder; refusing them is ClassifyKey's job.
+  for (const char* kind : {"P-521", "secp256k1", "Ed448", "DSA"}) {
+    SCOPED_TRACE(kind);
+    absl::StatusOr<EvpPkeyPtr> key = testing::GenerateUnsupportedKey(kind);
+    ASSERT_OK(key);
+    X509PubkeyPtr spki = Spki(key->get());
+    ASSERT_NE(spki, nullptr);
+    absl::StatusOr<EvpPkeyPtr> decoded = DecodePublicKey(spki.get());
+    ASSERT_OK(decoded);
+    EXPECT_EQ(EVP_PKEY_eq(decoded->get(), key->get()), 1);
+    EXPECT_THAT(ClassifyKey(decoded->get()),
+                StatusIs(absl::StatusCode::kInvalidArgument, "is not supported"));
+  }
 }
 
 TEST(KeyTest, SignatureDigestFollowsTheKeyType) {
