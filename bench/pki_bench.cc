@@ -27,6 +27,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -43,6 +44,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "controller/pki/issuers.h"
+#include "controller/store/pg.h"
+#include "controller/store/pki_store.h"
 #include "nlohmann/json.hpp"
 #include "pki/certificate_authority.h"
 #include "pki/certificate_info.h"
@@ -51,12 +55,17 @@
 #include "pki/key.h"
 #include "pki/name_constraints.h"
 #include "pki/openssl_ptr.h"
+#include "tests/support/postgres_server.h"
 
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(2), "measured time of each phase");
 ABSL_FLAG(absl::Duration, warmup, absl::Milliseconds(200), "unmeasured time before each phase");
 ABSL_FLAG(int, rounds, 3, "rounds of all phases; the median round is reported");
 ABSL_FLAG(std::string, threads, "1,2", "worker thread counts, comma-separated");
 ABSL_FLAG(int, csrs, 512, "distinct pre-generated CSRs (own P-256 key and names each)");
+ABSL_FLAG(bool, postgres, true,
+          "also measure issuance with the inventory in a private PostgreSQL (fsync on), "
+          "one transaction per certificate and batched");
+ABSL_FLAG(int, record_batch, 64, "certificates per inventory transaction in the batched phase");
 
 namespace mandant::bench {
 namespace {
@@ -97,17 +106,142 @@ class DescribeSink : public CertificateSink {
   }
 };
 
-// The workloads measured against the baseline. An "issue + record" workload
-// with the inventory in PostgreSQL goes here once the store exists, e.g.
-// {"issue + record (PostgreSQL)", [&] { return MakePostgresSink(...); }}.
-std::vector<IssuanceWorkload> Workloads() {
-  return {
+// The inventory in PostgreSQL, as mandantd writes it (store::PkiStore),
+// with fsync on, so that a commit is durable. Each worker has its own
+// connection; `batch` certificates go into one transaction and one
+// statement (PkiStore::InsertCertificates), 1 meaning a transaction per
+// certificate, which is what IssueCertificate does today.
+class PostgresSink : public CertificateSink {
+ public:
+  PostgresSink(std::unique_ptr<controller::store::Connection> conn, int batch)
+      : conn_(std::move(conn)), batch_(batch) {}
+
+  absl::Status Record(const pki::ParsedCsr& csr, X509* cert, std::string pem) override {
+    absl::StatusOr<controller::store::CertificateRow> row =
+        controller::InventoryRow(cert, kIssuerId, kScope, kTenantUid);
+    if (!row.ok()) return row.status();
+    pending_.push_back(*std::move(row));
+    if (static_cast<int>(pending_.size()) >= batch_) return Flush();
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush() override {
+    if (pending_.empty()) return absl::OkStatus();
+    absl::Status st = conn_->Exec("BEGIN");
+    if (st.ok()) st = store_.InsertCertificates(*conn_, pending_);
+    if (st.ok()) st = conn_->Exec("COMMIT");
+    if (!st.ok()) (void)conn_->Exec("ROLLBACK");
+    pending_.clear();
+    return st;
+  }
+
+  static constexpr absl::string_view kIssuerId = "20260101-0000aaaa";
+  static constexpr absl::string_view kRootId = "20260101-0000bbbb";
+  static constexpr absl::string_view kScope = "tenants/acme";
+  static constexpr absl::string_view kTenantUid = "00000000-0000-4000-8000-000000000001";
+
+ private:
+  std::unique_ptr<controller::store::Connection> conn_;
+  const int batch_;
+  controller::store::PkiStore store_;
+  std::vector<controller::store::CertificateRow> pending_;
+};
+
+// A private PostgreSQL with the schema and the fixture's CAs as issuer
+// rows (keys offline: the bench signs in memory).
+struct DurableInventory {
+  std::unique_ptr<testing::PostgresServer> server;
+  std::string conninfo;
+};
+
+absl::StatusOr<controller::store::IssuerRow> IssuerRowOf(const pki::CertificateAuthority& ca,
+                                                         absl::string_view id,
+                                                         absl::string_view kind,
+                                                         absl::string_view scope,
+                                                         absl::string_view tenant_uid,
+                                                         absl::string_view signed_by) {
+  absl::StatusOr<pki::CertificateInfo> info = pki::DescribeCertificate(ca.certificate());
+  if (!info.ok()) return info.status();
+  absl::StatusOr<std::string> pem = pki::CertificateToPem(ca.certificate());
+  if (!pem.ok()) return pem.status();
+  controller::store::IssuerRow row;
+  row.id = std::string(id);
+  row.scope = std::string(scope);
+  row.tenant_uid = std::string(tenant_uid);
+  row.kind = std::string(kind);
+  row.state = "ACTIVE";
+  row.signed_by = std::string(signed_by);
+  row.subject = info->subject;
+  row.key_type = controller::KeyTypeText(info->key);
+  row.public_key_sha256 = info->public_key_sha256;
+  row.serial = info->serial_hex;
+  row.not_before = info->not_before;
+  row.not_after = info->not_after;
+  row.certificate_pem = *pem;
+  return row;
+}
+
+absl::StatusOr<DurableInventory> StartDurableInventory(const pki::CertificateAuthority& root,
+                                                       const pki::CertificateAuthority& inter) {
+  DurableInventory inv;
+  absl::StatusOr<std::unique_ptr<testing::PostgresServer>> pg = testing::PostgresServer::Start();
+  if (!pg.ok()) return pg.status();
+  inv.server = *std::move(pg);
+  // The test server runs with fsync off; the inventory figures need
+  // commits that reach the disk.
+  for (const char* setting : {"fsync = on", "full_page_writes = on", "synchronous_commit = on"}) {
+    absl::StatusOr<std::string> on =
+        inv.server->Psql("postgres", absl::StrCat("ALTER SYSTEM SET ", setting));
+    if (!on.ok()) return on.status();
+  }
+  if (absl::Status st = inv.server->Stop(); !st.ok()) return st;
+  if (absl::Status st = inv.server->Resume(); !st.ok()) return st;
+  absl::StatusOr<std::string> db = inv.server->CreateMigratedDatabase();
+  if (!db.ok()) return db.status();
+  inv.conninfo = inv.server->conninfo(*db);
+  absl::StatusOr<std::unique_ptr<controller::store::Connection>> conn =
+      controller::store::Connection::Open(inv.conninfo, "");
+  if (!conn.ok()) return conn.status();
+  controller::store::PkiStore store;
+  absl::StatusOr<controller::store::IssuerRow> root_row =
+      IssuerRowOf(root, PostgresSink::kRootId, "ROOT", "infrastructure", "", "");
+  if (!root_row.ok()) return root_row.status();
+  absl::StatusOr<controller::store::IssuerRow> inter_row =
+      IssuerRowOf(inter, PostgresSink::kIssuerId, "TENANT", PostgresSink::kScope,
+                  PostgresSink::kTenantUid, PostgresSink::kRootId);
+  if (!inter_row.ok()) return inter_row.status();
+  if (absl::Status st = store.InsertIssuer(**conn, *root_row); !st.ok()) return st;
+  if (absl::Status st = store.InsertIssuer(**conn, *inter_row); !st.ok()) return st;
+  return inv;
+}
+
+SinkFactory PostgresSinkFactory(const DurableInventory* inv, int batch) {
+  return [inv, batch]() -> absl::StatusOr<std::unique_ptr<CertificateSink>> {
+    absl::StatusOr<std::unique_ptr<controller::store::Connection>> conn =
+        controller::store::Connection::Open(inv->conninfo, "");
+    if (!conn.ok()) return conn.status();
+    return std::make_unique<PostgresSink>(*std::move(conn), batch);
+  };
+}
+
+// The workloads measured against the baseline; the PostgreSQL ones when
+// `inventory` is given.
+std::vector<IssuanceWorkload> Workloads(const DurableInventory* inventory) {
+  std::vector<IssuanceWorkload> out = {
       {"issue (in memory)", nullptr},
       {"issue + describe (no database)",
        []() -> absl::StatusOr<std::unique_ptr<CertificateSink>> {
          return std::make_unique<DescribeSink>();
        }},
   };
+  if (inventory != nullptr) {
+    out.push_back({"issue + record, 1 per transaction (PostgreSQL)",
+                   PostgresSinkFactory(inventory, 1)});
+    const int batch = absl::GetFlag(FLAGS_record_batch);
+    out.push_back({absl::StrCat("issue + record, ", batch, " per transaction (PostgreSQL)"),
+                   PostgresSinkFactory(inventory, batch)});
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -498,7 +632,18 @@ int Main(int argc, char** argv) {
     std::cerr << "sanity check failed: " << s << "\n";
     return 1;
   }
-  const std::vector<IssuanceWorkload> workloads = Workloads();
+  std::optional<DurableInventory> inventory;
+  if (absl::GetFlag(FLAGS_postgres)) {
+    absl::StatusOr<DurableInventory> inv =
+        StartDurableInventory(fixture->root, fixture->intermediate);
+    if (!inv.ok()) {
+      std::cerr << "starting the PostgreSQL inventory: " << inv.status() << "\n";
+      return 1;
+    }
+    inventory = *std::move(inv);
+  }
+  const std::vector<IssuanceWorkload> workloads =
+      Workloads(inventory ? &*inventory : nullptr);
 
   std::printf("mandant_pki_bench: %ld CPUs online, %s; %d rounds, %s per phase; %d CSRs\n",
               sysconf(_SC_NPROCESSORS_ONLN), OpenSSL_version(OPENSSL_VERSION), rounds,

@@ -35,6 +35,29 @@ std::string NewIssuerId(absl::Time now) {
                       absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(b), 4)));
 }
 
+absl::StatusOr<store::CertificateRow> InventoryRow(const X509* cert, absl::string_view issuer_id,
+                                                   absl::string_view scope,
+                                                   absl::string_view tenant_uid) {
+  MANDANT_ASSIGN_OR_RETURN(pki::CertificateInfo info, pki::DescribeCertificate(cert));
+  store::CertificateRow row;
+  row.serial = info.serial_hex;
+  row.issuer_id = std::string(issuer_id);
+  row.scope = std::string(scope);
+  row.tenant_uid = std::string(tenant_uid);
+  row.subject = info.subject;
+  row.dns_names = info.subject_alt_names.dns_names;
+  row.uris = info.subject_alt_names.uris;
+  row.ip_addresses = info.subject_alt_names.ip_addresses;
+  for (pki::ExtendedKeyUsage u : info.extended_key_usages) row.usages.push_back(UsageText(u));
+  row.key_type = KeyTypeText(info.key);
+  row.rsa_bits = info.key.rsa_bits;
+  row.public_key_sha256 = info.public_key_sha256;
+  row.not_before = info.not_before;
+  row.not_after = info.not_after;
+  MANDANT_ASSIGN_OR_RETURN(row.certificate_pem, pki::CertificateToPem(cert));
+  return row;
+}
+
 std::string KeyTypeText(const pki::KeyInfo& key) {
   switch (key.type) {
     case pki::KeyType::kEcdsaP256:
@@ -255,24 +278,10 @@ absl::StatusOr<IssuedCertificate> Issuers::IssueLeaf(store::Connection& conn,
   MANDANT_ASSIGN_OR_RETURN(auto ca, Authority(issuer));
   spec.crl_distribution_point = CrlUrl(issuer.id);
   MANDANT_ASSIGN_OR_RETURN(pki::X509Ptr cert, pki::IssueLeaf(*ca, spec, now));
-  MANDANT_ASSIGN_OR_RETURN(pki::CertificateInfo info, pki::DescribeCertificate(cert.get()));
   IssuedCertificate out;
+  MANDANT_ASSIGN_OR_RETURN(out.row,
+                           InventoryRow(cert.get(), issuer.id, issuer.scope, issuer.tenant_uid));
   store::CertificateRow& row = out.row;
-  row.serial = info.serial_hex;
-  row.issuer_id = issuer.id;
-  row.scope = issuer.scope;
-  row.tenant_uid = issuer.tenant_uid;
-  row.subject = info.subject;
-  row.dns_names = info.subject_alt_names.dns_names;
-  row.uris = info.subject_alt_names.uris;
-  row.ip_addresses = info.subject_alt_names.ip_addresses;
-  for (pki::ExtendedKeyUsage u : info.extended_key_usages) row.usages.push_back(UsageText(u));
-  row.key_type = KeyTypeText(info.key);
-  row.rsa_bits = info.key.rsa_bits;
-  row.public_key_sha256 = info.public_key_sha256;
-  row.not_before = info.not_before;
-  row.not_after = info.not_after;
-  MANDANT_ASSIGN_OR_RETURN(row.certificate_pem, pki::CertificateToPem(cert.get()));
   row.create_time = now;
   MANDANT_RETURN_IF_ERROR(store_.InsertCertificate(conn, row));
   out.chain_pem = issuer.certificate_pem;

@@ -149,6 +149,12 @@ class Issuers {
   store::PkiStore store_;
 };
 
+// The inventory row of a certificate signed by issuer `issuer_id`.
+// INVALID_ARGUMENT for a certificate DescribeCertificate cannot read.
+absl::StatusOr<store::CertificateRow> InventoryRow(const X509* cert, absl::string_view issuer_id,
+                                                   absl::string_view scope,
+                                                   absl::string_view tenant_uid);
+
 // "20261126-0a1b2c3d": the date and 32 random bits.
 std::string NewIssuerId(absl::Time now);
 

@@ -305,6 +305,46 @@ absl::Status PkiStore::InsertCertificate(Connection& conn, const CertificateRow&
       .status();
 }
 
+absl::Status PkiStore::InsertCertificates(Connection& conn,
+                                          const std::vector<CertificateRow>& rows) {
+  if (rows.empty()) return absl::OkStatus();
+  // One text array per column; the per-row arrays travel as array literals
+  // and are cast back, since PostgreSQL arrays of arrays must be rectangular.
+  std::vector<std::vector<std::string>> cols(15);
+  for (const CertificateRow& r : rows) {
+    const std::string values[15] = {r.serial,
+                                    r.issuer_id,
+                                    r.scope,
+                                    r.tenant_uid,
+                                    r.subject,
+                                    TextArrayParam(r.dns_names),
+                                    TextArrayParam(r.uris),
+                                    TextArrayParam(r.ip_addresses),
+                                    TextArrayParam(r.usages),
+                                    r.key_type,
+                                    std::to_string(r.rsa_bits),
+                                    r.public_key_sha256,
+                                    TimestampParam(r.not_before),
+                                    TimestampParam(r.not_after),
+                                    r.certificate_pem};
+    for (int c = 0; c < 15; ++c) cols[c].push_back(values[c]);
+  }
+  std::vector<Param> params;
+  for (const auto& col : cols) params.push_back(TextArrayParam(col));
+  return conn
+      .Query("INSERT INTO pki_certificates (serial, issuer_id, scope, tenant_uid, subject, "
+             "dns_names, uris, ip_addresses, usages, key_type, rsa_bits, public_key_sha256, "
+             "not_before, not_after, certificate_pem) "
+             "SELECT s, i, sc, NULLIF(tu, '')::uuid, sub, d::text[], u::text[], ip::text[], "
+             "us::text[], kt, rb::int, pk, nb::timestamptz, na::timestamptz, pem "
+             "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+             "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+             "$12::text[], $13::text[], $14::text[], $15::text[]) "
+             "AS x(s, i, sc, tu, sub, d, u, ip, us, kt, rb, pk, nb, na, pem)",
+             params)
+      .status();
+}
+
 absl::StatusOr<CertificateRow> PkiStore::GetCertificate(Connection& conn, absl::string_view scope,
                                                         absl::string_view tenant_uid,
                                                         absl::string_view serial, bool for_update) {

@@ -144,6 +144,9 @@ class PkiStore {
                                 absl::string_view kek_id);
 
   absl::Status InsertCertificate(Connection& conn, const CertificateRow& row);
+  // Many rows in one statement (one round trip), for batched inventory
+  // writes.
+  absl::Status InsertCertificates(Connection& conn, const std::vector<CertificateRow>& rows);
   // NOT_FOUND when the serial is not in that scope (of that tenant).
   absl::StatusOr<CertificateRow> GetCertificate(Connection& conn, absl::string_view scope,
                                                 absl::string_view tenant_uid,
