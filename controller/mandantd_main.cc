@@ -35,6 +35,7 @@
 #include "controller/server.h"
 #include "controller/store/migrator.h"
 #include "controller/store/pki_store.h"
+#include "pki/certificate_authority.h"
 #include "pki/encoding.h"
 #include "pki/key.h"
 
@@ -47,6 +48,11 @@ ABSL_FLAG(absl::Duration, ttl, absl::Hours(24 * 30), "token create, pki issue: l
 ABSL_FLAG(bool, existing_ok, false,
           "pki init: succeed without changes when the PKI is already initialized (still "
           "writing the root certificate to --output)");
+ABSL_FLAG(bool, remove, false,
+          "pki export-root: also delete the root's key from the database (keep it offline)");
+ABSL_FLAG(std::string, root_key, "",
+          "pki sign-pending: PEM file with the root's certificate and private key, as written "
+          "by pki export-root");
 ABSL_FLAG(std::string, common_name, "",
           "pki issue: the certificate's CN, e.g. the PostgreSQL role of a database client");
 ABSL_FLAG(std::vector<std::string>, dns, {}, "pki issue: DNS names (comma-separated)");
@@ -265,6 +271,97 @@ int PkiIssue() {
   return 0;
 }
 
+// The root's certificate and key to a new 0600 file, optionally removing
+// the key from the database: from then on the root is offline.
+int PkiExportRoot() {
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (output.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "--output: required; the root's key is written to that file (mode 0600), never printed"));
+  }
+  auto config = LoadAndInit();
+  if (!config.ok()) return Fail(config.status());
+  auto keys = KeyRingFrom(*config);
+  if (!keys.ok()) return Fail(keys.status());
+  auto db = AdminDatabase(*config);
+  if (!db.ok()) return Fail(db.status());
+  Issuers issuers(config->pki, *std::move(keys));
+  const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat("--output: cannot create \"", output,
+                                                           "\" (", std::strerror(errno),
+                                                           "); it must not exist yet")));
+  }
+  const bool remove = absl::GetFlag(FLAGS_remove);
+  std::string id;
+  // The file is written and synced inside the transaction: the key leaves
+  // the database only once it is safely on disk.
+  absl::Status st =
+      (*db)->Transact("pki export-root", [&](store::Connection& conn) -> absl::Status {
+        MANDANT_ASSIGN_OR_RETURN(Issuers::ExportedRoot root, issuers.ExportRoot(conn, remove));
+        id = root.id;
+        const std::string text = absl::StrCat(root.certificate_pem, root.key_pem.view());
+        if (ftruncate(fd, 0) != 0 ||
+            pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+            fsync(fd) != 0) {
+          return absl::InternalError(absl::StrCat("cannot write \"", output, "\""));
+        }
+        return conn
+            .Query(
+                "INSERT INTO audit_log (principal, role, method, object, code, message) "
+                "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki export-root', $1, 'OK', $2)",
+                {absl::StrCat("infrastructure/issuers/", root.id),
+                 remove ? "exported and removed from the database" : "exported"})
+            .status();
+      });
+  close(fd);
+  if (!st.ok()) {
+    unlink(output.c_str());
+    return Fail(st);
+  }
+  std::cout << "root infrastructure/issuers/" << id << " written to " << output
+            << (remove ? "; its key is no longer in the database: new tenants' CAs wait for "
+                         "`mandantd pki sign-pending --root_key "
+                       : "")
+            << (remove ? output + "`" : "") << "\n";
+  return 0;
+}
+
+// A ceremony with the offline root: signs the pending tenant CAs and the
+// root's CRL, then forgets the key.
+int PkiSignPending() {
+  const std::string root_key = absl::GetFlag(FLAGS_root_key);
+  if (root_key.empty()) return Fail(absl::InvalidArgumentError("--root_key: required"));
+  auto text = ReadSecretFile(root_key);
+  if (!text.ok()) return Fail(text.status());
+  auto ca = pki::CertificateAuthority::FromPem(*text, *text);
+  if (!ca.ok()) return Fail(ca.status());
+  auto config = LoadAndInit();
+  if (!config.ok()) return Fail(config.status());
+  auto keys = KeyRingFrom(*config);
+  if (!keys.ok()) return Fail(keys.status());
+  auto db = AdminDatabase(*config);
+  if (!db.ok()) return Fail(db.status());
+  Issuers issuers(config->pki, *std::move(keys));
+  auto shared = std::make_shared<const pki::CertificateAuthority>(*std::move(ca));
+  int count = 0;
+  absl::Status st =
+      (*db)->Transact("pki sign-pending", [&](store::Connection& conn) -> absl::Status {
+        MANDANT_RETURN_IF_ERROR(issuers.AttachOfflineRoot(conn, shared));
+        MANDANT_ASSIGN_OR_RETURN(count, issuers.SignPending(conn, absl::Now()));
+        return conn
+            .Query(
+                "INSERT INTO audit_log (principal, role, method, object, code, message) "
+                "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki sign-pending', "
+                "'infrastructure', 'OK', $1)",
+                {absl::StrCat("signed ", count, " tenant CA(s) and the root CRL")})
+            .status();
+      });
+  if (!st.ok()) return Fail(st);
+  std::cout << "signed " << count << " pending tenant CA(s) and the root's CRL\n";
+  return 0;
+}
+
 int PkiRotateKek() {
   auto config = LoadAndInit();
   if (!config.ok()) return Fail(config.status());
@@ -351,7 +448,8 @@ int main(int argc, char** argv) {
   // lock graph. About 11% of mandantd's instructions per GetTenant.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
-      "mandantd [serve|migrate|token create|pki init|pki issue|pki rotate-kek|version] "
+      "mandantd [serve|migrate|token create|pki init|pki issue|pki export-root|"
+      "pki sign-pending|pki rotate-kek|version] "
       "--config FILE "
       "[flags]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
@@ -364,6 +462,12 @@ int main(int argc, char** argv) {
   }
   if (command == "pki" && args.size() > 2 && std::string(args[2]) == "init") {
     return mandant::controller::PkiInit();
+  }
+  if (command == "pki" && args.size() > 2 && std::string(args[2]) == "export-root") {
+    return mandant::controller::PkiExportRoot();
+  }
+  if (command == "pki" && args.size() > 2 && std::string(args[2]) == "sign-pending") {
+    return mandant::controller::PkiSignPending();
   }
   if (command == "pki" && args.size() > 2 && std::string(args[2]) == "issue") {
     return mandant::controller::PkiIssue();

@@ -326,6 +326,15 @@ absl::StatusOr<store::IssuerRow> SigningIssuer(store::PkiStore& store, store::Co
   const absl::string_view kind = scope.infrastructure() ? "INFRASTRUCTURE" : "TENANT";
   MANDANT_ASSIGN_OR_RETURN(auto issuer, store.ActiveIssuer(conn, scope.name, tenant_uid, kind));
   if (!issuer) {
+    MANDANT_ASSIGN_OR_RETURN(
+        store::Rows pending,
+        conn.Query("SELECT 1 FROM pki_pending_issuers WHERE scope = $1", {scope.name}));
+    if (!pending.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          scope.name,
+          " has no CA yet: it waits for the offline Mandant root to sign it (the provider runs "
+          "`mandantd pki sign-pending`)"));
+    }
     return absl::FailedPreconditionError(
         absl::StrCat(scope.name, " has no ACTIVE issuer",
                      scope.infrastructure() ? "; run `mandantd pki init`" : "; ask your provider"));

@@ -136,7 +136,7 @@ absl::Status TenantServiceImpl::CreateTenantPki(store::Connection& conn, const v
   issuer.tenant = id;
   issuer.tenant_uid = tenant.uid();
   issuer.ip_ranges = {tenant.network().node_cidr(), tenant.network().storage_cidr()};
-  MANDANT_RETURN_IF_ERROR(deps_.issuers->CreateIssuer(conn, issuer, absl::Now()).status());
+  MANDANT_RETURN_IF_ERROR(deps_.issuers->CreateTenantIssuer(conn, issuer, absl::Now()).status());
   store::PkiStore pki;
   return pki.PutPolicy(conn, id, DefaultTenantPolicy(*deps_.issuers, id).SerializeAsString())
       .status();

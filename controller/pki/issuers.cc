@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "nlohmann/json.hpp"
 #include "pki/certificate_info.h"
 #include "pki/crl.h"
 #include "pki/encoding.h"
@@ -213,9 +214,110 @@ absl::StatusOr<store::IssuerRow> Issuers::StoreIssuer(store::Connection& conn,
   return ResignCrl(conn, row.id, absl::Now());
 }
 
+absl::StatusOr<std::optional<store::IssuerRow>> Issuers::CreateTenantIssuer(store::Connection& conn,
+                                                                            const NewIssuer& spec,
+                                                                            absl::Time now) {
+  MANDANT_ASSIGN_OR_RETURN(auto root,
+                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  if (root && root->sealed_key.empty()) {
+    bool attached = false;
+    {
+      absl::MutexLock lock(&mu_);
+      attached = offline_.contains(root->id);
+    }
+    if (!attached) {
+      MANDANT_RETURN_IF_ERROR(
+          conn.Query("INSERT INTO pki_pending_issuers (scope, tenant_uid, ip_ranges) "
+                     "VALUES ($1, $2::uuid, $3::text[])",
+                     {spec.scope, spec.tenant_uid, store::TextArrayParam(spec.ip_ranges)})
+              .status());
+      MANDANT_LOG(warn, "tenant intermediate pending: the Mandant root is offline",
+                  {{"scope", spec.scope}});
+      return std::optional<store::IssuerRow>();
+    }
+  }
+  MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row, CreateIssuer(conn, spec, now));
+  return std::optional<store::IssuerRow>(std::move(row));
+}
+
+absl::Status Issuers::AttachOfflineRoot(store::Connection& conn,
+                                        std::shared_ptr<const pki::CertificateAuthority> root) {
+  MANDANT_ASSIGN_OR_RETURN(auto row,
+                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  if (!row) return absl::FailedPreconditionError("there is no ACTIVE root");
+  MANDANT_ASSIGN_OR_RETURN(std::string sha, pki::PublicKeySha256Hex(root->private_key()));
+  if (sha != row->public_key_sha256) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the given key is not the key of the ACTIVE root infrastructure/issuers/", row->id));
+  }
+  absl::MutexLock lock(&mu_);
+  offline_[row->id] = std::move(root);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Issuers::SignPending(store::Connection& conn, absl::Time now) {
+  MANDANT_ASSIGN_OR_RETURN(
+      store::Rows pending,
+      conn.Query("SELECT p.id, p.scope, p.tenant_uid::text, array_to_json(p.ip_ranges)::text, "
+                 "t.name IS NOT NULL FROM pki_pending_issuers p "
+                 "LEFT JOIN tenants t ON t.uid = p.tenant_uid "
+                 "ORDER BY p.id FOR UPDATE OF p"));
+  int signed_count = 0;
+  for (int i = 0; i < pending.size(); ++i) {
+    if (pending.Bool(i, 4)) {
+      NewIssuer spec;
+      spec.kind = "TENANT";
+      spec.scope = std::string(pending.Text(i, 1));
+      spec.tenant = spec.scope.substr(8);  // "tenants/"
+      spec.tenant_uid = std::string(pending.Text(i, 2));
+      auto ranges = nlohmann::json::parse(pending.Text(i, 3), nullptr, false);
+      if (ranges.is_array()) {
+        for (const auto& r : ranges) spec.ip_ranges.push_back(r.get<std::string>());
+      }
+      MANDANT_RETURN_IF_ERROR(CreateIssuer(conn, spec, now).status());
+      ++signed_count;
+    }
+    MANDANT_RETURN_IF_ERROR(conn.Query("DELETE FROM pki_pending_issuers WHERE id = $1",
+                                       {std::string(pending.Text(i, 0))})
+                                .status());
+  }
+  MANDANT_ASSIGN_OR_RETURN(auto root,
+                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  if (root) MANDANT_RETURN_IF_ERROR(ResignCrl(conn, root->id, now).status());
+  return signed_count;
+}
+
+absl::StatusOr<Issuers::ExportedRoot> Issuers::ExportRoot(store::Connection& conn, bool remove) {
+  MANDANT_ASSIGN_OR_RETURN(auto row,
+                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  if (!row)
+    return absl::FailedPreconditionError("there is no ACTIVE root; run `mandantd pki init`");
+  if (row->sealed_key.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the key of root infrastructure/issuers/", row->id,
+                     " is already offline; use the copy exported before"));
+  }
+  MANDANT_ASSIGN_OR_RETURN(auto ca, Authority(*row));
+  ExportedRoot out;
+  out.id = row->id;
+  out.certificate_pem = row->certificate_pem;
+  MANDANT_ASSIGN_OR_RETURN(out.key_pem, pki::PrivateKeyToPem(ca->private_key()));
+  if (remove) {
+    MANDANT_RETURN_IF_ERROR(conn.Query("UPDATE pki_issuers SET sealed_key = NULL, kek_id = NULL "
+                                       "WHERE id = $1",
+                                       {row->id})
+                                .status());
+  }
+  return out;
+}
+
 absl::Status Issuers::RevokeTenantIssuers(store::Connection& conn, absl::string_view tenant,
                                           absl::string_view tenant_uid, absl::Time now) {
   const std::string scope = absl::StrCat("tenants/", tenant);
+  MANDANT_RETURN_IF_ERROR(
+      conn.Query("DELETE FROM pki_pending_issuers WHERE scope = $1 AND tenant_uid = $2::uuid",
+                 {scope, std::string(tenant_uid)})
+          .status());
   MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
                            store_.ListIssuers(conn, scope, tenant_uid, 0, 1000));
   std::vector<std::string> roots;
@@ -254,8 +356,12 @@ absl::StatusOr<std::shared_ptr<const pki::CertificateAuthority>> Issuers::Author
     const store::IssuerRow& row) {
   {
     absl::MutexLock lock(&mu_);
+    auto offline = offline_.find(row.id);
+    if (offline != offline_.end()) return offline->second;
+    // A key removed from the database (export-root --remove) is not used
+    // from memory either.
     auto it = cache_.find(row.id);
-    if (it != cache_.end()) return it->second;
+    if (it != cache_.end() && !row.sealed_key.empty()) return it->second;
   }
   if (row.sealed_key.empty()) {
     return absl::FailedPreconditionError(

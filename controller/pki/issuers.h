@@ -11,6 +11,7 @@
 // transaction and writes nothing when it fails.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,33 @@ class Issuers {
   absl::StatusOr<store::IssuerRow> CreateIssuer(store::Connection& conn, const NewIssuer& spec,
                                                 absl::Time now);
 
+  // As CreateIssuer for a new tenant's ACTIVE intermediate, but when the
+  // root's key is offline the intermediate is recorded as pending (see
+  // SignPending) and nullopt is returned: the tenant can be created, and
+  // issues certificates once the root has signed its CA.
+  absl::StatusOr<std::optional<store::IssuerRow>> CreateTenantIssuer(store::Connection& conn,
+                                                                     const NewIssuer& spec,
+                                                                     absl::Time now);
+
+  // Makes an offline root usable for this process's operations (the
+  // ceremony of `mandantd pki sign-pending`). FAILED_PRECONDITION unless
+  // `root` is the key and certificate of the ACTIVE root.
+  absl::Status AttachOfflineRoot(store::Connection& conn,
+                                 std::shared_ptr<const pki::CertificateAuthority> root);
+  // Creates and signs every pending tenant intermediate (of tenants that
+  // still exist) and re-signs the root's CRL. Returns how many were signed.
+  absl::StatusOr<int> SignPending(store::Connection& conn, absl::Time now);
+
+  // The ACTIVE root's certificate and private key (PEM), for keeping it
+  // offline; with `remove`, its sealed key is deleted from the database in
+  // the caller's transaction, so that nothing can use it any more.
+  struct ExportedRoot {
+    std::string id;
+    std::string certificate_pem;
+    pki::SecretBytes key_pem;
+  };
+  absl::StatusOr<ExportedRoot> ExportRoot(store::Connection& conn, bool remove);
+
   // For tenant deletion: revokes (cessationOfOperation) and retires every
   // issuer of the tenant, revokes (affiliationChanged) the client
   // certificates of the tenant's users, so that none of them works for a
@@ -145,6 +173,9 @@ class Issuers {
   const pki::KeyRing keys_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const pki::CertificateAuthority>> cache_
+      ABSL_GUARDED_BY(mu_);
+  // Offline roots attached for a ceremony, by issuer id.
+  absl::flat_hash_map<std::string, std::shared_ptr<const pki::CertificateAuthority>> offline_
       ABSL_GUARDED_BY(mu_);
   store::PkiStore store_;
 };
