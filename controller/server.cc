@@ -63,6 +63,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
                                                 options.serving_certificate_ttl, now));
           options.tls_cert_pem = identity.cert_chain_pem;
           options.tls_key_pem = std::string(identity.key_pem.view());
+          s->self_issued_ = true;
+          s->serving_not_after_ = identity.not_after;
           MANDANT_LOG(info, "serving certificate issued",
                       {{"names", absl::StrJoin(options.server_names, ",")},
                        {"not_after", absl::FormatTime(identity.not_after)}});
@@ -92,13 +94,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::SslServerCredentialsOptions ssl(client_cas.empty()
-                                            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                                            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
-  ssl.pem_root_certs = client_cas;
-  ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+  MANDANT_ASSIGN_OR_RETURN(
+      s->serving_, ServingCredentials::Create(options.tls_key_pem, options.tls_cert_pem, client_cas,
+                                              options.tls_refresh_seconds));
+  s->server_names_ = options.server_names;
+  s->serving_ttl_ = options.serving_certificate_ttl;
+  s->renew_before_ = options.renew_before > absl::ZeroDuration()
+                         ? options.renew_before
+                         : options.serving_certificate_ttl / 3;
+  s->serving_key_pem_ = options.tls_key_pem;
+  s->serving_cert_pem_ = options.tls_cert_pem;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::SslServerCredentials(ssl), &s->port_);
+  builder.AddListeningPort(options.listen, s->serving_->credentials(), &s->port_);
   builder.RegisterService(s->tenant_service_.get());
   builder.RegisterService(s->certificate_service_.get());
   // One completion queue: the default is one per core, each with its own
@@ -148,6 +155,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     s->http_thread_ = std::thread([self] { self->http_->listen_after_bind(); });
   }
   MANDANT_LOG(info, "serving", {{"grpc_port", s->port_}, {"metrics_port", s->metrics_port_}});
+  {
+    Server* self = s.get();
+    const absl::Duration interval = options.renew_check_interval;
+    s->renew_thread_ = std::thread([self, interval] { self->RenewLoop(interval); });
+  }
   return s;
 }
 
@@ -182,9 +194,52 @@ void Server::ServeCrl(const std::string& issuer_id, bool pem, httplib::Response&
   res.set_content(*text, "application/x-pem-file");
 }
 
+void Server::RenewLoop(absl::Duration interval) {
+  absl::MutexLock lock(&renew_mu_);
+  while (!renew_mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval)) {
+    renew_mu_.Unlock();
+    if (absl::Status st = RenewOnce(); !st.ok()) {
+      MANDANT_LOG(warn, "serving credentials not refreshed; retrying later",
+                  {{"error", st.message()}});
+    }
+    renew_mu_.Lock();
+  }
+}
+
+absl::Status Server::RenewOnce() {
+  std::string client_cas;
+  bool renewed = false;
+  MANDANT_RETURN_IF_ERROR(
+      db_->Transact("refresh serving credentials", [&](store::Connection& conn) -> absl::Status {
+        const absl::Time now = absl::Now();
+        if (self_issued_ && now >= serving_not_after_ - renew_before_) {
+          MANDANT_ASSIGN_OR_RETURN(
+              ServingIdentity identity,
+              issuers_->IssueServingIdentity(conn, server_names_, serving_ttl_, now));
+          serving_key_pem_ = std::string(identity.key_pem.view());
+          serving_cert_pem_ = identity.cert_chain_pem;
+          serving_not_after_ = identity.not_after;
+          renewed = true;
+        }
+        MANDANT_ASSIGN_OR_RETURN(client_cas, issuers_->InfrastructureBundle(conn, now));
+        return absl::OkStatus();
+      }));
+  MANDANT_RETURN_IF_ERROR(serving_->Update(serving_key_pem_, serving_cert_pem_, client_cas));
+  if (renewed) {
+    MANDANT_LOG(info, "serving certificate renewed",
+                {{"not_after", absl::FormatTime(serving_not_after_)}});
+  }
+  return absl::OkStatus();
+}
+
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_ || grpc_ == nullptr) return;
   shut_down_ = true;
+  {
+    absl::MutexLock lock(&renew_mu_);
+    stopping_ = true;
+  }
+  if (renew_thread_.joinable()) renew_thread_.join();
   grpc_->GetHealthCheckService()->SetServingStatus(false);
   grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   if (http_) http_->stop();

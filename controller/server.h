@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/api/certificate_service.h"
 #include "controller/api/rpc_call.h"
@@ -15,6 +16,7 @@
 #include "controller/auth/tokens.h"
 #include "controller/metrics.h"
 #include "controller/pki/issuers.h"
+#include "controller/serving_credentials.h"
 #include "controller/store/database.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -36,6 +38,13 @@ struct ServerOptions {
   std::string tls_key_pem;  // kept in memory only
   std::vector<std::string> server_names = {"localhost", "127.0.0.1"};
   absl::Duration serving_certificate_ttl = absl::Hours(24 * 30);
+  // A self-issued serving certificate is renewed once less than this is
+  // left (zero: a third of its lifetime), checked every
+  // `renew_check_interval`; the client CAs are refreshed at each check too.
+  absl::Duration renew_before = absl::ZeroDuration();
+  absl::Duration renew_check_interval = absl::Minutes(10);
+  // How often gRPC re-reads the serving credentials.
+  unsigned tls_refresh_seconds = 60;
   // Plain HTTP for /metrics, /healthz, /readyz; empty disables it.
   std::string metrics_listen;
   store::DatabaseOptions database;
@@ -71,6 +80,9 @@ class Server {
  private:
   Server() = default;
   void ServeCrl(const std::string& issuer_id, bool pem, httplib::Response& res);
+  // The renewal thread's body and one round of it.
+  void RenewLoop(absl::Duration interval);
+  absl::Status RenewOnce();
 
   Metrics metrics_;
   std::unique_ptr<store::Database> db_;
@@ -78,6 +90,18 @@ class Server {
   std::unique_ptr<auth::CertificateAuthenticator> certificate_authenticator_;
   api::ServiceDeps deps_;
   std::unique_ptr<Issuers> issuers_;
+  std::unique_ptr<ServingCredentials> serving_;
+  // The current serving identity; renewed in place when self-issued.
+  bool self_issued_ = false;
+  std::vector<std::string> server_names_;
+  absl::Duration serving_ttl_;
+  absl::Duration renew_before_;
+  std::string serving_key_pem_;
+  std::string serving_cert_pem_;
+  absl::Time serving_not_after_ = absl::InfiniteFuture();
+  absl::Mutex renew_mu_;
+  bool stopping_ ABSL_GUARDED_BY(renew_mu_) = false;
+  std::thread renew_thread_;
   std::unique_ptr<api::TenantServiceImpl> tenant_service_;
   std::unique_ptr<api::CertificateServiceImpl> certificate_service_;
   std::unique_ptr<grpc::Server> grpc_;

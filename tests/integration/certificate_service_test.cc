@@ -3,7 +3,9 @@
 // checked by the openssl command, revocation and CRLs, tenant isolation,
 // keys at rest.
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -16,6 +18,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "gtest/gtest.h"
+#include "pki/certificate_info.h"
 #include "pki/csr.h"
 #include "pki/encoding.h"
 #include "pki/key.h"
@@ -784,6 +787,53 @@ TEST_F(CertificateServiceTest, RevokedOrForeignClientCertificatesAreRefused) {
   grpc::Status st = foreign->ListCertificates(ctx.get(), list, &listed);
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+}
+
+// The serving certificate is renewed and served without a restart; new
+// connections see the new one, and it is in the inventory.
+TEST(ServingCertificateTest, RenewsWithoutRestart) {
+  auto c = TestController::Start(testing::TestPools(), 4, [](controller::ServerOptions& o) {
+    o.serving_certificate_ttl = absl::Hours(1);
+    o.renew_before = absl::Hours(2);  // always due: renew at every check
+    o.renew_check_interval = absl::Milliseconds(300);
+    o.tls_refresh_seconds = 1;
+  });
+  ASSERT_OK(c);
+  auto served = [&]() -> std::string {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = (*c)->server_cert_pem();
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.use_local_subchannel_pool", 1);  // a new connection each time
+    auto channel = grpc::CreateCustomChannel(absl::StrCat("localhost:", (*c)->server().port()),
+                                             grpc::SslCredentials(ssl), args);
+    auto stub = v1::CertificateService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetTrustBundleRequest req;
+    req.set_name("infrastructure/trustBundle");
+    v1::TrustBundle bundle;
+    (void)stub->GetTrustBundle(&ctx, req, &bundle);  // unauthenticated is fine: TLS happened
+    auto auth = ctx.auth_context();
+    if (!auth) return "";
+    auto pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    return pems.empty() ? "" : std::string(pems[0].data(), pems[0].size());
+  };
+  const std::string first = served();
+  ASSERT_THAT(first, HasSubstr("BEGIN CERTIFICATE"));
+  std::string later = first;
+  for (int i = 0; i < 40 && later == first; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    later = served();
+  }
+  EXPECT_NE(later, first) << "the serving certificate was not replaced";
+  ASSERT_THAT(later, HasSubstr("BEGIN CERTIFICATE"));
+  auto parsed = pki::ParseCertificate(later);
+  ASSERT_OK(parsed);
+  auto info = pki::DescribeCertificate(parsed->get());
+  ASSERT_OK(info);
+  EXPECT_EQ(*(*c)->Sql(absl::StrCat("SELECT count(*) FROM pki_certificates WHERE serial = '",
+                                    info->serial_hex, "'")),
+            "1\n");
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ controller::store::NetworkPools TestPools() {
 }
 
 absl::StatusOr<std::unique_ptr<TestController>> TestController::Start(
-    controller::store::NetworkPools pools, int pool_size) {
+    controller::store::NetworkPools pools, int pool_size,
+    std::function<void(controller::ServerOptions&)> adjust) {
   std::unique_ptr<TestController> t(new TestController());
   PostgresServer& pg = SharedPostgres();
   auto db = pg.CreateMigratedDatabase();
@@ -63,6 +64,7 @@ absl::StatusOr<std::unique_ptr<TestController>> TestController::Start(
     MANDANT_RETURN_IF_ERROR(issuers.Init(*conn, absl::Now()).status());
     MANDANT_RETURN_IF_ERROR(conn->Exec("COMMIT"));
   }
+  if (adjust) adjust(options);
   auto server = controller::Server::Start(std::move(options));
   if (!server.ok()) return server.status();
   t->server_ = *std::move(server);

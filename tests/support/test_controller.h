@@ -1,6 +1,7 @@
 #ifndef MANDANT_TESTS_SUPPORT_TEST_CONTROLLER_H_
 #define MANDANT_TESTS_SUPPORT_TEST_CONTROLLER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,8 +28,10 @@ controller::store::NetworkPools TestPools();
 // tokens and client stubs.
 class TestController {
  public:
+  // `adjust`, when given, changes the server options before the start.
   static absl::StatusOr<std::unique_ptr<TestController>> Start(
-      controller::store::NetworkPools pools = TestPools(), int pool_size = 8);
+      controller::store::NetworkPools pools = TestPools(), int pool_size = 8,
+      std::function<void(controller::ServerOptions&)> adjust = nullptr);
 
   // A bearer token for a new principal. `tenant` for tenant roles.
   std::string Token(controller::auth::Role role, const std::string& tenant = "",
