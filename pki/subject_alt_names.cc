@@ -156,6 +156,12 @@ absl::Status ValidateUri(absl::string_view uri) {
 absl::StatusOr<std::string> ParseIpAddress(absl::string_view text) {
   const std::string s(text);
   unsigned char buf[16];
+  // inet_pton reads a C string: a NUL inside would cut the text short, and
+  // "10.0.0.1\0junk" would pass as 10.0.0.1.
+  if (s.find('\0') != std::string::npos || s.size() > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IP address ", Quote(text), " is neither an IPv4 nor an IPv6 address"));
+  }
   if (inet_pton(AF_INET, s.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
   if (inet_pton(AF_INET6, s.c_str(), buf) == 1) {
     return std::string(reinterpret_cast<char*>(buf), 16);

@@ -86,6 +86,12 @@ TEST(IpAddressTest, ParsesAndFormatsBothFamilies) {
     EXPECT_THAT(ParseIpAddress(bad), StatusIs(absl::StatusCode::kInvalidArgument, "IP address"))
         << bad;
   }
+  // A NUL cannot hide a suffix from the check.
+  EXPECT_THAT(ParseIpAddress(absl::string_view("10.0.0.1\0junk", 13)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "IP address"));
+  pki::SubjectAltNames names;
+  names.ip_addresses = {std::string("10.0.0.1\0junk", 13)};
+  EXPECT_FALSE(ToGeneralNames(names).ok());
 }
 
 TEST(GeneralNamesTest, RoundTripsInOrder) {
