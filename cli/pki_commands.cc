@@ -559,51 +559,42 @@ class PkiCommands {
   }
 
   int ListCertificates() {
-    absl::StatusOr<v1::ListCertificatesRequest> request =
-        BuildListCertificatesRequest(inv_, ctx_.Now());
-    if (!request.ok()) return ctx_.UsageError(request.status());
-    int code = kExitOk;
-    std::unique_ptr<CertificateClient> client = ctx_.ConnectCertificates(&code);
-    if (client == nullptr) return code;
-    v1::ListCertificatesResponse result;
-    code = FetchPages(
-        *request,
-        [&](const v1::ListCertificatesRequest& r, v1::ListCertificatesResponse* p) {
-          return client->ListCertificates(r, p);
-        },
-        [](v1::ListCertificatesResponse* r) { return r->mutable_certificates(); }, &result);
-    if (code != kExitOk) return code;
-    if (!Table()) return ctx_.PrintMessage(result);
-    if (result.certificates().empty()) {
-      err_ << "No certificates found.\n";
-    } else {
-      out_ << RenderCertificateTable(result.certificates());
-    }
-    NextPageHint(result.next_page_token(), "certificates");
-    return kExitOk;
+    return ListAll(
+        BuildListCertificatesRequest(inv_, ctx_.Now()), &CertificateClient::ListCertificates,
+        [](v1::ListCertificatesResponse* r) { return r->mutable_certificates(); },
+        &RenderCertificateTable, "certificates");
   }
 
   int ListIssuers() {
-    absl::StatusOr<v1::ListIssuersRequest> request = BuildListIssuersRequest(inv_);
+    return ListAll(
+        BuildListIssuersRequest(inv_), &CertificateClient::ListIssuers,
+        [](v1::ListIssuersResponse* r) { return r->mutable_issuers(); }, &RenderIssuerTable,
+        "issuers");
+  }
+
+  // A list command: the request from the flags, one page (or all with
+  // --all), then a table or the chosen format, and a hint when more pages
+  // remain.
+  template <typename Request, typename Response, typename Items, typename Render>
+  int ListAll(absl::StatusOr<Request> request,
+              grpc::Status (CertificateClient::*method)(const Request&, Response*), Items items,
+              Render render, absl::string_view what) {
     if (!request.ok()) return ctx_.UsageError(request.status());
     int code = kExitOk;
     std::unique_ptr<CertificateClient> client = ctx_.ConnectCertificates(&code);
     if (client == nullptr) return code;
-    v1::ListIssuersResponse result;
+    Response result;
     code = FetchPages(
-        *request,
-        [&](const v1::ListIssuersRequest& r, v1::ListIssuersResponse* p) {
-          return client->ListIssuers(r, p);
-        },
-        [](v1::ListIssuersResponse* r) { return r->mutable_issuers(); }, &result);
+        *request, [&](const Request& r, Response* p) { return ((*client).*method)(r, p); }, items,
+        &result);
     if (code != kExitOk) return code;
     if (!Table()) return ctx_.PrintMessage(result);
-    if (result.issuers().empty()) {
-      err_ << "No issuers found.\n";
+    if (items(&result)->empty()) {
+      err_ << "No " << what << " found.\n";
     } else {
-      out_ << RenderIssuerTable(result.issuers());
+      out_ << render(*items(&result));
     }
-    NextPageHint(result.next_page_token(), "issuers");
+    NextPageHint(result.next_page_token(), what);
     return kExitOk;
   }
 
