@@ -153,7 +153,8 @@ class Mandantctl {
     if (command == "tenant delete") return Delete();
     if (command == "config set-context") return SetContext();
     if (command == "config view") return View();
-    err_ << "error: command '" << command << "' is not implemented\n";
+    // The parser accepts only commands listed above.
+    err_ << "error: unknown command '" << command << "'\n";
     return kExitUsage;
   }
 

@@ -299,7 +299,8 @@ class PkiCommands {
     if (command == "pki policy get") return GetPolicy();
     if (command == "pki policy update") return UpdatePolicy();
     if (command == "login") return Login();
-    err_ << "error: command '" << command << "' is not implemented\n";
+    // The parser accepts only commands listed above.
+    err_ << "error: unknown command '" << command << "'\n";
     return kExitUsage;
   }
 
@@ -719,32 +720,25 @@ class PkiCommands {
   }
 
   int ActivateIssuer() {
-    absl::StatusOr<v1::ActivateIssuerRequest> request =
-        BuildActivateIssuerRequest(inv_, ctx_.NewRequestId());
-    if (!request.ok()) return ctx_.UsageError(request.status());
-    int code = kExitOk;
-    std::unique_ptr<CertificateClient> client = ctx_.ConnectCertificates(&code);
-    if (client == nullptr) return code;
-    v1::Issuer issuer;
-    grpc::Status status = client->ActivateIssuer(*request, &issuer);
-    if (!status.ok()) {
-      code = ctx_.RpcError(status);
-      EtagHint(status, "issuer", "mandantctl pki issuers --parent SCOPE -o json");
-      if (OutcomeUnknown(status)) ctx_.PrintRetryHint(request->request_id());
-      return code;
-    }
-    return PrintIssuer(issuer);
+    return ChangeIssuerState(BuildActivateIssuerRequest(inv_, ctx_.NewRequestId()),
+                             &CertificateClient::ActivateIssuer);
   }
 
   int RetireIssuer() {
-    absl::StatusOr<v1::RetireIssuerRequest> request =
-        BuildRetireIssuerRequest(inv_, ctx_.NewRequestId());
+    return ChangeIssuerState(BuildRetireIssuerRequest(inv_, ctx_.NewRequestId()),
+                             &CertificateClient::RetireIssuer);
+  }
+
+  // activate-issuer and retire-issuer: one conditional state change.
+  template <typename Request>
+  int ChangeIssuerState(absl::StatusOr<Request> request,
+                        grpc::Status (CertificateClient::*method)(const Request&, v1::Issuer*)) {
     if (!request.ok()) return ctx_.UsageError(request.status());
     int code = kExitOk;
     std::unique_ptr<CertificateClient> client = ctx_.ConnectCertificates(&code);
     if (client == nullptr) return code;
     v1::Issuer issuer;
-    grpc::Status status = client->RetireIssuer(*request, &issuer);
+    grpc::Status status = ((*client).*method)(*request, &issuer);
     if (!status.ok()) {
       code = ctx_.RpcError(status);
       EtagHint(status, "issuer", "mandantctl pki issuers --parent SCOPE -o json");

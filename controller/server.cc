@@ -167,14 +167,11 @@ void Server::ServeCrl(const std::string& issuer_id, bool pem, httplib::Response&
   store::PkiStore pki_store;
   std::string der;
   absl::Status st = db_->Transact("serve crl", [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row, pki_store.GetIssuerById(conn, issuer_id));
-    const absl::Time now = absl::Now();
-    if (row.crl_der.empty() || now > row.crl_next_update - issuers_->options().crl_validity / 2) {
-      auto fresh = issuers_->ResignCrl(conn, row.id, now);
-      if (fresh.ok()) row = *std::move(fresh);
-    }
+    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow stored, pki_store.GetIssuerById(conn, issuer_id));
+    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row,
+                             issuers_->RefreshCrl(conn, std::move(stored), absl::Now()));
     der = std::move(row.crl_der);
-    return der.empty() ? absl::NotFoundError("no CRL") : absl::OkStatus();
+    return absl::OkStatus();
   });
   if (!st.ok()) {
     res.status = absl::IsNotFound(st) ? 404 : 503;

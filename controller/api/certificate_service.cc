@@ -691,19 +691,10 @@ absl::Status CertificateServiceImpl::Crl(RpcCall& call, const v1::GetCrlRequest&
   if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
   return deps_.db->Transact("get crl", [&](store::Connection& conn) -> absl::Status {
     MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));
-    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row,
+    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow stored,
                              store_.GetIssuer(conn, scope.name, uid, parsed.second));
-    const absl::Time now = absl::Now();
-    // Re-signed once half its validity has passed, so verifiers never hold
-    // a CRL past its nextUpdate.
-    if (row.crl_der.empty() || now > row.crl_next_update - issuers_->options().crl_validity / 2) {
-      auto fresh = issuers_->ResignCrl(conn, row.id, now);
-      if (fresh.ok()) {
-        row = *std::move(fresh);
-      } else if (row.crl_der.empty()) {
-        return fresh.status();
-      }
-    }
+    MANDANT_ASSIGN_OR_RETURN(store::IssuerRow row,
+                             issuers_->RefreshCrl(conn, std::move(stored), absl::Now()));
     response->set_name(request.name());
     response->set_crl_der(row.crl_der);
     auto crl = pki::ParseCrl(row.crl_der);

@@ -462,6 +462,14 @@ absl::StatusOr<std::string> Issuers::InfrastructureBundle(store::Connection& con
   return pem;
 }
 
+absl::StatusOr<store::IssuerRow> Issuers::RefreshCrl(store::Connection& conn, store::IssuerRow row,
+                                                     absl::Time now) {
+  if (!row.crl_der.empty() && now <= row.crl_next_update - options_.crl_validity / 2) return row;
+  absl::StatusOr<store::IssuerRow> fresh = ResignCrl(conn, row.id, now);
+  if (fresh.ok() || row.crl_der.empty()) return fresh;
+  return row;
+}
+
 absl::StatusOr<int> Issuers::RewrapKeys(store::Connection& conn) {
   MANDANT_ASSIGN_OR_RETURN(std::vector<std::string> ids,
                            store_.IssuersNotSealedWith(conn, keys_.current().id()));

@@ -143,6 +143,13 @@ class Issuers {
   absl::StatusOr<store::IssuerRow> ResignCrl(store::Connection& conn, absl::string_view issuer_id,
                                              absl::Time now);
 
+  // `row` with a CRL a verifier may hold: re-signed when it has none or
+  // half its validity has passed, so that nobody holds one past its
+  // nextUpdate. When re-signing fails (an offline root) the stored CRL is
+  // kept; the error is returned only when there is none.
+  absl::StatusOr<store::IssuerRow> RefreshCrl(store::Connection& conn, store::IssuerRow row,
+                                              absl::Time now);
+
   // Re-wraps every sealed key that is not under the current KEK. Returns
   // how many were re-wrapped.
   absl::StatusOr<int> RewrapKeys(store::Connection& conn);
