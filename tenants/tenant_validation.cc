@@ -64,14 +64,6 @@ bool IsControlOrLayoutCharacter(uint32_t c) {
          (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
-void ValidateRequestId(absl::string_view request_id, FieldViolations* out) {
-  if (request_id.empty() || IsCanonicalUuid(request_id)) return;
-  out->Add("request_id",
-           absl::StrCat("must be empty or a UUID of the form 8-4-4-4-12 hex digits, e.g. "
-                        "\"123e4567-e89b-12d3-a456-426614174000\"; got ",
-                        QuoteForMessage(request_id)));
-}
-
 void ValidateTenantNameField(absl::string_view name, absl::string_view field, FieldViolations* out) {
   if (std::string problem = CheckTenantName(name); !problem.empty()) {
     out->Add(std::string(field), std::move(problem));
@@ -130,6 +122,14 @@ bool IsUpdatablePath(absl::string_view path) {
 }
 
 }  // namespace
+
+void ValidateRequestId(absl::string_view request_id, FieldViolations* out) {
+  if (request_id.empty() || IsCanonicalUuid(request_id)) return;
+  out->Add("request_id",
+           absl::StrCat("must be empty or a UUID of the form 8-4-4-4-12 hex digits, e.g. "
+                        "\"123e4567-e89b-12d3-a456-426614174000\"; got ",
+                        QuoteForMessage(request_id)));
+}
 
 bool IsCanonicalUuid(absl::string_view s) {
   if (s.size() != 36) return false;

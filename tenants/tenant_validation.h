@@ -68,6 +68,9 @@ inline constexpr absl::string_view kUpdatableTenantPaths[] = {
 // it. Any version and variant.
 bool IsCanonicalUuid(absl::string_view s);
 
+// Adds a violation on "request_id" unless it is empty or a canonical UUID.
+void ValidateRequestId(absl::string_view request_id, FieldViolations* out);
+
 // Adds a violation on `field` when `display_name` is longer than 200 code
 // points, is not valid UTF-8, or holds control characters (C0, DEL, C1) or
 // characters that reorder or break displayed text (U+2028, U+2029, bidi
