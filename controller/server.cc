@@ -76,6 +76,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       std::make_unique<api::TenantServiceImpl>(s->deps_, std::move(options.tenants));
   s->certificate_service_ =
       std::make_unique<api::CertificateServiceImpl>(s->deps_, s->issuers_.get());
+  s->host_service_ = std::make_unique<api::HostServiceImpl>(s->deps_, options.agents.lease);
+  options.agents.conninfo = options.database.conninfo;
+  options.agents.password = options.database.password;
+  s->agent_service_ = std::make_unique<AgentServiceImpl>(s->deps_, options.agents);
 
   store::Database* db = s->db_.get();
   s->metrics_.Describe("mandant_rpc_requests_total", "gRPC calls by method and status code.");
@@ -91,6 +95,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   s->metrics_.AddGauge("mandant_db_transaction_retries_total",
                        "Transaction attempts retried after a conflict or a lost connection.",
                        [db] { return static_cast<double>(db->stats().retries_total); });
+
+  AgentServiceImpl* agents = s->agent_service_.get();
+  s->metrics_.AddGauge("mandant_agent_streams", "Agents' streams this replica holds.",
+                       [agents] { return agents->connected(); });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -108,6 +116,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.AddListeningPort(options.listen, s->serving_->credentials(), &s->port_);
   builder.RegisterService(s->tenant_service_.get());
   builder.RegisterService(s->certificate_service_.get());
+  builder.RegisterService(s->host_service_.get());
+  builder.RegisterService(s->agent_service_.get());
+  // A HostSpec carries every VM's seed (agent.proto).
+  builder.SetMaxReceiveMessageSize(32 << 20);
+  builder.SetMaxSendMessageSize(32 << 20);
   // One completion queue: the default is one per core, each with its own
   // poller threads, and on a small host they mostly wake each other.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
@@ -238,6 +251,8 @@ void Server::Shutdown(absl::Duration grace) {
   }
   if (renew_thread_.joinable()) renew_thread_.join();
   grpc_->GetHealthCheckService()->SetServingStatus(false);
+  // Agents' streams never end on their own; they reconnect elsewhere.
+  agent_service_->EndAllStreams();
   grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   if (http_) http_->stop();
   if (http_thread_.joinable()) http_thread_.join();

@@ -10,7 +10,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "controller/agents/agent_service.h"
 #include "controller/api/certificate_service.h"
+#include "controller/api/host_service.h"
 #include "controller/api/rpc_call.h"
 #include "controller/api/tenant_service.h"
 #include "controller/auth/tokens.h"
@@ -49,6 +51,9 @@ struct ServerOptions {
   std::string metrics_listen;
   store::DatabaseOptions database;
   api::TenantServiceOptions tenants;
+  // Agents' leases and certificates; its conninfo and password are taken
+  // from `database`.
+  AgentServiceOptions agents;
   PkiOptions pki;
   // The key-encryption keys that open the CA keys; required.
   std::optional<pki::KeyRing> keys;
@@ -75,6 +80,7 @@ class Server {
   void Wait();
 
   store::Database& database() { return *db_; }
+  AgentServiceImpl& agents() { return *agent_service_; }
   Metrics& metrics() { return metrics_; }
 
  private:
@@ -104,6 +110,8 @@ class Server {
   std::thread renew_thread_;
   std::unique_ptr<api::TenantServiceImpl> tenant_service_;
   std::unique_ptr<api::CertificateServiceImpl> certificate_service_;
+  std::unique_ptr<api::HostServiceImpl> host_service_;
+  std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;

@@ -709,6 +709,37 @@ absl::Status CertificateServiceImpl::Crl(RpcCall& call, const v1::GetCrlRequest&
   });
 }
 
+absl::Status FillTrustBundle(store::PkiStore& store, store::Connection& conn,
+                             absl::string_view scope, absl::string_view tenant_uid,
+                             v1::TrustBundle* response) {
+  const bool infrastructure = scope == store::kInfrastructureScope;
+  MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
+                           store.ListIssuers(conn, scope, tenant_uid, 0, kMaxPageSize));
+  const absl::Time now = absl::Now();
+  absl::Time updated = absl::InfinitePast();
+  std::string pem;
+  for (const store::IssuerRow& row : rows) {
+    // The scope's own signing CAs; the root is not one of them (see
+    // TrustBundle in certificate.proto), and an issuer stays until its
+    // own certificate expires, which bounds its leaves.
+    if (row.kind == "ROOT" || row.not_after <= now) continue;
+    if (row.state == "RETIRED" && !infrastructure) {
+      // A tenant's retired intermediate stays trusted (rotation) unless
+      // it was revoked, as at tenant deletion.
+      auto cert = store.GetCertificate(conn, store::kInfrastructureScope, "", row.serial);
+      if (cert.ok() && cert->revoke_time) continue;
+    }
+    absl::StrAppend(&pem, row.certificate_pem);
+    response->add_issuers(absl::StrCat(row.scope, "/issuers/", row.id));
+    updated = std::max({updated, row.create_time, row.activate_time.value_or(row.create_time),
+                        row.retire_time.value_or(row.create_time)});
+  }
+  response->set_name(absl::StrCat(scope, "/trustBundle"));
+  response->set_ca_certificates_pem(pem);
+  if (updated != absl::InfinitePast()) *response->mutable_update_time() = ToProto(updated);
+  return absl::OkStatus();
+}
+
 absl::Status CertificateServiceImpl::Bundle(RpcCall& call, const v1::GetTrustBundleRequest& request,
                                             v1::TrustBundle* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
@@ -723,31 +754,7 @@ absl::Status CertificateServiceImpl::Bundle(RpcCall& call, const v1::GetTrustBun
   if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(CheckRead(call.principal(), scope));
   return deps_.db->Run("get trust bundle", [&](store::Connection& conn) -> absl::Status {
     MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));
-    MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
-                             store_.ListIssuers(conn, scope.name, uid, 0, kMaxPageSize));
-    const absl::Time now = absl::Now();
-    absl::Time updated = absl::InfinitePast();
-    std::string pem;
-    for (const store::IssuerRow& row : rows) {
-      // The scope's own signing CAs; the root is not one of them (see
-      // TrustBundle in certificate.proto), and an issuer stays until its
-      // own certificate expires, which bounds its leaves.
-      if (row.kind == "ROOT" || row.not_after <= now) continue;
-      if (row.state == "RETIRED" && !scope.infrastructure()) {
-        // A tenant's retired intermediate stays trusted (rotation) unless
-        // it was revoked, as at tenant deletion.
-        auto cert = store_.GetCertificate(conn, store::kInfrastructureScope, "", row.serial);
-        if (cert.ok() && cert->revoke_time) continue;
-      }
-      absl::StrAppend(&pem, row.certificate_pem);
-      response->add_issuers(absl::StrCat(row.scope, "/issuers/", row.id));
-      updated = std::max({updated, row.create_time, row.activate_time.value_or(row.create_time),
-                          row.retire_time.value_or(row.create_time)});
-    }
-    response->set_name(request.name());
-    response->set_ca_certificates_pem(pem);
-    if (updated != absl::InfinitePast()) *response->mutable_update_time() = ToProto(updated);
-    return absl::OkStatus();
+    return FillTrustBundle(store_, conn, scope.name, uid, response);
   });
 }
 

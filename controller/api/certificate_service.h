@@ -89,6 +89,12 @@ class CertificateServiceImpl final : public v1::CertificateService::Service {
 // The issuance policy a new tenant gets (certificate.proto, IssuancePolicy).
 v1::IssuancePolicy DefaultTenantPolicy(const Issuers& issuers, absl::string_view tenant);
 
+// The CAs of `scope` ("infrastructure" or "tenants/{t}" with its uid) that
+// verify its certificates, as GetTrustBundle returns them.
+absl::Status FillTrustBundle(store::PkiStore& store, store::Connection& conn,
+                             absl::string_view scope, absl::string_view tenant_uid,
+                             v1::TrustBundle* response);
+
 }  // namespace mandant::controller::api
 
 #endif  // MANDANT_CONTROLLER_API_CERTIFICATE_SERVICE_H_

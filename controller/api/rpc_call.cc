@@ -33,7 +33,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       details.details_size() > 0 ? details.SerializeAsString() : "");
 }
 
-RpcCall::RpcCall(grpc::ServerContext* context, absl::string_view method, bool mutating,
+RpcCall::RpcCall(grpc::ServerContextBase* context, absl::string_view method, bool mutating,
                  const ServiceDeps& deps)
     : context_(context),
       method_(method),

@@ -40,13 +40,19 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // per call on the handler's stack.
 class RpcCall {
  public:
-  RpcCall(grpc::ServerContext* context, absl::string_view method, bool mutating,
+  RpcCall(grpc::ServerContextBase* context, absl::string_view method, bool mutating,
           const ServiceDeps& deps);
 
   // Authenticates the caller by its client certificate when it sent one
   // (mTLS), else by its bearer token; on success principal() is valid.
   absl::Status Authenticate();
   const auth::Principal& principal() const { return principal_; }
+  // For a call the handler authenticated itself (an agent's bootstrap
+  // token): audit rows and logs name `principal`.
+  void AssumePrincipal(auth::Principal principal) {
+    principal_ = std::move(principal);
+    authenticated_ = true;
+  }
   // A fresh id for this call, also sent back as "x-mandant-call-id".
   const std::string& call_id() const { return call_id_; }
   const std::string& method() const { return method_; }
@@ -75,7 +81,7 @@ class RpcCall {
   grpc::Status Finish(const absl::Status& status);
 
  private:
-  grpc::ServerContext* const context_;
+  grpc::ServerContextBase* const context_;
   const std::string method_;
   const bool mutating_;
   const ServiceDeps& deps_;

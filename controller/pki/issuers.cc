@@ -339,17 +339,56 @@ absl::Status Issuers::RevokeTenantIssuers(store::Connection& conn, absl::string_
   for (std::string& id : user_issuers) {
     if (std::find(roots.begin(), roots.end(), id) == roots.end()) roots.push_back(std::move(id));
   }
-  for (const std::string& root : roots) {
-    absl::Status st = ResignCrl(conn, root, now).status();
+  return ResignCrls(conn, roots, now);
+}
+
+absl::Status Issuers::ResignCrls(store::Connection& conn,
+                                 const std::vector<std::string>& issuer_ids, absl::Time now) {
+  for (const std::string& id : issuer_ids) {
+    absl::Status st = ResignCrl(conn, id, now).status();
     if (absl::IsFailedPrecondition(st)) {
       // An offline root signs its CRL where its key is; the revocation is
       // recorded and goes into that CRL.
-      MANDANT_LOG(warn, "root CRL not re-signed", {{"issuer", root}, {"reason", st.message()}});
+      MANDANT_LOG(warn, "CRL not re-signed", {{"issuer", id}, {"reason", st.message()}});
       continue;
     }
     MANDANT_RETURN_IF_ERROR(st);
   }
   return absl::OkStatus();
+}
+
+std::string Issuers::AgentIdentity(absl::string_view host) const {
+  return absl::StrCat("spiffe://", options_.trust_domain, "/host/", host);
+}
+
+absl::StatusOr<IssuedCertificate> Issuers::IssueAgentCertificate(store::Connection& conn,
+                                                                 absl::string_view host,
+                                                                 const EVP_PKEY* public_key,
+                                                                 absl::Duration ttl,
+                                                                 absl::Time now) {
+  MANDANT_ASSIGN_OR_RETURN(
+      auto issuer, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "INFRASTRUCTURE"));
+  if (!issuer) {
+    return absl::FailedPreconditionError(
+        "Mandant's PKI is not initialized: no ACTIVE infrastructure issuer; run `mandantd pki "
+        "init`");
+  }
+  pki::LeafSpec spec;
+  spec.public_key = public_key;
+  spec.common_name = absl::StrCat("host/", host);
+  spec.subject_alt_names.uris.push_back(AgentIdentity(host));
+  spec.extended_key_usages = {pki::ExtendedKeyUsage::kClientAuth};
+  spec.not_after = std::min(now + ttl, issuer->not_after);
+  return IssueLeaf(conn, *issuer, std::move(spec), now);
+}
+
+absl::Status Issuers::RevokeAgentCertificates(store::Connection& conn, absl::string_view host,
+                                              absl::string_view keep_serial, absl::Time now) {
+  MANDANT_ASSIGN_OR_RETURN(
+      std::vector<std::string> issuers,
+      store_.RevokeByUri(conn, store::kInfrastructureScope, AgentIdentity(host), keep_serial,
+                         static_cast<int>(pki::RevocationReason::kSuperseded), now));
+  return ResignCrls(conn, issuers, now);
 }
 
 absl::StatusOr<std::shared_ptr<const pki::CertificateAuthority>> Issuers::Authority(

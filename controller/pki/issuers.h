@@ -67,6 +67,9 @@ class Issuers {
   Issuers(PkiOptions options, pki::KeyRing keys);
 
   const PkiOptions& options() const { return options_; }
+  // The KEK ring; other secrets at rest (bootstrap tokens, machine seeds)
+  // are sealed under it too.
+  const pki::KeyRing& keys() const { return keys_; }
   std::string TenantDnsZone(absl::string_view tenant) const;
   std::string TenantTrustDomain(absl::string_view tenant) const;
 
@@ -161,6 +164,21 @@ class Issuers {
                                                        const std::vector<std::string>& names,
                                                        absl::Duration ttl, absl::Time now);
 
+  // A client certificate for the agent of `host` (CN "host/{host}", URI SAN
+  // "spiffe://{trust_domain}/host/{host}", clientAuth only) from the ACTIVE
+  // infrastructure issuer, for `public_key`, cut short to that issuer's
+  // lifetime. FAILED_PRECONDITION when the PKI is not initialized.
+  absl::StatusOr<IssuedCertificate> IssueAgentCertificate(store::Connection& conn,
+                                                          absl::string_view host,
+                                                          const EVP_PKEY* public_key,
+                                                          absl::Duration ttl, absl::Time now);
+  // Revokes every certificate of the agent of `host` except `keep_serial`
+  // (empty: all) and re-signs the CRLs that changed.
+  absl::Status RevokeAgentCertificates(store::Connection& conn, absl::string_view host,
+                                       absl::string_view keep_serial, absl::Time now);
+  // "spiffe://{trust_domain}/host/{host}".
+  std::string AgentIdentity(absl::string_view host) const;
+
   // The infrastructure CAs that verify Mandant's client certificates (the
   // intermediates, not the root, so that no tenant certificate verifies).
   absl::StatusOr<std::string> InfrastructureBundle(store::Connection& conn, absl::Time now);
@@ -169,6 +187,10 @@ class Issuers {
   std::string CrlUrl(absl::string_view issuer_id) const;
 
  private:
+  // Re-signs the CRLs of `issuer_ids`; an offline root's is left for its
+  // ceremony (the revocation is recorded and goes into its next CRL).
+  absl::Status ResignCrls(store::Connection& conn, const std::vector<std::string>& issuer_ids,
+                          absl::Time now);
   absl::StatusOr<store::IssuerRow> StoreIssuer(store::Connection& conn,
                                                const pki::CertificateAuthority& ca,
                                                const NewIssuer& spec, absl::string_view id,

@@ -410,14 +410,32 @@ absl::StatusOr<std::vector<std::string>> PkiStore::RevokeByUriPrefix(Connection&
                                                                      absl::string_view scope,
                                                                      absl::string_view uri_prefix,
                                                                      int reason, absl::Time now) {
+  return RevokeWhereUri(conn, "starts_with(u, $2)", scope, uri_prefix, "", reason, now);
+}
+
+absl::StatusOr<std::vector<std::string>> PkiStore::RevokeByUri(Connection& conn,
+                                                               absl::string_view scope,
+                                                               absl::string_view uri,
+                                                               absl::string_view except_serial,
+                                                               int reason, absl::Time now) {
+  return RevokeWhereUri(conn, "u = $2", scope, uri, except_serial, reason, now);
+}
+
+absl::StatusOr<std::vector<std::string>> PkiStore::RevokeWhereUri(Connection& conn,
+                                                                  absl::string_view condition,
+                                                                  absl::string_view scope,
+                                                                  absl::string_view uri,
+                                                                  absl::string_view except_serial,
+                                                                  int reason, absl::Time now) {
   MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query("UPDATE pki_certificates SET revoke_time = $3::timestamptz, "
-                            "revoke_reason = $4::int, generation = generation + 1 "
-                            "WHERE scope = $1 AND revoke_time IS NULL "
-                            "AND EXISTS (SELECT 1 FROM unnest(uris) u WHERE starts_with(u, $2)) "
-                            "RETURNING issuer_id",
-                            {std::string(scope), std::string(uri_prefix), TimestampParam(now),
-                             std::to_string(reason)}));
+      Rows rows,
+      conn.Query(absl::StrCat("UPDATE pki_certificates SET revoke_time = $3::timestamptz, "
+                              "revoke_reason = $4::int, generation = generation + 1 "
+                              "WHERE scope = $1 AND revoke_time IS NULL AND serial <> $5 "
+                              "AND EXISTS (SELECT 1 FROM unnest(uris) u WHERE ",
+                              condition, ") RETURNING issuer_id"),
+                 {std::string(scope), std::string(uri), TimestampParam(now),
+                  std::to_string(reason), std::string(except_serial)}));
   std::vector<std::string> issuers;
   for (int i = 0; i < rows.size(); ++i) {
     std::string id(rows.Text(i, 0));

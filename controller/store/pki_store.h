@@ -161,6 +161,12 @@ class PkiStore {
                                                              absl::string_view scope,
                                                              absl::string_view uri_prefix,
                                                              int reason, absl::Time now);
+  // As RevokeByUriPrefix for certificates naming exactly `uri`, except the
+  // one with serial `except_serial` (empty: none is kept).
+  absl::StatusOr<std::vector<std::string>> RevokeByUri(Connection& conn, absl::string_view scope,
+                                                       absl::string_view uri,
+                                                       absl::string_view except_serial,
+                                                       int reason, absl::Time now);
   // Revoked certificates of an issuer that have not expired by `now`
   // (RFC 5280 lets a CRL drop expired entries).
   absl::StatusOr<std::vector<RevokedSerial>> RevokedBy(Connection& conn,
@@ -173,6 +179,16 @@ class PkiStore {
   // Inserts or replaces; returns the new generation.
   absl::StatusOr<int64_t> PutPolicy(Connection& conn, absl::string_view tenant,
                                     absl::string_view serialized);
+
+ private:
+  // Revokes the unrevoked certificates of `scope` with a URI SAN `u` for
+  // which the SQL `condition` (over u and $2 = `uri`) holds.
+  absl::StatusOr<std::vector<std::string>> RevokeWhereUri(Connection& conn,
+                                                          absl::string_view condition,
+                                                          absl::string_view scope,
+                                                          absl::string_view uri,
+                                                          absl::string_view except_serial,
+                                                          int reason, absl::Time now);
 };
 
 // Text forms PostgreSQL reads exactly.
