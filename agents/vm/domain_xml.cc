@@ -251,8 +251,10 @@ absl::StatusOr<MandantMetadata> ParseMandantMetadata(absl::string_view xml) {
     return absl::InvalidArgumentError("Mandant metadata of a domain is not well-formed XML");
   }
   xmlNode* root = xmlDocGetRootElement(doc.get());
-  if (root == nullptr || xmlStrcmp(root->name, X("machine")) != 0 || root->ns == nullptr ||
-      xmlStrcmp(root->ns->href, X(kMandantMetadataNamespace)) != 0) {
+  // libvirt returns the element with its namespace stripped (it was selected
+  // by the namespace already); accept that and our own namespace, nothing else.
+  if (root == nullptr || xmlStrcmp(root->name, X("machine")) != 0 ||
+      (root->ns != nullptr && xmlStrcmp(root->ns->href, X(kMandantMetadataNamespace)) != 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Mandant metadata of a domain is not a <machine> element in ", kMandantMetadataNamespace));
   }

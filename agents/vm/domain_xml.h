@@ -72,8 +72,9 @@ absl::StatusOr<std::string> RenderDomainXml(const v1::VmSpec& spec, const Domain
                                             int64_t spec_version,
                                             absl::string_view domain_type = "qemu");
 
-// Parses the Mandant metadata element as virDomainGetMetadata returns it
-// (<machine xmlns="https://mandant.dev/xmlns/machine/1">...</machine>).
+// Parses the Mandant metadata element as virDomainGetMetadata returns it:
+// <machine><tenant>...</tenant>...</machine>, namespace stripped by libvirt
+// (the element in kMandantMetadataNamespace is accepted too).
 // INVALID_ARGUMENT when it is not well-formed, in another namespace, or
 // misses machine-id or spec-hash.
 absl::StatusOr<MandantMetadata> ParseMandantMetadata(absl::string_view xml);

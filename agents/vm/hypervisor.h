@@ -95,8 +95,9 @@ class Hypervisor {
   // virDomainDestroy: kills the QEMU process at once.
   virtual absl::Status DestroyDomain(absl::string_view uuid) = 0;
 
-  // virDomainUndefineFlags: removes the definition of an inactive domain
-  // (with its NVRAM and managed save, if any).
+  // virDomainUndefine: removes the definition (Mandant's domains have no
+  // NVRAM, snapshots or managed save that would need flags). An active
+  // domain becomes transient and disappears when destroyed.
   virtual absl::Status UndefineDomain(absl::string_view uuid) = 0;
 
   // virConnectGetLibVersion and virConnectGetVersion.

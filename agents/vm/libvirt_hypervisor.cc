@@ -341,9 +341,7 @@ absl::Status LibvirtHypervisor::DestroyDomain(absl::string_view uuid) {
 
 absl::Status LibvirtHypervisor::UndefineDomain(absl::string_view uuid) {
   MANDANT_ASSIGN_OR_RETURN(VirDomainPtr dom, Lookup(uuid));
-  if (virDomainUndefineFlags(dom.get(), VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-                                            VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
-                                            VIR_DOMAIN_UNDEFINE_NVRAM) < 0) {
+  if (virDomainUndefine(dom.get()) < 0) {
     return LastLibvirtError(absl::StrCat("undefining domain ", uuid));
   }
   return absl::OkStatus();
