@@ -1,0 +1,162 @@
+#include "agents/agent/host_agent.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace mandant::agent {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HostAgent>> HostAgent::Start(Options options) {
+  if (options.networks == nullptr || options.vms == nullptr || !options.report) {
+    return absl::InvalidArgumentError("HostAgent needs networks, vms and report");
+  }
+  std::unique_ptr<HostAgent> agent(new HostAgent(std::move(options)));
+  GuestStatusRelay::Options relay;
+  HostAgent* self = agent.get();
+  relay.on_change = [self](const std::string&, const v1::GuestProgress&) { self->GuestChanged(); };
+  auto created = GuestStatusRelay::Create(std::move(relay));
+  if (!created.ok()) return created.status();
+  agent->relay_ = *std::move(created);
+  agent->thread_ = std::thread([self] { self->Run(); });
+  return agent;
+}
+
+HostAgent::HostAgent(Options options) : options_(std::move(options)) {}
+
+HostAgent::~HostAgent() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  relay_.reset();
+}
+
+void HostAgent::SetSpec(const v1::HostSpec& spec) {
+  absl::MutexLock lock(&mu_);
+  if (spec_ && spec.version() < spec_->version()) return;
+  spec_ = spec;
+  spec_changed_ = true;
+}
+
+std::optional<v1::HostStatus> HostAgent::last_status() const {
+  absl::MutexLock lock(&mu_);
+  return last_status_;
+}
+
+void HostAgent::GuestChanged() {
+  absl::MutexLock lock(&mu_);
+  guest_changed_ = true;
+}
+
+void HostAgent::Run() {
+  absl::Duration retry = options_.initial_retry;
+  absl::Time next_pass = absl::InfiniteFuture();
+  for (;;) {
+    v1::HostSpec spec;
+    bool reconcile = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto woken = [this, &next_pass]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || spec_changed_ || guest_changed_ || (spec_ && absl::Now() >= next_pass);
+      };
+      while (!woken()) {
+        const absl::Duration left = next_pass - absl::Now();
+        mu_.AwaitWithTimeout(absl::Condition(&woken),
+                             std::min(left, absl::Milliseconds(500)));
+      }
+      if (stop_) return;
+      reconcile = spec_changed_ || absl::Now() >= next_pass;
+      spec_changed_ = false;
+      guest_changed_ = false;
+      if (reconcile) spec = *spec_;
+    }
+    if (reconcile) {
+      const bool clean = Reconcile(spec);
+      if (clean) {
+        retry = options_.initial_retry;
+        next_pass = absl::Now() + options_.resync_interval;
+      } else {
+        next_pass = absl::Now() + retry;
+        retry = std::min(retry * 2, options_.max_retry);
+      }
+    }
+    v1::HostStatus status;
+    {
+      absl::MutexLock lock(&mu_);
+      status = BuildStatus();
+      last_status_ = status;
+    }
+    options_.report(std::move(status));
+  }
+}
+
+bool HostAgent::Reconcile(const v1::HostSpec& spec) {
+  const absl::Time start = absl::Now();
+  std::vector<v1::TenantNetworkSpec> networks(spec.networks().begin(), spec.networks().end());
+  TenantNetworks::Result net = options_.networks->Reconcile(networks);
+  absl::flat_hash_map<std::string, std::string> bridge_tenants;
+  for (const v1::TenantNetworkSpec& n : spec.networks()) bridge_tenants[n.bridge_name()] = n.tenant();
+  std::vector<v1::VmSpec> vm_specs(spec.vms().begin(), spec.vms().end());
+  auto vms = options_.vms->Reconcile(vm_specs, spec.version(), bridge_tenants);
+
+  bool clean = net.host_errors.empty();
+  for (const auto& n : net.networks) clean = clean && n.error().empty();
+  std::vector<std::string> host_errors = net.host_errors;
+  absl::flat_hash_map<std::string, std::string> targets;
+  if (vms.ok()) {
+    for (const v1::VmStatus& vm : *vms) {
+      clean = clean && vm.error().empty() && vm.state() != v1::VM_STATE_DELETING;
+      if (vm.state() == v1::VM_STATE_RUNNING) {
+        targets[vm.machine_id()] = options_.vms->StatusSocketPath(vm.machine_id());
+      }
+    }
+    relay_->SetTargets(std::move(targets));
+  } else {
+    clean = false;
+    host_errors.push_back(absl::StrCat("VMs: ", vms.status().message()));
+  }
+  const long long millis = absl::ToInt64Milliseconds(absl::Now() - start);
+  if (clean) {
+    MANDANT_LOG(info, "host reconciled",
+                {{"spec_version", static_cast<long long>(spec.version())},
+                 {"networks", spec.networks_size()},
+                 {"vms", spec.vms_size()},
+                 {"duration_ms", millis}});
+  } else {
+    MANDANT_LOG(warn, "host not yet as specified; retrying",
+                {{"spec_version", static_cast<long long>(spec.version())},
+                 {"host_errors", static_cast<int>(host_errors.size())},
+                 {"duration_ms", millis}});
+  }
+  absl::MutexLock lock(&mu_);
+  applied_version_ = spec.version();
+  networks_ = std::move(net.networks);
+  if (vms.ok()) vms_ = *std::move(vms);
+  host_errors_ = std::move(host_errors);
+  return clean;
+}
+
+v1::HostStatus HostAgent::BuildStatus() const {
+  v1::HostStatus status;
+  status.set_applied_spec_version(applied_version_);
+  for (const auto& n : networks_) *status.add_networks() = n;
+  for (const auto& vm : vms_) {
+    v1::VmStatus* out = status.add_vms();
+    *out = vm;
+    if (auto guest = relay_->Latest(vm.machine_id())) *out->mutable_guest() = *guest;
+  }
+  for (const auto& e : host_errors_) status.add_host_errors(e);
+  *status.mutable_observe_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
+  return status;
+}
+
+}  // namespace mandant::agent

@@ -1,0 +1,218 @@
+#include "agents/agent/identity.h"
+
+#include <fcntl.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "mandant/v1/agent.grpc.pb.h"
+#include "pki/certificate_info.h"
+#include "pki/csr.h"
+#include "pki/encoding.h"
+#include "pki/key.h"
+#include "controller/store/uuid.h"
+
+namespace mandant::agent {
+namespace {
+
+constexpr char kKeyMarker[] = "-----BEGIN PRIVATE KEY-----";
+
+std::string IdentityDir(const std::string& state_dir) { return state_dir + "/identity"; }
+
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, " does not exist"));
+    return Errno("cannot read", path);
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+absl::Status EnsureDir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", dir);
+  if (chmod(dir.c_str(), 0700) != 0) return Errno("cannot chmod", dir);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> NewCsrPem(pki::SecretBytes& key_pem_out) {
+  MANDANT_ASSIGN_OR_RETURN(pki::EvpPkeyPtr key, pki::GenerateKey(pki::KeyType::kEcdsaP256));
+  MANDANT_ASSIGN_OR_RETURN(pki::X509ReqPtr csr, pki::BuildCsr(key.get(), "", {}));
+  MANDANT_ASSIGN_OR_RETURN(key_pem_out, pki::PrivateKeyToPem(key.get()));
+  return pki::CsrToPem(csr.get());
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode) {
+  const std::string dir = path.substr(0, path.rfind('/'));
+  const std::string tmp = absl::StrCat(path, ".tmp-", getpid());
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Errno("cannot create", tmp);
+  size_t written = 0;
+  while (written < data.size()) {
+    const ssize_t n = write(fd, data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status st = Errno("cannot write", tmp);
+      close(fd);
+      unlink(tmp.c_str());
+      return st;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
+    absl::Status st = Errno("cannot sync", tmp);
+    close(fd);
+    unlink(tmp.c_str());
+    return st;
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status st = Errno("cannot rename into", path);
+    unlink(tmp.c_str());
+    return st;
+  }
+  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AgentIdentity> AgentIdentity::FromPem(std::string state_dir, std::string ca_pem,
+                                                     pki::SecretBytes key_pem,
+                                                     std::string cert_pem) {
+  auto key = pki::ParsePrivateKey(key_pem.view());
+  auto cert = pki::ParseCertificate(cert_pem);
+  if (!key.ok() || !cert.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "the agent's identity in ", IdentityDir(state_dir),
+        " does not parse; remove the directory and enroll again with a new bootstrap token"));
+  }
+  if (X509_check_private_key(cert->get(), key->get()) != 1) {
+    return absl::DataLossError(absl::StrCat(
+        "the agent's key and certificate in ", IdentityDir(state_dir),
+        " do not match; remove the directory and enroll again with a new bootstrap token"));
+  }
+  MANDANT_ASSIGN_OR_RETURN(pki::CertificateInfo info, pki::DescribeCertificate(cert->get()));
+  AgentIdentity id;
+  id.state_dir_ = std::move(state_dir);
+  id.ca_pem_ = std::move(ca_pem);
+  id.key_pem_ = std::move(key_pem);
+  id.cert_pem_ = std::move(cert_pem);
+  id.not_before_ = info.not_before;
+  id.not_after_ = info.not_after;
+  return id;
+}
+
+absl::StatusOr<AgentIdentity> AgentIdentity::Load(const std::string& state_dir) {
+  const std::string dir = IdentityDir(state_dir);
+  MANDANT_ASSIGN_OR_RETURN(std::string ca, ReadFile(dir + "/ca.pem"));
+  MANDANT_ASSIGN_OR_RETURN(std::string both, ReadFile(dir + "/credentials.pem"));
+  const size_t key_at = both.find(kKeyMarker);
+  if (key_at == std::string::npos) {
+    return absl::DataLossError(absl::StrCat(dir, "/credentials.pem holds no private key; remove ",
+                                            dir, " and enroll again with a new bootstrap token"));
+  }
+  pki::SecretBytes key_pem(absl::string_view(both).substr(key_at));
+  std::string cert = both.substr(0, key_at);
+  std::fill(both.begin(), both.end(), '\0');
+  return FromPem(state_dir, std::move(ca), std::move(key_pem), std::move(cert));
+}
+
+absl::Status AgentIdentity::Store() const {
+  const std::string dir = IdentityDir(state_dir_);
+  MANDANT_RETURN_IF_ERROR(EnsureDir(state_dir_));
+  MANDANT_RETURN_IF_ERROR(EnsureDir(dir));
+  MANDANT_RETURN_IF_ERROR(WriteFileAtomically(dir + "/ca.pem", ca_pem_, 0644));
+  // Certificate and key in one file, so that one rename replaces both.
+  pki::SecretBytes both(absl::StrCat(cert_pem_, key_pem_.view()));
+  return WriteFileAtomically(dir + "/credentials.pem", both.view(), 0600);
+}
+
+absl::StatusOr<AgentIdentity> AgentIdentity::Enroll(const std::string& state_dir,
+                                                    const std::string& controller,
+                                                    const std::string& host,
+                                                    const std::string& token,
+                                                    const std::string& ca_pem) {
+  pki::SecretBytes key_pem;
+  MANDANT_ASSIGN_OR_RETURN(std::string csr, NewCsrPem(key_pem));
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca_pem;
+  auto channel = grpc::CreateChannel(controller, grpc::SslCredentials(ssl));
+  auto stub = v1::AgentService::NewStub(channel);
+  v1::EnrollRequest request;
+  request.set_host(absl::StrCat("hosts/", host));
+  request.set_bootstrap_token(token);
+  request.set_csr(csr);
+  // The same id on every attempt: a retry after a lost answer gets the
+  // certificate the token already paid for.
+  request.set_request_id(controller::store::NewUuid());
+  v1::EnrollResponse response;
+  grpc::Status st;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    st = stub->Enroll(&context, request, &response);
+    if (st.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      break;
+    }
+    absl::SleepFor(absl::Seconds(1 << attempt));
+  }
+  if (!st.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                        absl::StrCat("enrolling at ", controller, ": ", st.error_message()));
+  }
+  MANDANT_ASSIGN_OR_RETURN(
+      AgentIdentity id,
+      FromPem(state_dir, ca_pem, std::move(key_pem),
+              absl::StrCat(response.certificate_pem(), response.chain_pem())));
+  MANDANT_RETURN_IF_ERROR(id.Store());
+  return id;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> AgentIdentity::Credentials() const {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca_pem_;
+  ssl.pem_private_key = std::string(key_pem_.view());
+  ssl.pem_cert_chain = cert_pem_;
+  return grpc::SslCredentials(ssl);
+}
+
+absl::StatusOr<std::string> AgentIdentity::PrepareRenewal() {
+  auto key = std::make_shared<pki::SecretBytes>();
+  MANDANT_ASSIGN_OR_RETURN(std::string csr, NewCsrPem(*key));
+  pending_key_pem_ = std::move(key);
+  return csr;
+}
+
+absl::Status AgentIdentity::Renewed(absl::string_view certificate_pem,
+                                    absl::string_view chain_pem) {
+  if (pending_key_pem_ == nullptr) {
+    return absl::FailedPreconditionError("a renewed certificate arrived without a renewal");
+  }
+  MANDANT_ASSIGN_OR_RETURN(
+      AgentIdentity renewed,
+      FromPem(state_dir_, ca_pem_, pki::SecretBytes(pending_key_pem_->view()),
+              absl::StrCat(certificate_pem, chain_pem)));
+  MANDANT_RETURN_IF_ERROR(renewed.Store());
+  *this = std::move(renewed);
+  return absl::OkStatus();
+}
+
+}  // namespace mandant::agent
