@@ -556,8 +556,9 @@ absl::Status AgentServiceImpl::DoEnroll(api::RpcCall& call, const v1::EnrollRequ
         response->set_certificate_pem(token->certificate_pem);
         response->set_chain_pem(token->chain_pem);
         store::PkiStore pki;
-        return api::FillTrustBundle(pki, conn, store::kInfrastructureScope, "",
-                                    response->mutable_trust_bundle());
+        MANDANT_RETURN_IF_ERROR(api::FillTrustBundle(pki, conn, store::kInfrastructureScope, "",
+                                                     response->mutable_trust_bundle()));
+        return call.Audit(conn, absl::OkStatus(), "replayed the certificate of this request_id");
       }
       return BadToken();
     }

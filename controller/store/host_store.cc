@@ -306,7 +306,13 @@ absl::Status HostStore::Delete(Connection& conn, absl::string_view id, absl::str
                   absl::Cord(failure.SerializeAsString()));
     return st;
   }
-  return conn.Query("DELETE FROM hosts WHERE name = $1", {std::string(id)}).status();
+  // Wakes the host's stream, on whichever replica holds it: it finds the
+  // host gone and ends.
+  return conn
+      .Query("WITH gone AS (DELETE FROM hosts WHERE name = $1 RETURNING id) "
+             "SELECT pg_notify('mandant_host_spec', id::text) FROM gone",
+             {std::string(id)})
+      .status();
 }
 
 absl::Status HostStore::PutBootstrapToken(Connection& conn, int64_t host_id,
