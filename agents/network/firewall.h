@@ -13,7 +13,9 @@
 // does not know. "Same bridge" must be allowed explicitly because with
 // br_netfilter on, frames bridged inside B (between B's ports, VM taps and the
 // VXLAN device alike) pass the inet forward hook with iifname = oifname = B.
-// A packet is counted once, by the first of B's rules it meets.
+// All "from" rules come before all "to" rules, so a packet is counted once:
+// on the bridge it came from, or (coming from a Mandant-named bridge not in
+// the list) on the bridge it was headed to.
 //
 // With no tenant bridges the table is deleted, so a host without tenant
 // networks carries no Mandant rules at all.

@@ -203,8 +203,11 @@ std::string NftablesFirewall::RulesScript(const std::vector<std::string>& bridge
   absl::StrAppend(&script, "table ", kFirewallTable,
                   " {\n  chain forward {\n"
                   "    type filter hook forward priority filter; policy accept;\n");
-  for (const std::string& b : unique) {
-    for (bool from : {true, false}) {
+  // Every bridge's "from" rules come first, so a packet between two listed
+  // bridges is counted on the bridge it came from; the "to" rules then see
+  // only packets from Mandant-named bridges not in the list.
+  for (bool from : {true, false}) {
+    for (const std::string& b : unique) {
       // Logging is rate-limited in a rule of its own: a `limit` in the drop
       // rule would stop it from dropping once the limit is reached.
       absl::StrAppend(&script, "    ", Match(b, from),
