@@ -275,7 +275,14 @@ class Pass {
       st.set_vni(0);
     }
     if (bridge != nullptr) st.set_mtu(bridge->mtu);
-    if (auto it = flood_.find(bridge_name); it != flood_.end() && link != nullptr) {
+    if (link != nullptr && link->kind == LinkKind::kVxlan) {
+      auto it = flood_.find(bridge_name);
+      if (it == flood_.end()) {
+        // Not reached by Ensure (refused spec, earlier error, orphan): read it.
+        absl::StatusOr<std::vector<std::string>> dsts = nl_.ListFloodEntries(link->name);
+        it = flood_.emplace(bridge_name, std::set<std::string>()).first;
+        if (dsts.ok()) it->second.insert(dsts->begin(), dsts->end());
+      }
       for (const std::string& dst : it->second) st.add_peer_underlay_addresses(dst);
     }
     st.set_up(bridge != nullptr && link != nullptr && bridge->up && link->up &&

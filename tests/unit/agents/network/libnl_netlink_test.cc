@@ -253,6 +253,29 @@ TEST_F(LibnlNetlinkTest, VlanSubInterfaceOrAClearUnsupportedError) {
   EXPECT_EQ(link->vlan_parent_ifindex, Find(*links, "mu0")->ifindex);
 }
 
+TEST_F(LibnlNetlinkTest, Ipv6Underlay) {
+  ASSERT_OK(Ip("addr add fd00:99::1/64 dev mu0 nodad"));
+  ASSERT_OK(netlink_->AddBridge({"mb-x000006", 0, 0, ""}));
+  NewVxlan vx;
+  vx.link = {"mx-000006", 1430, 0, "mb-x000006"};
+  vx.vni = 6;
+  vx.local_address = "fd00:99::1";
+  vx.underlay_device = "mu0";
+  ASSERT_OK(netlink_->AddVxlan(vx));
+  ASSERT_OK(netlink_->AddFloodEntry("mx-000006", "fd00:99::2"));
+  absl::StatusOr<std::vector<LinkInfo>> links = netlink_->ListLinks();
+  ASSERT_OK(links);
+  const LinkInfo* link = Find(*links, "mx-000006");
+  ASSERT_NE(link, nullptr);
+  EXPECT_EQ(link->vxlan_local, "fd00:99::1");
+  EXPECT_THAT(netlink_->ListFloodEntries("mx-000006"),
+              mandant::testing::IsOkAndHolds(ElementsAre("fd00:99::2")));
+  EXPECT_THAT(Shell({"bridge", "fdb", "show", "dev", "mx-000006"}),
+              mandant::testing::IsOkAndHolds(HasSubstr("dst fd00:99::2 self permanent")));
+  EXPECT_THAT(FindUnderlay(*netlink_, "FD00:99::1"),
+              mandant::testing::IsOkAndHolds(::testing::Field(&Underlay::device, "mu0")));
+}
+
 TEST_F(LibnlNetlinkTest, FindUnderlayReadsTheKernel) {
   absl::StatusOr<Underlay> u = FindUnderlay(*netlink_, kUnderlayAddress);
   ASSERT_OK(u);

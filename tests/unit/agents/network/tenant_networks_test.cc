@@ -376,12 +376,14 @@ TEST_F(TenantNetworksTest, InvalidSpecIsRefusedAndItsExistingNetworkKept) {
   TenantNetworkSpec bad = Vxlan("acme", 1001, {"10.99.0.2"});
   bad.set_mtu(100);
   TenantNetworkSpec bad2 = Vxlan("beta", 2000, {"not-an-address"});
+  netlink_.SetFloodDirect("mx-0003e9", {"10.99.0.9"});
   log_.clear();
   TenantNetworks::Result r = networks_->Reconcile({bad, bad2});
   ASSERT_THAT(r.networks, SizeIs(2));
   EXPECT_THAT(r.networks[0].error(), HasSubstr("spec refused: mtu: must be 576-9000, got 100"));
   // What is on the host is still reported.
   EXPECT_EQ(r.networks[0].mtu(), 1450);
+  EXPECT_THAT(r.networks[0].peer_underlay_addresses(), ElementsAre("10.99.0.9"));
   EXPECT_TRUE(r.networks[0].up());
   EXPECT_THAT(r.networks[1].error(),
               HasSubstr("peer_underlay_addresses[0]: must be an IPv4 or IPv6 address"));
