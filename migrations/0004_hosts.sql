@@ -38,6 +38,12 @@ CREATE TABLE hosts (
   last_seen_time      timestamptz,
   -- A host is Ready only while a stream holds it and this is in the future.
   lease_expire_time   timestamptz,
+  -- Why the agent's latest stream was refused (a Connected condition
+  -- reason such as UnderlayAddressMismatch, and its message); cleared when
+  -- a stream is accepted.
+  refusal_reason      text NOT NULL DEFAULT '',
+  refusal_message     text NOT NULL DEFAULT '',
+  refusal_time        timestamptz,
 
   -- Desired state: spec_version grows whenever the HostSpec derived from the
   -- rows below changes (spec_sha256 is the hash of its content).

@@ -306,28 +306,44 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     const v1::Hello& hello = message.hello();
     if (hello.host() != absl::StrCat("hosts/", p.subject)) {
       return absl::PermissionDeniedError(absl::StrCat(
-          "Hello.host \"", tenants::QuoteForMessage(hello.host()),
-          "\" is not this certificate's host \"hosts/", p.subject, "\""));
+          "Hello.host ", tenants::QuoteForMessage(hello.host()),
+          " is not this certificate's host \"hosts/", p.subject, "\""));
     }
     MANDANT_RETURN_IF_ERROR(ValidateHello(hello).ToStatus());
     session_.session_id = store::NewUuid();
-    MANDANT_RETURN_IF_ERROR(service_->deps_.db->Transact(
+    absl::Status mismatch;
+    absl::Status connected = service_->deps_.db->Transact(
         "agent connect", [&](store::Connection& conn) -> absl::Status {
           MANDANT_ASSIGN_OR_RETURN(v1::Host host, service_->store_.Get(conn, p.subject));
           tenants::FieldViolations ignored;
           const std::string reported =
               tenants::CanonicalUnderlayAddress(hello.underlay_address(), "", &ignored);
           if (reported != host.underlay_address()) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "UnderlayAddressMismatch: the agent reports underlay address \"",
-                tenants::QuoteForMessage(hello.underlay_address()), "\" but host ", host.name(),
+            mismatch = absl::FailedPreconditionError(absl::StrCat(
+                "UnderlayAddressMismatch: the agent reports underlay address ",
+                tenants::QuoteForMessage(hello.underlay_address()), " but host ", host.name(),
                 " is registered with ", host.underlay_address(),
                 "; fix the agent's --underlay_address or recreate the host"));
+            return mismatch;
           }
           MANDANT_ASSIGN_OR_RETURN(
               session_, service_->store_.Connect(conn, p.subject, session_.session_id, hello));
           return absl::OkStatus();
-        }));
+        });
+    if (!mismatch.ok()) {
+      // The operator sees why the agent stays away in the host's Connected
+      // condition (host.proto), not only in the agent's log.
+      absl::Status recorded = service_->deps_.db->Transact(
+          "agent refused", [&](store::Connection& conn) {
+            return service_->store_.RecordRefusal(conn, p.subject, "UnderlayAddressMismatch",
+                                                  mismatch.message());
+          });
+      if (!recorded.ok()) {
+        MANDANT_LOG(warn, "agent refusal not recorded",
+                    {{"host", p.subject}, {"error", recorded}});
+      }
+    }
+    MANDANT_RETURN_IF_ERROR(connected);
     registered_ = true;
     host_id_ = session_.host_id;
     service_->Register(session_.host_id, this);

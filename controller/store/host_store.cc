@@ -48,7 +48,8 @@ const std::string& HostColumns() {
       "JOIN clusters c ON c.id = m.cluster_id WHERE m.host_id = h.id), ",
       Micros("h.connect_time"), ", ", Micros("h.disconnect_time"), ", ",
       Micros("h.lease_expire_time"), ", ", Micros("now()"), ", h.session_id IS NOT NULL, ",
-      Micros("h.enroll_time")));
+      Micros("h.enroll_time"), ", h.refusal_reason, h.refusal_message, ",
+      Micros("h.refusal_time")));
   return *columns;
 }
 
@@ -127,7 +128,11 @@ v1::Host HostFromRow(const Rows& r, int i) {
   int time_col = 22;
   if (!connected) {
     time_col = 23;
-    if (r.IsNull(i, 22)) {
+    if (!r.Text(i, 28).empty()) {
+      reason = std::string(r.Text(i, 28));
+      message = std::string(r.Text(i, 29));
+      time_col = 30;
+    } else if (r.IsNull(i, 22)) {
       reason = "NeverConnected";
       message = "the agent has not connected yet";
     } else if (has_session) {
@@ -392,6 +397,7 @@ absl::StatusOr<AgentSession> HostStore::Connect(Connection& conn, absl::string_v
       Rows rows,
       conn.Query("UPDATE hosts SET session_id = $2::uuid, connect_time = now(), "
                  "last_seen_time = now(), lease_expire_time = now() + $3::interval, "
+                 "refusal_reason = '', refusal_message = '', refusal_time = NULL, "
                  "capacity_vcpus = $4, capacity_memory_mib = $5, capacity_disk_gib = $6, "
                  "underlay_mtu = $7, agent_version = $8, libvirt_version = $9, "
                  "qemu_version = $10, base_images = $11::jsonb "
@@ -414,6 +420,16 @@ absl::StatusOr<AgentSession> HostStore::Connect(Connection& conn, absl::string_v
                  {std::to_string(session.host_id)})
           .status());
   return session;
+}
+
+absl::Status HostStore::RecordRefusal(Connection& conn, absl::string_view host,
+                                      absl::string_view reason, absl::string_view message) {
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows, conn.Query("UPDATE hosts SET refusal_reason = $2, refusal_message = $3, "
+                            "refusal_time = now() WHERE name = $1 RETURNING id",
+                            {std::string(host), std::string(reason), std::string(message)}));
+  if (rows.empty()) return absl::NotFoundError(absl::StrCat("host \"", host, "\" not found"));
+  return absl::OkStatus();
 }
 
 absl::Status HostStore::Heartbeat(Connection& conn, const AgentSession& session) {

@@ -93,6 +93,11 @@ class HostStore {
   // the agent reported. Its lease starts now.
   absl::StatusOr<AgentSession> Connect(Connection& conn, absl::string_view host,
                                        absl::string_view session_id, const v1::Hello& hello);
+  // Records why a stream of the host was refused: the host shows
+  // Connected=False with `reason` (e.g. "UnderlayAddressMismatch") and
+  // `message` until a stream is accepted. NOT_FOUND.
+  absl::Status RecordRefusal(Connection& conn, absl::string_view host, absl::string_view reason,
+                             absl::string_view message);
   // Extends the lease. ABORTED when another stream took the host over;
   // NOT_FOUND when the host is gone.
   absl::Status Heartbeat(Connection& conn, const AgentSession& session);

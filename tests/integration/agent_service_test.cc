@@ -523,7 +523,14 @@ TEST_F(AgentServiceTest, TheFirstMessageMustBeAHelloForTheCertificatesHost) {
   const v1::Host host = MustGetHost("hosts/hv1");
   EXPECT_EQ(ConditionStatus(host, "Connected"), "False");
   EXPECT_EQ(ConditionReason(host, "Connected"), "UnderlayAddressMismatch");
+  EXPECT_THAT(FindCondition(host, "Connected")->message(), HasSubstr("10.0.0.9"));
   EXPECT_EQ(host.agent_version(), "");
+  // Fixed on the agent's side, it connects.
+  auto fixed = Connect(hv1);
+  fixed->SendHello(HelloFor("hosts/hv1", "10.0.0.1"));
+  EXPECT_TRUE(fixed->NextSpec(kSpecWait).has_value());
+  EXPECT_EQ(ConditionReason(MustGetHost("hosts/hv1"), "Connected"), "Connected");
+  fixed.reset();
 
   // The same address in another spelling is the registered one.
   auto v6 = EnrolledHost("hv6", "2001:db8::6");
