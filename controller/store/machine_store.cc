@@ -82,7 +82,7 @@ absl::Status MachineStore::Place(Connection& conn, absl::string_view machine_id,
   MANDANT_ASSIGN_OR_RETURN(
       Rows rows,
       conn.Query("UPDATE machines SET host_id = (SELECT id FROM hosts WHERE name = $2) "
-                 "WHERE machine_id::text = $1 AND ($2 IS NULL OR EXISTS "
+                 "WHERE machine_id::text = $1 AND ($2::text IS NULL OR EXISTS "
                  "(SELECT 1 FROM hosts WHERE name = $2)) RETURNING 1",
                  {std::string(machine_id), host.empty() ? Param() : Param(std::string(host))}));
   if (rows.empty()) {

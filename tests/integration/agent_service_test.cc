@@ -339,6 +339,28 @@ TEST_F(AgentServiceTest, AnRsaCsrIsRefusedAndTheTokenStillWorks) {
             2);
 }
 
+TEST_F(AgentServiceTest, ConcurrentEnrollmentsWithOneTokenIssueOneCertificate) {
+  const std::string token = CreateHost("hv1", "10.0.0.1");
+  constexpr int kCalls = 6;
+  std::vector<absl::StatusOr<EnrolledAgent>> results(kCalls, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = testing::EnrollNewKey(*controller_, "hosts/hv1", token); });
+  }
+  for (std::thread& t : threads) t.join();
+  int ok = 0;
+  for (const auto& r : results) {
+    if (r.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated) << r.status();
+    }
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM pki_certificates WHERE subject = 'CN=host/hv1'"), 1);
+}
+
 TEST_F(AgentServiceTest, EnrollIssuesTheHostsClientCertificate) {
   const std::string token = CreateHost("hv1", "10.0.0.1");
   auto key = testing::NewKeyWithCsr(pki::KeyType::kEd25519);
@@ -677,6 +699,55 @@ TEST_F(AgentServiceTest, APlacedMachineReachesTheOpenStream) {
   EXPECT_GT(emptied->version(), off->version());
 }
 
+TEST_F(AgentServiceTest, PlacingAndMovingAMachineChangesBothHostsSpecs) {
+  CreateTenant("acme");
+  v1::HostSpec first1, first2;
+  auto hv1 = ConnectedHost("hv1", "10.0.0.1", &first1);
+  auto hv2 = ConnectedHost("hv2", "10.0.0.2", &first2);
+
+  // Not placed: on no host.
+  const controller::store::NewMachine m = Machine("acme", "cp-1", "");
+  ASSERT_OK(Insert(m));
+  EXPECT_FALSE(hv1->NextSpec(absl::Seconds(1)).has_value());
+  EXPECT_FALSE(hv2->NextSpec(absl::ZeroDuration()).has_value());
+
+  ASSERT_OK(InDatabase([&](controller::store::Connection& conn) {
+    return machines_.Place(conn, m.machine_id, "hv1");
+  }));
+  std::optional<v1::HostSpec> placed = hv1->NextSpec(kSpecWait);
+  ASSERT_TRUE(placed.has_value());
+  ASSERT_EQ(placed->vms_size(), 1);
+  EXPECT_EQ(placed->vms(0).machine_id(), m.machine_id);
+
+  ASSERT_OK(InDatabase([&](controller::store::Connection& conn) {
+    return machines_.Place(conn, m.machine_id, "hv2");
+  }));
+  std::optional<v1::HostSpec> left = hv1->NextSpec(kSpecWait);
+  ASSERT_TRUE(left.has_value()) << "hv1 was not told that the machine left";
+  EXPECT_THAT(left->vms(), IsEmpty());
+  EXPECT_THAT(left->networks(), IsEmpty());
+  std::optional<v1::HostSpec> arrived =
+      hv2->NextSpec(kSpecWait, [](const v1::HostSpec& s) { return s.vms_size() == 1; });
+  ASSERT_TRUE(arrived.has_value());
+  EXPECT_EQ(arrived->vms(0).machine_id(), m.machine_id);
+  ASSERT_EQ(arrived->networks_size(), 1);
+  EXPECT_THAT(arrived->networks(0).peer_underlay_addresses(), IsEmpty());
+  EXPECT_EQ(MustGetHost("hosts/hv1").allocations_size(), 0);
+  EXPECT_EQ(MustGetHost("hosts/hv2").allocations_size(), 1);
+
+  EXPECT_THAT(InDatabase([&](controller::store::Connection& conn) {
+                return machines_.Place(conn, m.machine_id, "nope");
+              }),
+              testing::StatusIs(absl::StatusCode::kNotFound, ""));
+  ASSERT_OK(InDatabase([&](controller::store::Connection& conn) {
+    return machines_.Place(conn, m.machine_id, "");
+  }));
+  std::optional<v1::HostSpec> unplaced = hv2->NextSpec(kSpecWait);
+  ASSERT_TRUE(unplaced.has_value()) << "hv2 was not told that the machine left";
+  EXPECT_THAT(unplaced->vms(), IsEmpty());
+  EXPECT_EQ(MustGetHost("hosts/hv2").allocations_size(), 0);
+}
+
 TEST_F(AgentServiceTest, TenantNetworksSpanExactlyTheTenantsHosts) {
   const v1::Tenant acme = CreateTenant("acme");
   const v1::Tenant beta = CreateTenant("beta");
@@ -733,6 +804,19 @@ TEST_F(AgentServiceTest, TenantNetworksSpanExactlyTheTenantsHosts) {
   EXPECT_EQ(s3->DebugString().find("tenants/acme"), std::string::npos);
   EXPECT_EQ(s3->DebugString().find("10.0.0.1"), std::string::npos);
   EXPECT_EQ(s3->DebugString().find("10.0.0.2"), std::string::npos);
+
+  // hv2's underlay grows: the network's MTU follows on both hosts.
+  ASSERT_TRUE(hv2->SendHello(HelloFor("hosts/hv2", "10.0.0.2", 9000)));
+  auto mtu_9000 = [](const v1::HostSpec& s) {
+    return s.networks_size() == 1 && s.networks(0).mtu() == 9000 - 50;
+  };
+  EXPECT_TRUE(hv1->NextSpec(kSpecWait, mtu_9000).has_value()) << "hv1 kept the old MTU";
+  EXPECT_TRUE(hv2->NextSpec(kSpecWait, mtu_9000).has_value()) << "hv2 kept the old MTU";
+  ASSERT_TRUE(hv2->SendHello(HelloFor("hosts/hv2", "10.0.0.2", 1500)));
+  auto mtu_1500 = [](const v1::HostSpec& s) {
+    return s.networks_size() == 1 && s.networks(0).mtu() == 1500 - 50;
+  };
+  EXPECT_TRUE(hv1->NextSpec(kSpecWait, mtu_1500).has_value());
 
   // acme leaves hv2: hv1's flood list shrinks, and its MTU grows back.
   ASSERT_OK(DeleteMachine(a2.machine_id));
@@ -893,6 +977,71 @@ TEST_F(AgentServiceTest, ANewStreamOfTheSameHostEndsTheOldOne) {
   const v1::Host host = MustGetHost("hosts/hv1");
   EXPECT_EQ(ConditionStatus(host, "Connected"), "True");
   EXPECT_EQ(controller_->server().agents().connected(), 1);
+}
+
+TEST_F(AgentServiceTest, TheStreamRenewsTheAgentCertificate) {
+  EnrolledAgent agent = EnrolledHost("hv1", "10.0.0.1");
+  auto stream = Connect(agent);
+  ASSERT_TRUE(stream->SendHello(HelloFor("hosts/hv1", "10.0.0.1")));
+  ASSERT_TRUE(stream->NextSpec(kSpecWait).has_value());
+
+  // A CSR the controller refuses: an error, and the stream goes on.
+  auto rsa = testing::NewKeyWithCsr(pki::KeyType::kRsa);
+  ASSERT_OK(rsa);
+  v1::AgentMessage renewal;
+  renewal.mutable_renewal()->set_csr(rsa->csr_pem);
+  ASSERT_TRUE(stream->Send(renewal));
+  std::optional<v1::ControllerMessage> refused = stream->Next(kSpecWait);
+  ASSERT_TRUE(refused.has_value());
+  ASSERT_TRUE(refused->has_certificate()) << refused->DebugString();
+  EXPECT_EQ(refused->certificate().certificate_pem(), "");
+  EXPECT_EQ(refused->certificate().error().code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto key = testing::NewKeyWithCsr();
+  ASSERT_OK(key);
+  renewal.mutable_renewal()->set_csr(key->csr_pem);
+  ASSERT_TRUE(stream->Send(renewal));
+  std::optional<v1::ControllerMessage> renewed = stream->Next(kSpecWait);
+  ASSERT_TRUE(renewed.has_value());
+  ASSERT_TRUE(renewed->has_certificate()) << renewed->DebugString();
+  EXPECT_EQ(renewed->certificate().error().code(), 0);
+  auto cert = pki::ParseCertificate(renewed->certificate().certificate_pem());
+  ASSERT_OK(cert);
+  auto info = pki::DescribeCertificate(cert->get());
+  ASSERT_OK(info);
+  EXPECT_THAT(info->subject_alt_names.uris, ElementsAre("spiffe://mandant.internal/host/hv1"));
+  EXPECT_THAT(info->extended_key_usages, ElementsAre(pki::ExtendedKeyUsage::kClientAuth));
+  EXPECT_NE(info->serial_hex, SerialOf(agent.enrollment.certificate_pem()));
+  EXPECT_OK(pki::testing::VerifyWithOpenSslCli(
+      renewed->certificate().certificate_pem(),
+      {agent.enrollment.trust_bundle().ca_certificates_pem()}, {renewed->certificate().chain_pem()},
+      "", {"-partial_chain", "-purpose", "sslclient"}));
+  EXPECT_FALSE(stream->WaitEnd(absl::ZeroDuration()).has_value());
+
+  // The renewed certificate connects (replacing the first stream).
+  EnrolledAgent renewed_agent = agent;
+  renewed_agent.key_pem = key->key_pem;
+  renewed_agent.enrollment.set_certificate_pem(renewed->certificate().certificate_pem());
+  renewed_agent.enrollment.set_chain_pem(renewed->certificate().chain_pem());
+  auto second = Connect(renewed_agent);
+  ASSERT_TRUE(second->SendHello(HelloFor("hosts/hv1", "10.0.0.1")));
+  EXPECT_TRUE(second->NextSpec(kSpecWait).has_value());
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'Connect' AND code = 'OK' "
+                  "AND object = 'hosts/hv1' AND message = 'agent certificate renewed'"),
+            1);
+}
+
+TEST_F(AgentServiceTest, ShuttingDownEndsStreamsWithUnavailable) {
+  v1::HostSpec spec;
+  auto stream = ConnectedHost("hv1", "10.0.0.1", &spec);
+  controller_->server().Shutdown(absl::Seconds(5));
+  std::optional<grpc::Status> ended = stream->WaitEnd(absl::Seconds(10));
+  ASSERT_TRUE(ended.has_value()) << "the stream outlived the server";
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAVAILABLE) << ended->error_message();
+  // The host is no longer held by a stream.
+  auto out = controller_->Sql("SELECT session_id IS NULL FROM hosts WHERE name = 'hv1'");
+  ASSERT_OK(out);
+  EXPECT_EQ(*out, "t\n");
 }
 
 TEST_F(AgentServiceTest, ASilentAgentLosesItsLease) {

@@ -549,9 +549,25 @@ TEST_F(HostServiceTest, IssueBootstrapTokenReplacesTheOldToken) {
   EXPECT_NE(issued.bootstrap_token().token(), created.bootstrap_token().token());
   EXPECT_LE(-Since(issued.bootstrap_token().expire_time()), absl::Hours(1));
 
-  // The old token no longer enrolls; the new one does, once.
-  EXPECT_THAT(testing::EnrollNewKey(*controller_, "hosts/hv1", created.bootstrap_token().token()),
-              testing::StatusIs(absl::StatusCode::kUnauthenticated, ""));
+  // A retry with the same request_id gets the same token.
+  v1::IssueBootstrapTokenRequest retried;
+  retried.set_name("hosts/hv1");
+  retried.set_request_id(controller::store::NewUuid());
+  v1::IssueBootstrapTokenResponse once, twice;
+  ctx = TestController::Context(admin_);
+  ASSERT_GRPC_OK(hosts_->IssueBootstrapToken(ctx.get(), retried, &once));
+  ctx = TestController::Context(admin_);
+  ASSERT_GRPC_OK(hosts_->IssueBootstrapToken(ctx.get(), retried, &twice));
+  EXPECT_EQ(twice.bootstrap_token().token(), once.bootstrap_token().token());
+  EXPECT_NE(once.bootstrap_token().token(), issued.bootstrap_token().token());
+  const std::string replaced = issued.bootstrap_token().token();
+  issued = once;
+
+  // The old tokens no longer enroll; the new one does, once.
+  for (const std::string& old : {created.bootstrap_token().token(), replaced}) {
+    EXPECT_THAT(testing::EnrollNewKey(*controller_, "hosts/hv1", old),
+                testing::StatusIs(absl::StatusCode::kUnauthenticated, ""));
+  }
   EXPECT_OK(testing::EnrollNewKey(*controller_, "hosts/hv1", issued.bootstrap_token().token()));
   EXPECT_THAT(testing::EnrollNewKey(*controller_, "hosts/hv1", issued.bootstrap_token().token()),
               testing::StatusIs(absl::StatusCode::kUnauthenticated, ""));
