@@ -1,0 +1,511 @@
+// The host agent end to end: a real mandantd and PostgreSQL, two network
+// namespaces as hypervisor hosts on one underlay, a mandant-agent in each
+// (libvirt's embedded QEMU driver, software emulation), and real Debian VMs
+// booted from the e2e guest image. Tenant networks are proven with packets
+// sent from inside the guests: tenant A's VMs on both hosts reach each other
+// over VXLAN, tenant B's VM on the same addresses does not, and no frame of
+// one tenant appears on the other's bridge. Then the agent is killed in the
+// middle of a reconcile and restarted (the VMs keep their QEMU processes),
+// and finally every machine is removed and nothing of Mandant's is left on
+// the hosts.
+//
+// Needs root, the libvirt-qemu user and the guest image (CTest fixture
+// e2e_guest_image). Takes about 5-8 minutes on 2 cores.
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "agents/vm/sha256.h"
+#include "controller/store/host_store.h"
+#include "controller/store/machine_store.h"
+#include "gtest/gtest.h"
+#include "mandant/v1/host.grpc.pb.h"
+#include "mandant/v1/tenant.grpc.pb.h"
+#include "tenants/cidr.h"
+#include "tenants/network_names.h"
+#include "tests/support/netns.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_controller.h"
+
+namespace mandant::testing {
+namespace {
+
+using controller::auth::Role;
+using controller::store::MachineObservation;
+using controller::store::MachineStore;
+using controller::store::NewMachine;
+
+constexpr char kImage[] = "mandant-test-guest";
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Polls `done` every 500 ms until it holds or `timeout` passes.
+template <typename Fn>
+bool WaitFor(absl::Duration timeout, Fn done) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  return done();
+}
+
+// QEMU processes by the libvirt domain name on their command line
+// ("guest=m-<machine_id>"), machine_id -> pids.
+std::map<std::string, std::vector<pid_t>> QemuProcesses() {
+  std::map<std::string, std::vector<pid_t>> out;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return out;
+  while (dirent* e = readdir(proc)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
+    std::string cmdline = ReadAll(absl::StrCat("/proc/", pid, "/cmdline"));
+    if (cmdline.find("qemu-system") == std::string::npos) continue;
+    for (absl::string_view arg : absl::StrSplit(cmdline, '\0')) {
+      if (absl::ConsumePrefix(&arg, "guest=m-")) {
+        out[std::string(arg.substr(0, arg.find(',')))].push_back(pid);
+      }
+    }
+  }
+  closedir(proc);
+  return out;
+}
+
+struct Guest {
+  std::string name;
+  std::string machine_id;
+  std::string tenant;
+  int host = 0;
+  std::string mac;
+  std::string address;  // with prefix, e.g. "10.80.0.11/24"
+  std::string user_data;
+};
+
+// Guest user-data: a probe script written by cloud-init and run from
+// runcmd. Reports go over the status channel with mandant-report.
+std::string UserData(const std::string& script, const std::string& args) {
+  std::string indented;
+  for (absl::string_view line : absl::StrSplit(script, '\n')) {
+    absl::StrAppend(&indented, "      ", line, "\n");
+  }
+  return absl::StrCat("#cloud-config\n"
+                      "write_files:\n"
+                      "  - path: /root/probe.sh\n"
+                      "    permissions: '0755'\n"
+                      "    content: |\n",
+                      indented,
+                      "runcmd:\n"
+                      "  - [sh, -c, '/root/probe.sh ",
+                      args, " >/dev/ttyS0 2>&1 &']\n");
+}
+
+// Tenant A's guests: reach the peer, report it, then keep broadcasting into
+// the tenant network (which tenant B must never see).
+constexpr char kReachScript[] = R"sh(#!/bin/sh
+peer=$1
+bcast=$2
+mandant-report cloud-init "probing $peer"
+i=0
+while [ $i -lt 200 ]; do
+  if ping -c 1 -W 2 "$peer" >/dev/null 2>&1; then
+    mandant-report ready "reached $peer"
+    while true; do ping -b -c 2 -i 1 "$bcast" >/dev/null 2>&1; sleep 1; done
+  fi
+  i=$((i+1))
+  sleep 2
+done
+mandant-report failed "no reply from $peer")sh";
+
+// Tenant B's guest, on tenant A's addresses: must never get a reply.
+constexpr char kLeakScript[] = R"sh(#!/bin/sh
+target=$1
+n=0
+while true; do
+  n=$((n+1))
+  if ping -c 1 -W 1 "$target" >/dev/null 2>&1; then
+    mandant-report failed "LEAK: reply from $target"
+    exit 1
+  fi
+  mandant-report cloud-init "no reply from $target ($n)"
+  sleep 2
+done)sh";
+
+class AgentE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, QEMU)";
+    image_dir_ = std::string(absl::StripAsciiWhitespace(ReadAll(MANDANT_E2E_IMAGE_DIR_FILE)));
+    if (const char* dir = getenv("MANDANT_E2E_IMAGE_DIR")) image_dir_ = dir;
+    ASSERT_FALSE(image_dir_.empty()) << "no guest image; run the e2e_guest_image fixture";
+    auto sha = agent::Sha256OfFile(absl::StrCat(image_dir_, "/", kImage, ".qcow2"));
+    ASSERT_OK(sha.status());
+    image_sha256_ = *sha;
+
+    auto ns = NetworkNamespaces::Create(2);
+    ASSERT_OK(ns.status());
+    ns_ = *std::move(ns);
+    // mandantd runs in this process, in the root namespace; one more port
+    // on the underlay switch lets the agents reach it.
+    const std::string cidr = ns_->UnderlayCidr();
+    controller_address_ = absl::StrCat(cidr.substr(0, cidr.rfind('.')), ".250");
+    root_link_ = absl::StrCat("mdtc", getpid() % 100000);
+    ASSERT_OK(RunCommand({"ip", "link", "add", root_link_, "type", "veth", "peer", "name", "pc",
+                          "netns", ns_->switch_namespace()})
+                  .status());
+    ASSERT_OK(RunCommand({"ip", "addr", "add", absl::StrCat(controller_address_, "/24"), "dev",
+                          root_link_})
+                  .status());
+    ASSERT_OK(RunCommand({"ip", "link", "set", root_link_, "up"}).status());
+    ASSERT_OK(ns_->Run(ns_->switch_namespace(), {"ip", "link", "set", "pc", "master", "sw0", "up"})
+                  .status());
+
+    auto c = TestController::Start(TestPools(), 8, [&](controller::ServerOptions& o) {
+      o.listen = "0.0.0.0:0";
+      o.server_names = {"localhost", "127.0.0.1", controller_address_};
+    });
+    ASSERT_OK(c.status());
+    controller_ = *std::move(c);
+    admin_ = controller_->Token(Role::kProviderAdmin, "", "e2e");
+    hosts_ = v1::HostService::NewStub(controller_->channel());
+    tenants_ = controller_->Tenants();
+
+    char dir[] = "/tmp/mdt-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    work_ = dir;
+    ca_file_ = work_ + "/root.pem";
+    std::ofstream(ca_file_) << controller_->server_cert_pem();
+
+    for (const char* t : {"acme", "beta"}) {
+      v1::CreateTenantRequest req;
+      req.set_tenant_id(t);
+      req.mutable_tenant()->set_display_name(t);
+      v1::Tenant tenant;
+      ASSERT_GRPC_OK(tenants_->CreateTenant(TestController::Context(admin_).get(), req, &tenant));
+      tenant_vni_[t] = tenant.network().vni();
+      MachineStore store;
+      ASSERT_OK(controller_->server().database().Transact(
+          "cluster", [&](controller::store::Connection& conn) {
+            return store.CreateCluster(conn, t, "e2e");
+          }));
+    }
+    // Tenant A's node network; B's guest is deliberately put on the same
+    // addresses.
+    node_prefix_ = "10.80.0";
+    for (int i = 0; i < 2; ++i) {
+      v1::CreateHostRequest req;
+      req.set_host_id(HostId(i));
+      req.mutable_host()->set_underlay_address(ns_->UnderlayAddress(i));
+      v1::CreateHostResponse resp;
+      ASSERT_GRPC_OK(hosts_->CreateHost(TestController::Context(admin_).get(), req, &resp));
+      const std::string token_file = absl::StrCat(work_, "/token-", i);
+      std::ofstream(token_file) << resp.bootstrap_token().token();
+      StartAgent(i, token_file);
+    }
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(WaitFor(absl::Seconds(90), [&] { return HostReady(i); }))
+          << "host " << i << " never became Ready:\n"
+          << Host(i).DebugString() << AgentLog(i);
+    }
+  }
+
+  void TearDown() override {
+    for (auto& [i, pid] : agents_) {
+      if (ns_) (void)ns_->Kill(pid);
+    }
+    agents_.clear();
+    ns_.reset();  // kills QEMU processes in the namespaces, deletes links
+    controller_.reset();
+    if (!work_.empty()) (void)RunCommand({"rm", "-rf", work_});
+  }
+
+  static std::string HostId(int i) { return absl::StrCat("hv", i + 1); }
+  std::string StateDir(int i) const { return absl::StrCat(work_, "/h", i); }
+  std::string AgentLog(int i) const { return ReadAll(absl::StrCat(work_, "/agent-", i, ".log")); }
+
+  void StartAgent(int i, const std::string& token_file) {
+    std::vector<std::string> argv = {
+        MANDANT_AGENT_PATH,
+        absl::StrCat("--controller=", controller_address_, ":", controller_->server().port()),
+        absl::StrCat("--host=", HostId(i)),
+        absl::StrCat("--underlay_address=", ns_->UnderlayAddress(i)),
+        absl::StrCat("--state_dir=", StateDir(i)),
+        absl::StrCat("--image_dir=", image_dir_),
+        absl::StrCat("--ca_file=", ca_file_),
+        "--reserve_memory_mib=0",
+        "--reserve_disk_gib=0",
+        "--log_level=debug"};
+    if (!token_file.empty()) argv.push_back(absl::StrCat("--token_file=", token_file));
+    auto pid = ns_->Spawn(ns_->host(i), argv, absl::StrCat(work_, "/agent-", i, ".log"));
+    ASSERT_OK(pid.status());
+    agents_[i] = *pid;
+  }
+
+  v1::Host Host(int i) {
+    v1::GetHostRequest req;
+    req.set_name(absl::StrCat("hosts/", HostId(i)));
+    v1::Host host;
+    grpc::Status st = hosts_->GetHost(TestController::Context(admin_).get(), req, &host);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return host;
+  }
+
+  bool HostReady(int i) {
+    v1::Host h = Host(i);
+    for (const v1::Condition& c : h.conditions()) {
+      if (c.type() == "Ready") return c.status() == v1::CONDITION_STATUS_TRUE;
+    }
+    return false;
+  }
+
+  void Place(const Guest& g) {
+    NewMachine m;
+    m.machine_id = g.machine_id;
+    m.tenant = g.tenant;
+    m.cluster = "e2e";
+    m.name = g.name;
+    m.host = HostId(g.host);
+    m.resources.set_vcpus(1);
+    m.resources.set_memory_mib(512);
+    m.resources.set_disk_gib(3);
+    m.base_image = kImage;
+    m.base_image_sha256 = image_sha256_;
+    m.node_mac = g.mac;
+    m.seed.set_user_data(g.user_data);
+    m.seed.set_meta_data(absl::StrCat("instance-id: ", g.machine_id, "\nlocal-hostname: ", g.name,
+                                      "\n"));
+    m.seed.set_network_config(absl::StrCat("version: 2\nethernets:\n  nic0:\n    match:\n"
+                                           "      macaddress: \"",
+                                           g.mac, "\"\n    addresses: [", g.address, "]\n"));
+    auto keys = controller_->KeyRing();
+    ASSERT_OK(keys.status());
+    MachineStore store;
+    ASSERT_OK(controller_->server().database().Transact(
+        "place", [&](controller::store::Connection& conn) {
+          return store.Insert(conn, m, keys->current());
+        }));
+  }
+
+  void Remove(const std::string& machine_id) {
+    MachineStore store;
+    ASSERT_OK(controller_->server().database().Transact(
+        "remove", [&](controller::store::Connection& conn) {
+          return store.Delete(conn, machine_id);
+        }));
+  }
+
+  MachineObservation Observe(const std::string& machine_id) {
+    MachineStore store;
+    MachineObservation o;
+    EXPECT_OK(controller_->server().database().Run(
+        "observe", [&](controller::store::Connection& conn) -> absl::Status {
+          auto got = store.Observation(conn, machine_id);
+          if (!got.ok()) return got.status();
+          o = *std::move(got);
+          return absl::OkStatus();
+        }));
+    return o;
+  }
+
+  std::string Bridge(const std::string& tenant) {
+    return *tenants::TenantBridgeName(v1::NETWORK_MODE_VXLAN, tenant_vni_[tenant]);
+  }
+  std::string Link(const std::string& tenant) {
+    return *tenants::TenantLinkName(v1::NETWORK_MODE_VXLAN, tenant_vni_[tenant]);
+  }
+
+  std::string image_dir_;
+  std::string image_sha256_;
+  std::unique_ptr<NetworkNamespaces> ns_;
+  std::string controller_address_;
+  std::string root_link_;
+  std::unique_ptr<TestController> controller_;
+  std::string admin_;
+  std::unique_ptr<v1::HostService::Stub> hosts_;
+  std::unique_ptr<v1::TenantService::Stub> tenants_;
+  std::string work_;
+  std::string ca_file_;
+  std::map<std::string, uint32_t> tenant_vni_;
+  std::string node_prefix_;
+  std::map<int, pid_t> agents_;
+};
+
+TEST_F(AgentE2eTest, TenantsIsolatedAcrossHostsRestartSafeAndCleanRemoval) {
+  const std::string bcast = absl::StrCat(node_prefix_, ".255");
+  Guest a1{"a1", "6a1e3c2e-0000-4000-8000-00000000a001", "acme", 0, "02:4d:00:00:0a:01",
+           absl::StrCat(node_prefix_, ".11/24"), ""};
+  Guest a2{"a2", "6a1e3c2e-0000-4000-8000-00000000a002", "acme", 1, "02:4d:00:00:0a:02",
+           absl::StrCat(node_prefix_, ".12/24"), ""};
+  // Tenant B, on host 1 beside a1, with a2's address: if the networks were
+  // joined it would answer for a2 and reach a1.
+  Guest b1{"b1", "6a1e3c2e-0000-4000-8000-00000000b001", "beta", 0, "02:4d:00:00:0b:01",
+           absl::StrCat(node_prefix_, ".12/24"), ""};
+  a1.user_data = UserData(kReachScript, absl::StrCat(node_prefix_, ".12 ", bcast));
+  a2.user_data = UserData(kReachScript, absl::StrCat(node_prefix_, ".11 ", bcast));
+  b1.user_data = UserData(kLeakScript, absl::StrCat(node_prefix_, ".11"));
+
+  // --- Placement: from the spec change to the VMs running.
+  const absl::Time placed = absl::Now();
+  for (const Guest* g : {&a1, &a2, &b1}) Place(*g);
+  for (const Guest* g : {&a1, &a2, &b1}) {
+    ASSERT_TRUE(WaitFor(absl::Seconds(120), [&] {
+      return Observe(g->machine_id).vm_state == v1::VM_STATE_RUNNING;
+    })) << g->name << " never ran: " << Observe(g->machine_id).vm_error << "\n"
+        << AgentLog(g->host);
+  }
+  printf("[ figure ] HostSpec change -> 3 VMs defined and running (2 hosts): %.1f s\n",
+         absl::ToDoubleSeconds(absl::Now() - placed));
+
+  // --- Kernel state: each host has exactly the networks of its tenants,
+  // flooding to exactly the peers that run them.
+  auto links0 = ns_->Links(ns_->host(0));
+  auto links1 = ns_->Links(ns_->host(1));
+  ASSERT_OK(links0.status());
+  ASSERT_OK(links1.status());
+  EXPECT_TRUE(absl::StrContains(*links0, Bridge("acme")));
+  EXPECT_TRUE(absl::StrContains(*links0, Bridge("beta")));
+  EXPECT_TRUE(absl::StrContains(*links1, Bridge("acme")));
+  EXPECT_FALSE(absl::StrContains(*links1, Bridge("beta"))) << "host 2 runs nothing of beta";
+  auto fdb0a = ns_->Fdb(ns_->host(0), Link("acme"));
+  auto fdb0b = ns_->Fdb(ns_->host(0), Link("beta"));
+  auto fdb1a = ns_->Fdb(ns_->host(1), Link("acme"));
+  ASSERT_OK(fdb0a.status());
+  ASSERT_OK(fdb0b.status());
+  ASSERT_OK(fdb1a.status());
+  EXPECT_TRUE(absl::StrContains(*fdb0a, absl::StrCat("dst ", ns_->UnderlayAddress(1))));
+  EXPECT_TRUE(absl::StrContains(*fdb1a, absl::StrCat("dst ", ns_->UnderlayAddress(0))));
+  EXPECT_FALSE(absl::StrContains(*fdb0b, "dst ")) << "beta floods nowhere:\n" << *fdb0b;
+
+  // --- Packets from inside the guests.
+  auto capture_b = PacketCapture::Start(ns_->host(0), Bridge("beta"));
+  auto capture_a = PacketCapture::Start(ns_->host(0), Bridge("acme"));
+  ASSERT_OK(capture_b.status());
+  ASSERT_OK(capture_a.status());
+  for (const Guest* g : {&a1, &a2}) {
+    ASSERT_TRUE(WaitFor(absl::Minutes(8), [&] {
+      return Observe(g->machine_id).guest_phase == v1::GUEST_PHASE_READY;
+    })) << g->name << " did not reach its peer: " << Observe(g->machine_id).guest_message;
+    EXPECT_TRUE(absl::StrContains(Observe(g->machine_id).guest_message, "reached"));
+  }
+  printf("[ figure ] placement -> tenant A's guests reached each other over VXLAN: %.1f s\n",
+         absl::ToDoubleSeconds(absl::Now() - placed));
+  // b1 keeps probing while a1 and a2 are up and broadcasting.
+  int first_attempt = -1;
+  int attempt = -1;
+  ASSERT_TRUE(WaitFor(absl::Minutes(3), [&] {
+    MachineObservation o = Observe(b1.machine_id);
+    if (o.guest_phase == v1::GUEST_PHASE_FAILED) return true;
+    int n = -1;
+    const size_t open = o.guest_message.rfind('(');
+    if (open != std::string::npos) {
+      (void)absl::SimpleAtoi(
+          absl::StripSuffix(absl::string_view(o.guest_message).substr(open + 1), ")"), &n);
+    }
+    if (n >= 0 && first_attempt < 0) first_attempt = n;
+    attempt = n;
+    return first_attempt >= 0 && attempt >= first_attempt + 10;
+  })) << "b1 reports: " << Observe(b1.machine_id).guest_message;
+  MachineObservation b = Observe(b1.machine_id);
+  EXPECT_NE(b.guest_phase, v1::GUEST_PHASE_FAILED) << b.guest_message;
+  EXPECT_FALSE(absl::StrContains(b.guest_message, "LEAK")) << b.guest_message;
+
+  (*capture_a)->Stop();
+  (*capture_b)->Stop();
+  int a_frames_on_a = 0;
+  for (const CapturedFrame& f : (*capture_a)->Frames()) {
+    if (f.source_mac == a2.mac) ++a_frames_on_a;
+    EXPECT_NE(f.source_mac, b1.mac) << "tenant B's frame on tenant A's bridge";
+  }
+  // The capture works: a2's frames cross the underlay onto host 1's bridge.
+  EXPECT_GT(a_frames_on_a, 0) << "no frame of a2 seen on host 1's acme bridge";
+  int b_frames = 0;
+  for (const CapturedFrame& f : (*capture_b)->Frames()) {
+    if (f.source_mac == b1.mac) ++b_frames;
+    EXPECT_NE(f.source_mac, a1.mac) << "tenant A's frame on tenant B's bridge";
+    EXPECT_NE(f.source_mac, a2.mac) << "tenant A's frame on tenant B's bridge";
+  }
+  EXPECT_GT(b_frames, 0) << "no frame of b1 seen on its own bridge";
+  printf("[ facts  ] b1 (tenant B on A's addresses) after %d probes: \"%s\"; frames of a2 on host "
+         "1's acme bridge: %d, of b1 on its beta bridge: %d, of A on beta: 0\n",
+         attempt - first_attempt, b.guest_message.c_str(), a_frames_on_a, b_frames);
+
+  // --- kill -9 in the middle of a reconcile, then restart.
+  std::map<std::string, std::vector<pid_t>> before = QemuProcesses();
+  ASSERT_EQ(before[a1.machine_id].size(), 1u);
+  ASSERT_EQ(before[b1.machine_id].size(), 1u);
+  Guest a3{"a3", "6a1e3c2e-0000-4000-8000-00000000a003", "acme", 0, "02:4d:00:00:0a:03",
+           absl::StrCat(node_prefix_, ".13/24"), UserData(kReachScript, absl::StrCat(node_prefix_, ".11 ", bcast))};
+  const int64_t version = Host(0).spec_version();
+  Place(a3);
+  ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] { return Host(0).spec_version() > version; }));
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_OK(ns_->Kill(agents_[0]));
+  agents_.erase(0);
+  StartAgent(0, "");
+  ASSERT_TRUE(WaitFor(absl::Seconds(180), [&] {
+    return Observe(a3.machine_id).vm_state == v1::VM_STATE_RUNNING && HostReady(0);
+  })) << Observe(a3.machine_id).vm_error << "\n"
+      << AgentLog(0);
+  std::map<std::string, std::vector<pid_t>> after = QemuProcesses();
+  EXPECT_EQ(after[a1.machine_id], before[a1.machine_id]) << "a1's QEMU was replaced";
+  EXPECT_EQ(after[b1.machine_id], before[b1.machine_id]) << "b1's QEMU was replaced";
+  EXPECT_EQ(after[a2.machine_id], before[a2.machine_id]) << "a2's QEMU was replaced";
+  EXPECT_EQ(after[a3.machine_id].size(), 1u) << "a3 must run exactly once";
+  printf("[ facts  ] after kill -9 and restart: a1 pid %d -> %d, b1 pid %d -> %d\n",
+         before[a1.machine_id].front(), after[a1.machine_id].front(),
+         before[b1.machine_id].front(), after[b1.machine_id].front());
+
+  // --- Remove everything: nothing of Mandant's stays on the hosts.
+  for (const Guest* g : {&a1, &a2, &a3, &b1}) Remove(g->machine_id);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitFor(absl::Seconds(120), [&] {
+      v1::Host h = Host(i);
+      return HostReady(i) && h.allocations_size() == 0;
+    })) << AgentLog(i);
+  }
+  ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
+    auto q = QemuProcesses();
+    for (const Guest* g : {&a1, &a2, &a3, &b1}) {
+      if (q.count(g->machine_id)) return false;
+    }
+    return true;
+  })) << "QEMU processes left";
+  ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
+    for (int i = 0; i < 2; ++i) {
+      auto links = ns_->Links(ns_->host(i));
+      if (!links.ok() || absl::StrContains(*links, "mb-x") || absl::StrContains(*links, "mx-")) {
+        return false;
+      }
+    }
+    return true;
+  })) << *ns_->Links(ns_->host(0)) << *ns_->Links(ns_->host(1));
+  for (int i = 0; i < 2; ++i) {
+    auto vms = RunCommand({"find", StateDir(i) + "/vms", "-mindepth", "1"});
+    ASSERT_OK(vms.status());
+    EXPECT_EQ(*vms, "") << "VM files left on host " << i;
+    auto table = ns_->Run(ns_->host(i), {"nft", "list", "ruleset"});
+    ASSERT_OK(table.status());
+    EXPECT_FALSE(absl::StrContains(*table, "mb-x")) << *table;
+  }
+}
+
+}  // namespace
+}  // namespace mandant::testing
