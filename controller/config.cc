@@ -73,7 +73,7 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   Reader r;
   r.CheckKeys(root, "",
               {"listen", "metrics_listen", "tls", "database", "network", "log",
-               "shutdown_grace_seconds", "pki"});
+               "shutdown_grace_seconds", "pki", "agents"});
   r.Read(Child(root, "listen"), "listen", &c.listen);
   r.Read(Child(root, "metrics_listen"), "metrics_listen", &c.metrics_listen);
   r.CheckKeys(Child(root, "tls"), "tls", {"cert_file", "key_file", "server_names"});
@@ -131,6 +131,29 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   r.Read(Child(root, "shutdown_grace_seconds"), "shutdown_grace_seconds", &grace);
   if (grace < 0 || grace > 3600) r.Error("shutdown_grace_seconds", "must be 0-3600");
   c.shutdown_grace = absl::Seconds(grace);
+
+  const YAML::Node agents = Child(root, "agents");
+  r.CheckKeys(agents, "agents",
+              {"heartbeat_interval_seconds", "lease_duration_seconds", "certificate_ttl_hours"});
+  int heartbeat = 10, lease = 40, cert_hours = 24 * 30;
+  r.Read(Child(agents, "heartbeat_interval_seconds"), "agents.heartbeat_interval_seconds",
+         &heartbeat);
+  r.Read(Child(agents, "lease_duration_seconds"), "agents.lease_duration_seconds", &lease);
+  r.Read(Child(agents, "certificate_ttl_hours"), "agents.certificate_ttl_hours", &cert_hours);
+  if (heartbeat < 1 || heartbeat > 300) {
+    r.Error("agents.heartbeat_interval_seconds", "must be 1-300 (agent.proto, AgentSettings)");
+  }
+  if (lease < 3 * heartbeat || lease > 3600) {
+    r.Error("agents.lease_duration_seconds",
+            absl::StrCat("must be at least 3 heartbeat intervals (", 3 * heartbeat,
+                         ") and at most 3600"));
+  }
+  if (cert_hours < 1 || cert_hours > 24 * 365) {
+    r.Error("agents.certificate_ttl_hours", "must be 1-8760");
+  }
+  c.agents.lease.heartbeat_interval = absl::Seconds(heartbeat);
+  c.agents.lease.lease_duration = absl::Seconds(lease);
+  c.agents.certificate_ttl = absl::Hours(cert_hours);
 
   const YAML::Node pki = Child(root, "pki");
   r.CheckKeys(pki, "pki",

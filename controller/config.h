@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "controller/agents/agent_service.h"
 #include "controller/pki/issuers.h"
 #include "controller/store/database.h"
 #include "controller/store/tenant_store.h"
@@ -36,6 +37,8 @@ struct ControllerConfig {
   std::string kek_file;
   std::string previous_kek_file;
   PkiOptions pki;
+  // Host agents' streams and certificates (agents.*).
+  AgentServiceOptions agents;
 };
 
 // Reads and checks the file. INVALID_ARGUMENT listing every bad key with what

@@ -410,6 +410,7 @@ int Serve() {
   options.tenants.pools = config->pools;
   options.server_names = config->tls_server_names;
   options.pki = config->pki;
+  options.agents = config->agents;
   auto keys = KeyRingFrom(*config);
   if (!keys.ok()) return Fail(keys.status());
   options.keys = *std::move(keys);

@@ -91,6 +91,29 @@ database: {conninfo: "host=db password=hunter2"}
   EXPECT_EQ(std::string(c.status().message()).find("hunter2"), std::string::npos);
 }
 
+TEST(ConfigTest, AgentLeases) {
+  auto c = ParseConfig(std::string(kMinimal) + R"(
+agents: {heartbeat_interval_seconds: 5, lease_duration_seconds: 20, certificate_ttl_hours: 48}
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->agents.lease.heartbeat_interval, absl::Seconds(5));
+  EXPECT_EQ(c->agents.lease.lease_duration, absl::Seconds(20));
+  EXPECT_EQ(c->agents.certificate_ttl, absl::Hours(48));
+
+  auto defaults = ParseConfig(kMinimal);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->agents.lease.heartbeat_interval, absl::Seconds(10));
+  EXPECT_EQ(defaults->agents.lease.lease_duration, absl::Seconds(40));
+
+  // A lease shorter than three heartbeats would expire between two of them.
+  auto bad = ParseConfig(std::string(kMinimal) + R"(
+agents: {heartbeat_interval_seconds: 10, lease_duration_seconds: 25, certificate_ttl_hours: 0}
+)");
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument,
+                            "agents.lease_duration_seconds: must be at least 3 heartbeat"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("agents.certificate_ttl_hours"));
+}
+
 TEST(ConfigTest, NotYaml) {
   EXPECT_THAT(ParseConfig("listen: [unclosed"),
               StatusIs(absl::StatusCode::kInvalidArgument, "not valid YAML"));
