@@ -449,6 +449,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     v1::ControllerMessage message;
     absl::Status st = service_->deps_.db->Transact(
         "host spec", [&](store::Connection& conn) -> absl::Status {
+          MANDANT_RETURN_IF_ERROR(conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
           MANDANT_ASSIGN_OR_RETURN(*message.mutable_spec(),
                                    service_->store_.DesiredSpec(conn, session_.host_id,
                                                                 service_->deps_.issuers->keys()));

@@ -503,9 +503,17 @@ absl::Status HostStore::Disconnect(Connection& conn, const AgentSession& session
 absl::StatusOr<v1::HostSpec> HostStore::DesiredSpec(Connection& conn, int64_t host_id,
                                                     const pki::KeyRing& keys) {
   MANDANT_ASSIGN_OR_RETURN(
-      Rows host, conn.Query("SELECT spec_version, spec_sha256 FROM hosts WHERE id = $1 FOR UPDATE",
+      Rows host, conn.Query("SELECT spec_version, spec_sha256, "
+                            "current_setting('transaction_isolation') FROM hosts "
+                            "WHERE id = $1 FOR UPDATE",
                             {std::to_string(host_id)}));
   if (host.empty()) return absl::NotFoundError("the host was deleted");
+  if (host.Text(0, 2) == "read committed" || host.Text(0, 2) == "read uncommitted") {
+    // Each statement below would see its own snapshot: a machine changing in
+    // between would give a network without its VMs, or VMs without theirs.
+    return absl::InternalError(
+        "HostStore::DesiredSpec must run in a REPEATABLE READ transaction");
+  }
   v1::HostSpec spec;
   // Networks: one per tenant with a machine here; the flood list names the
   // other hosts with machines of that tenant.

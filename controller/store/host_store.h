@@ -112,7 +112,9 @@ class HostStore {
 
   // The host's complete desired state. Bumps and records spec_version when
   // its content differs from the last one computed. Seeds are unsealed with
-  // `keys`.
+  // `keys`. Its reads must see one snapshot, so the caller's transaction
+  // must be REPEATABLE READ (INTERNAL otherwise); retry its serialization
+  // failures.
   absl::StatusOr<v1::HostSpec> DesiredSpec(Connection& conn, int64_t host_id,
                                            const pki::KeyRing& keys);
 

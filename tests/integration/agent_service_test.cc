@@ -4,7 +4,9 @@
 // and pushed when they change.
 
 #include <chrono>
+#include <atomic>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -827,6 +829,64 @@ TEST_F(AgentServiceTest, TenantNetworksSpanExactlyTheTenantsHosts) {
       hv2->NextSpec(kSpecWait, [](const v1::HostSpec& s) { return s.vms_size() == 0; });
   ASSERT_TRUE(empty2.has_value());
   EXPECT_THAT(empty2->networks(), IsEmpty());
+}
+
+// Specs computed while machines change under them are still whole: every
+// VM's network is in the spec, and every network has a VM of its tenant.
+TEST_F(AgentServiceTest, SpecsStayConsistentWhileMachinesChange) {
+  CreateTenant("acme");
+  CreateTenant("beta");
+  v1::HostSpec first;
+  auto stream = ConnectedHost("hv1", "10.0.0.1", &first);
+  EnrolledHost("hv2", "10.0.0.2");
+  ASSERT_OK(Insert(Machine("acme", "peer", "hv2")));
+
+  std::atomic<bool> done{false};
+  absl::Status writer_status;
+  std::thread writer([&] {
+    for (int i = 0; i < 100 && writer_status.ok(); ++i) {
+      const controller::store::NewMachine m =
+          Machine(i % 2 == 0 ? "acme" : "beta", absl::StrCat("m", i), "hv1");
+      writer_status = Insert(m);
+      if (writer_status.ok()) writer_status = DeleteMachine(m.machine_id);
+    }
+    done = true;
+  });
+  int specs = 0;
+  v1::HostSpec last = first;
+  while (true) {
+    // Once the writer is done, until the specs settle.
+    const bool writer_done = done;
+    std::optional<v1::HostSpec> spec =
+        stream->NextSpec(writer_done ? absl::Seconds(2) : absl::Milliseconds(200));
+    if (!spec) {
+      if (writer_done) break;
+      continue;
+    }
+    ++specs;
+    EXPECT_GT(spec->version(), last.version());
+    last = *spec;
+    std::set<std::string> bridges, vm_tenants, net_tenants;
+    for (const v1::TenantNetworkSpec& n : spec->networks()) {
+      bridges.insert(n.bridge_name());
+      net_tenants.insert(n.tenant());
+    }
+    for (const v1::VmSpec& vm : spec->vms()) {
+      vm_tenants.insert(vm.tenant());
+      for (const v1::Nic& nic : vm.nics()) {
+        EXPECT_TRUE(bridges.count(nic.bridge_name()) == 1)
+            << "a VM's bridge is not in the spec: " << spec->DebugString();
+      }
+    }
+    EXPECT_EQ(vm_tenants, net_tenants) << spec->DebugString();
+  }
+  writer.join();
+  ASSERT_OK(writer_status);
+  EXPECT_GT(specs, 0);
+  // The last spec is the final state: no machine left on hv1.
+  EXPECT_THAT(last.vms(), IsEmpty());
+  EXPECT_THAT(last.networks(), IsEmpty());
+  EXPECT_EQ(MustGetHost("hosts/hv1").spec_version(), last.version());
 }
 
 TEST_F(AgentServiceTest, TheSpecVersionChangesOnlyWithTheSpec) {
