@@ -147,6 +147,10 @@ int Main() {
   net_options.underlay_device = underlay->device;
   TenantNetworks networks(std::move(net_options));
 
+  // libvirt prints its own warnings to stderr unless told otherwise; they
+  // go to a file of their own so the agent's log stays structured.
+  setenv("LIBVIRT_LOG_OUTPUTS", absl::StrCat("3:file:", state_dir, "/libvirt.log").c_str(),
+         /*overwrite=*/0);
   std::string uri = absl::GetFlag(FLAGS_libvirt_uri);
   if (uri.empty()) uri = absl::StrCat("qemu:///embed?root=", state_dir, "/libvirt");
   if (absl::StartsWith(uri, "qemu:///embed?root=")) {
