@@ -81,11 +81,13 @@ absl::Status WriteSeedIso(const std::string& path,
   archive* a = archive_write_new();
   absl::Cleanup free_archive = [a] { archive_write_free(a); };
   auto check = [a](int rc, const char* what) {
-    return rc == ARCHIVE_OK ? absl::OkStatus()
-                            : absl::InternalError(absl::StrCat(what, ": ", archive_error_string(a)));
+    return rc == ARCHIVE_OK
+               ? absl::OkStatus()
+               : absl::InternalError(absl::StrCat(what, ": ", archive_error_string(a)));
   };
   absl::Status status = check(archive_write_set_format_iso9660(a), "iso9660 format");
-  if (status.ok()) status = check(archive_write_set_options(a, "iso9660:volume-id=cidata"), "volume id");
+  if (status.ok())
+    status = check(archive_write_set_options(a, "iso9660:volume-id=cidata"), "volume id");
   if (status.ok()) status = check(archive_write_open_filename(a, path.c_str()), path.c_str());
   for (const auto& [name, content] : files) {
     if (!status.ok()) break;
@@ -95,8 +97,8 @@ absl::Status WriteSeedIso(const std::string& path,
     archive_entry_set_perm(entry, 0644);
     archive_entry_set_size(entry, static_cast<la_int64_t>(content.size()));
     status = check(archive_write_header(a, entry), name.c_str());
-    if (status.ok() &&
-        archive_write_data(a, content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
+    if (status.ok() && archive_write_data(a, content.data(), content.size()) !=
+                           static_cast<ssize_t>(content.size())) {
       status = absl::InternalError(absl::StrCat(name, ": ", archive_error_string(a)));
     }
     archive_entry_free(entry);
@@ -161,8 +163,7 @@ TEST_F(GuestImageTest, RuncmdReportsOverTheStatusChannel) {
       "runcmd:\n"
       "  - [mandant-report, escape, 'say \"hi\" \\ back']\n"
       "  - [sh, -c, 'mandant-report runcmd \"",
-      nonce,
-      " uptime=$(cut -d\" \" -f1 /proc/uptime) $(ip -4 -o addr show scope global)\"']\n");
+      nonce, " uptime=$(cut -d\" \" -f1 /proc/uptime) $(ip -4 -o addr show scope global)\"']\n");
   const std::string meta_data =
       absl::StrCat("instance-id: ", nonce, "\nlocal-hostname: e2e-guest\n");
   const std::string network_config = absl::StrCat(
@@ -175,31 +176,56 @@ TEST_F(GuestImageTest, RuncmdReportsOverTheStatusChannel) {
       "    addresses: [",
       kGuestAddress, "/24]\n");
   ASSERT_TRUE(WriteSeedIso(dir_ + "/seed.iso", {{"user-data", user_data},
-                                                 {"meta-data", meta_data},
-                                                 {"network-config", network_config}})
+                                                {"meta-data", meta_data},
+                                                {"network-config", network_config}})
                   .ok());
 
   const std::string overlay = dir_ + "/disk.qcow2";
-  auto created = RunCommand({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
-                             image_ + ".qcow2", overlay});
+  auto created = RunCommand(
+      {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image_ + ".qcow2", overlay});
   ASSERT_TRUE(created.ok()) << created.status();
 
   const std::string status_socket = dir_ + "/status.sock";
   const absl::Time start = absl::Now();
-  auto qemu = SpawnProcess(
-      {"qemu-system-x86_64", "-accel", "tcg", "-machine", "pc", "-m", "1024", "-smp", "1",
-       "-nodefaults", "-display", "none", "-no-reboot", "-monitor", "none",
-       "-kernel", image_ + ".vmlinuz", "-initrd", image_ + ".initrd",
-       "-append", "root=/dev/vda rw console=ttyS0",
-       "-drive", absl::StrCat("file=", overlay, ",if=virtio,format=qcow2"),
-       "-drive", absl::StrCat("file=", dir_, "/seed.iso,if=virtio,format=raw,readonly=on"),
-       "-netdev", "user,id=n0,restrict=on",
-       "-device", absl::StrCat("virtio-net-pci,netdev=n0,mac=", kGuestMac),
-       "-serial", absl::StrCat("file:", dir_, "/console.log"),
-       "-device", "virtio-serial-pci",
-       "-chardev", absl::StrCat("socket,id=status,path=", status_socket, ",server=on,wait=off"),
-       "-device", "virtserialport,chardev=status,name=org.mandant.status.0"},
-      dir_ + "/qemu.log");
+  auto qemu =
+      SpawnProcess({"qemu-system-x86_64",
+                    "-accel",
+                    "tcg",
+                    "-machine",
+                    "pc",
+                    "-m",
+                    "1024",
+                    "-smp",
+                    "1",
+                    "-nodefaults",
+                    "-display",
+                    "none",
+                    "-no-reboot",
+                    "-monitor",
+                    "none",
+                    "-kernel",
+                    image_ + ".vmlinuz",
+                    "-initrd",
+                    image_ + ".initrd",
+                    "-append",
+                    "root=/dev/vda rw console=ttyS0",
+                    "-drive",
+                    absl::StrCat("file=", overlay, ",if=virtio,format=qcow2"),
+                    "-drive",
+                    absl::StrCat("file=", dir_, "/seed.iso,if=virtio,format=raw,readonly=on"),
+                    "-netdev",
+                    "user,id=n0,restrict=on",
+                    "-device",
+                    absl::StrCat("virtio-net-pci,netdev=n0,mac=", kGuestMac),
+                    "-serial",
+                    absl::StrCat("file:", dir_, "/console.log"),
+                    "-device",
+                    "virtio-serial-pci",
+                    "-chardev",
+                    absl::StrCat("socket,id=status,path=", status_socket, ",server=on,wait=off"),
+                    "-device",
+                    "virtserialport,chardev=status,name=org.mandant.status.0"},
+                   dir_ + "/qemu.log");
   ASSERT_TRUE(qemu.ok()) << qemu.status();
   qemu_ = *qemu;
 

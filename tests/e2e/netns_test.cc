@@ -107,20 +107,22 @@ TEST_F(NetworkNamespacesTest, HostsReachEachOtherOverTheUnderlay) {
   auto ping = netns_->Run(a, {"busybox", "ping", "-c", "2", "-w", "5", netns_->UnderlayAddress(1)});
   EXPECT_TRUE(ping.ok()) << ping.status();
   // An address nobody has: the same ping must fail, or the check above proves nothing.
-  auto nobody = netns_->Run(a, {"busybox", "ping", "-c", "1", "-W", "1", netns_->UnderlayAddress(99)});
+  auto nobody =
+      netns_->Run(a, {"busybox", "ping", "-c", "1", "-W", "1", netns_->UnderlayAddress(99)});
   EXPECT_FALSE(nobody.ok());
   // The root namespace has no route into the underlay.
-  EXPECT_FALSE(RunCommand({"busybox", "ping", "-c", "1", "-W", "1", netns_->UnderlayAddress(1)}).ok());
+  EXPECT_FALSE(
+      RunCommand({"busybox", "ping", "-c", "1", "-W", "1", netns_->UnderlayAddress(1)}).ok());
   (void)b;
 }
 
 TEST_F(NetworkNamespacesTest, FdbOfAVxlanDeviceIsReadable) {
   const std::string& a = netns_->host(0);
-  ASSERT_TRUE(netns_
-                  ->Run(a, {"ip", "link", "add", "vx42", "type", "vxlan", "id", "42", "local",
-                            netns_->UnderlayAddress(0), "dev", "mu0", "dstport", "4789",
-                            "nolearning"})
-                  .ok());
+  ASSERT_TRUE(
+      netns_
+          ->Run(a, {"ip", "link", "add", "vx42", "type", "vxlan", "id", "42", "local",
+                    netns_->UnderlayAddress(0), "dev", "mu0", "dstport", "4789", "nolearning"})
+          .ok());
   ASSERT_TRUE(netns_
                   ->Run(a, {"bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vx42", "dst",
                             netns_->UnderlayAddress(1), "self", "permanent"})

@@ -181,9 +181,8 @@ absl::StatusOr<std::string> NetworkNamespaces::AddNamespace(const std::string& r
 
 absl::Status NetworkNamespaces::AddVeth(const std::string& ns_a, const std::string& if_a,
                                         const std::string& ns_b, const std::string& if_b) {
-  absl::StatusOr<std::string> out = RunCommand(
-      {"ip", "link", "add", if_a, "netns", ns_a, "type", "veth", "peer", "name", if_b, "netns",
-       ns_b});
+  absl::StatusOr<std::string> out = RunCommand({"ip", "link", "add", if_a, "netns", ns_a, "type",
+                                                "veth", "peer", "name", if_b, "netns", ns_b});
   if (!out.ok()) return out.status();
   out = RunCommand({"ip", "-n", ns_a, "link", "set", if_a, "up"});
   if (!out.ok()) return out.status();
@@ -272,8 +271,9 @@ absl::StatusOr<pid_t> NetworkNamespaces::Spawn(const std::string& netns,
   close(report[0]);
   if (n > 0) {
     waitpid(pid, nullptr, 0);
-    static constexpr const char* kSteps[] = {"setns", "unshare(CLONE_NEWNS)", "mount --make-rslave /",
-                                             "mount /sys", "redirect stdio", "exec"};
+    static constexpr const char* kSteps[] = {
+        "setns",      "unshare(CLONE_NEWNS)", "mount --make-rslave /",
+        "mount /sys", "redirect stdio",       "exec"};
     return absl::InternalError(absl::StrCat("spawning \"", argv[0], "\" in ", netns, ": ",
                                             kSteps[failure.step], ": ",
                                             std::strerror(failure.error)));

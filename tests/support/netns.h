@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -62,14 +63,13 @@ class NetworkNamespaces {
   // cleaned up with the others. `role`: [a-z0-9-], at most 20 characters.
   absl::StatusOr<std::string> AddNamespace(const std::string& role);
   // A veth pair: `if_a` in namespace `ns_a`, `if_b` in `ns_b`, both up.
-  absl::Status AddVeth(const std::string& ns_a, const std::string& if_a,
-                       const std::string& ns_b, const std::string& if_b);
+  absl::Status AddVeth(const std::string& ns_a, const std::string& if_a, const std::string& ns_b,
+                       const std::string& if_b);
 
   // Runs argv inside namespace `netns` (`ip netns exec`, so /sys shows that
   // namespace) to completion; its output, or INTERNAL with the exit status
   // and output when it fails.
-  absl::StatusOr<std::string> Run(const std::string& netns,
-                                  const std::vector<std::string>& argv);
+  absl::StatusOr<std::string> Run(const std::string& netns, const std::vector<std::string>& argv);
   // Starts argv in the background inside `netns`, stdout and stderr appended
   // to `log_file`. It is killed (SIGKILL) on destruction at the latest.
   absl::StatusOr<pid_t> Spawn(const std::string& netns, const std::vector<std::string>& argv,
