@@ -171,17 +171,22 @@ grpc::Status ControllerSession::Stream(bool* accepted) {
 
 void ControllerSession::Writer(
     grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>* stream) {
-  absl::Time next_heartbeat = absl::Now();
+  // The next heartbeat is due an interval after the last message. The
+  // interval is read on every wait: AgentSettings arrive after the first
+  // message went out, and must not wait for the default interval to pass.
+  absl::Time last_sent = absl::InfinitePast();
   for (;;) {
     v1::AgentMessage message;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this, &next_heartbeat]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !stream_open_ || stop_ || status_dirty_ || absl::Now() >= next_heartbeat;
+      auto ready = [this, &last_sent]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !stream_open_ || stop_ || status_dirty_ ||
+               absl::Now() >= last_sent + heartbeat_interval_;
       };
       while (!ready()) {
-        mu_.AwaitWithTimeout(absl::Condition(&status_dirty_),
-                             std::min(next_heartbeat - absl::Now(), absl::Milliseconds(200)));
+        mu_.AwaitWithTimeout(
+            absl::Condition(&status_dirty_),
+            std::min(last_sent + heartbeat_interval_ - absl::Now(), absl::Milliseconds(200)));
       }
       if (!stream_open_ || stop_) return;
       const absl::Time now = absl::Now();
@@ -204,8 +209,7 @@ void ControllerSession::Writer(
         status_dirty_ = false;
         message.mutable_heartbeat();
       }
-      absl::Duration interval = heartbeat_interval_;
-      next_heartbeat = now + interval;
+      last_sent = now;
     }
     if (!stream->Write(message)) return;
   }

@@ -164,7 +164,9 @@ absl::StatusOr<AgentIdentity> AgentIdentity::Enroll(const std::string& state_dir
   request.set_request_id(controller::store::NewUuid());
   v1::EnrollResponse response;
   grpc::Status st;
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  constexpr int kAttempts = 5;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (attempt > 0) absl::SleepFor(absl::Seconds(1 << (attempt - 1)));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     st = stub->Enroll(&context, request, &response);
@@ -172,7 +174,6 @@ absl::StatusOr<AgentIdentity> AgentIdentity::Enroll(const std::string& state_dir
         st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
       break;
     }
-    absl::SleepFor(absl::Seconds(1 << attempt));
   }
   if (!st.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
@@ -205,6 +206,19 @@ absl::Status AgentIdentity::Renewed(absl::string_view certificate_pem,
                                     absl::string_view chain_pem) {
   if (pending_key_pem_ == nullptr) {
     return absl::FailedPreconditionError("a renewed certificate arrived without a renewal");
+  }
+  // Checked here rather than left to FromPem, whose DATA_LOSS and advice to
+  // enroll again are for a broken identity on disk, not a bad answer.
+  auto cert = pki::ParseCertificate(certificate_pem);
+  if (!cert.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("the renewed certificate does not parse: ",
+                                                   cert.status().message()));
+  }
+  MANDANT_ASSIGN_OR_RETURN(pki::EvpPkeyPtr key, pki::ParsePrivateKey(pending_key_pem_->view()));
+  if (X509_check_private_key(cert->get(), key.get()) != 1) {
+    return absl::FailedPreconditionError(
+        "the renewed certificate is not for the key of this agent's renewal request; keeping "
+        "the current certificate");
   }
   MANDANT_ASSIGN_OR_RETURN(
       AgentIdentity renewed,

@@ -45,7 +45,8 @@ class AgentIdentity {
   absl::StatusOr<std::string> PrepareRenewal();
   // Stores the renewed certificate with the key of PrepareRenewal.
   // FAILED_PRECONDITION without a pending renewal or when the certificate
-  // is not for that key.
+  // is not for that key; INVALID_ARGUMENT when it does not parse. On error
+  // the current identity stays, in memory and on disk.
   absl::Status Renewed(absl::string_view certificate_pem, absl::string_view chain_pem);
 
   absl::Time not_before() const { return not_before_; }

@@ -1,0 +1,462 @@
+#include "agents/agent/host_agent.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "agents/vm/command.h"
+#include "agents/vm/domain_xml.h"
+#include "agents/vm/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tenants/network_names.h"
+#include "tests/support/status_matchers.h"
+#include "tests/unit/agents/network/fake_netlink.h"
+#include "tests/unit/agents/vm/fake_hypervisor.h"
+#include "tests/unit/agents/vm/test_dir.h"
+
+namespace mandant::agent {
+namespace {
+
+using ::mandant::agent::testing::FakeFirewall;
+using ::mandant::agent::testing::FakeHypervisor;
+using ::mandant::agent::testing::FakeNetlink;
+using ::mandant::agent::testing::Injection;
+using ::mandant::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr char kA[] = "6a1e3c2e-0000-4000-8000-00000000000a";
+constexpr char kOld[] = "6a1e3c2e-0000-4000-8000-0000000000ff";
+constexpr char kUnderlayAddress[] = "10.99.0.1";
+constexpr char kUnderlay[] = "eth1";
+constexpr absl::Duration kTimeout = absl::Seconds(20);
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+v1::TenantNetworkSpec Network(uint32_t vni) {
+  v1::TenantNetworkSpec spec;
+  spec.set_tenant("tenants/acme");
+  spec.set_mode(v1::NETWORK_MODE_VXLAN);
+  spec.set_vni(vni);
+  spec.set_bridge_name(tenants::TenantBridgeName(v1::NETWORK_MODE_VXLAN, vni).value());
+  spec.set_link_name(tenants::TenantLinkName(v1::NETWORK_MODE_VXLAN, vni).value());
+  spec.set_mtu(1450);
+  spec.add_peer_underlay_addresses("10.99.0.2");
+  return spec;
+}
+
+// Forwards to the fake hypervisor and notes, at each DefineDomain, whether
+// the bridges the test cares about already existed in the (fake) kernel.
+class OrderCheckingHypervisor final : public Hypervisor {
+ public:
+  OrderCheckingHypervisor(FakeHypervisor* hv, FakeNetlink* netlink, std::string bridge)
+      : hv_(hv), netlink_(netlink), bridge_(std::move(bridge)) {}
+
+  // Read only after the HostAgent is gone: the fakes are not thread-safe.
+  const std::vector<bool>& bridge_present_at_define() const { return bridge_present_at_define_; }
+
+  // agent::Hypervisor
+  absl::StatusOr<std::vector<DomainInfo>> ListDomains() override { return hv_->ListDomains(); }
+  absl::StatusOr<std::string> DefineDomain(absl::string_view xml) override {
+    bridge_present_at_define_.push_back(netlink_->Find(bridge_) != nullptr);
+    return hv_->DefineDomain(xml);
+  }
+  absl::Status StartDomain(absl::string_view uuid) override { return hv_->StartDomain(uuid); }
+  absl::Status ShutdownDomain(absl::string_view uuid) override {
+    return hv_->ShutdownDomain(uuid);
+  }
+  absl::Status DestroyDomain(absl::string_view uuid) override { return hv_->DestroyDomain(uuid); }
+  absl::Status UndefineDomain(absl::string_view uuid) override {
+    return hv_->UndefineDomain(uuid);
+  }
+  absl::StatusOr<HypervisorVersions> GetVersions() override { return hv_->GetVersions(); }
+
+ private:
+  FakeHypervisor* const hv_;
+  FakeNetlink* const netlink_;
+  const std::string bridge_;
+  std::vector<bool> bridge_present_at_define_;
+};
+
+// Stands in for QEMU at a VM's status channel: binds the unix socket and
+// accepts the agent's relay.
+class FakeStatusChannel {
+ public:
+  explicit FakeStatusChannel(const std::string& path) : path_(path) {
+    listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
+        << path << ": " << strerror(errno);
+    EXPECT_EQ(listen(listen_fd_, 1), 0);
+  }
+  ~FakeStatusChannel() {
+    if (conn_fd_ >= 0) close(conn_fd_);
+    close(listen_fd_);
+    unlink(path_.c_str());
+  }
+  // Waits for the relay to connect; false after `timeout`.
+  bool Accept(absl::Duration timeout) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) != 1) return false;
+    conn_fd_ = accept(listen_fd_, nullptr, nullptr);
+    return conn_fd_ >= 0;
+  }
+  bool Write(const std::string& data) {
+    return write(conn_fd_, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  }
+
+ private:
+  std::string path_;
+  int listen_fd_ = -1;
+  int conn_fd_ = -1;
+};
+
+class HostAgentTest : public ::testing::Test {
+ protected:
+  HostAgentTest()
+      : bridge_(Network(1001).bridge_name()), checking_(&hv_, &netlink_, bridge_) {}
+
+  void SetUp() override {
+    image_dir_ = dir_.path() + "/images";
+    state_dir_ = dir_.path() + "/state";
+    std::filesystem::create_directories(image_dir_);
+    const std::string base = image_dir_ + "/debian-12.qcow2";
+    ASSERT_OK(RunCommand({"qemu-img", "create", "-q", "-f", "qcow2", base, "64M"}));
+    absl::StatusOr<std::string> sha = Sha256OfFile(base);
+    ASSERT_OK(sha);
+    base_sha_ = *sha;
+
+    LinkInfo lo;
+    lo.name = "lo";
+    lo.mtu = 65536;
+    lo.up = true;
+    netlink_.AddExistingLink(lo);
+    LinkInfo eth;
+    eth.name = kUnderlay;
+    eth.kind_name = "veth";
+    eth.mtu = 1500;
+    eth.up = true;
+    netlink_.AddExistingLink(eth);
+    netlink_.AddExistingAddress(kUnderlay, AF_INET, kUnderlayAddress, 24);
+    networks_ = std::make_unique<TenantNetworks>(
+        TenantNetworks::Options{&netlink_, &firewall_, kUnderlayAddress, kUnderlay, ""});
+
+    images_ = std::make_unique<BaseImages>(image_dir_);
+    Vms::Options vm_options;
+    vm_options.hypervisor = &checking_;
+    vm_options.base_images = images_.get();
+    vm_options.state_dir = state_dir_;
+    absl::StatusOr<std::unique_ptr<Vms>> vms = Vms::Create(vm_options);
+    ASSERT_OK(vms);
+    vms_ = *std::move(vms);
+
+    options_.networks = networks_.get();
+    options_.vms = vms_.get();
+    options_.report = [this](v1::HostStatus status) {
+      absl::MutexLock lock(&mu_);
+      statuses_.push_back(std::move(status));
+      report_times_.push_back(absl::Now());
+    };
+    options_.resync_interval = absl::Hours(1);
+    options_.initial_retry = absl::Milliseconds(20);
+    options_.max_retry = absl::Milliseconds(200);
+  }
+
+  void TearDown() override { agent_.reset(); }
+
+  void Start() {
+    absl::StatusOr<std::unique_ptr<HostAgent>> agent = HostAgent::Start(options_);
+    ASSERT_OK(agent);
+    agent_ = *std::move(agent);
+  }
+
+  v1::VmSpec Vm(const std::string& id, const std::string& image = "debian-12") {
+    v1::VmSpec spec;
+    spec.set_machine_id(id);
+    spec.set_tenant("tenants/acme");
+    spec.set_cluster("tenants/acme/clusters/prod");
+    spec.set_name("node");
+    spec.mutable_resources()->set_vcpus(1);
+    spec.mutable_resources()->set_memory_mib(512);
+    spec.mutable_resources()->set_disk_gib(1);
+    spec.set_base_image(image);
+    spec.set_base_image_sha256(base_sha_);
+    auto* nic = spec.add_nics();
+    nic->set_mac_address("02:4d:00:00:00:01");
+    nic->set_bridge_name(bridge_);
+    spec.mutable_seed()->set_user_data("#cloud-config\n");
+    spec.mutable_seed()->set_meta_data(absl::StrCat("instance-id: ", id, "\n"));
+    spec.set_power_state(v1::POWER_STATE_ON);
+    return spec;
+  }
+
+  v1::HostSpec Spec(int64_t version, std::vector<v1::TenantNetworkSpec> networks,
+                    std::vector<v1::VmSpec> vms) {
+    v1::HostSpec spec;
+    spec.set_version(version);
+    for (auto& n : networks) *spec.add_networks() = std::move(n);
+    for (auto& vm : vms) *spec.add_vms() = std::move(vm);
+    return spec;
+  }
+
+  // Waits for a reported status that satisfies `done` and returns it.
+  std::optional<v1::HostStatus> WaitForStatus(
+      const std::function<bool(const v1::HostStatus&)>& done) {
+    absl::MutexLock lock(&mu_);
+    size_t seen = 0;
+    std::optional<v1::HostStatus> found;
+    auto arrived = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (; seen < statuses_.size() && !found; ++seen) {
+        if (done(statuses_[seen])) found = statuses_[seen];
+      }
+      return found.has_value();
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&arrived), kTimeout);
+    return found;
+  }
+
+  bool WaitForReports(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return statuses_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kTimeout);
+  }
+
+  std::vector<v1::HostStatus> statuses() {
+    absl::MutexLock lock(&mu_);
+    return statuses_;
+  }
+
+  // A Mandant domain as a previous agent run left it.
+  void AddMandantDomain(const std::string& id) {
+    DomainInfo info;
+    info.uuid = id;
+    info.name = DomainName(id);
+    info.state = DomainState::kRunning;
+    info.mandant_metadata = std::string("<machine xmlns=\"") + kMandantMetadataNamespace +
+                            "\"><machine-id>" + id + "</machine-id><spec-hash>old</spec-hash>" +
+                            "</machine>";
+    hv_.AddDomain(info);
+  }
+
+  agent::testing::TestDir dir_;
+  std::string image_dir_;
+  std::string state_dir_;
+  std::string base_sha_;
+  const std::string bridge_;
+  FakeNetlink netlink_;
+  FakeFirewall firewall_;
+  FakeHypervisor hv_;
+  OrderCheckingHypervisor checking_;
+  std::unique_ptr<TenantNetworks> networks_;
+  std::unique_ptr<BaseImages> images_;
+  std::unique_ptr<Vms> vms_;
+  HostAgent::Options options_;
+  absl::Mutex mu_;
+  std::vector<v1::HostStatus> statuses_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> report_times_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<HostAgent> agent_;
+};
+
+TEST_F(HostAgentTest, StartNeedsItsDependencies) {
+  HostAgent::Options options = options_;
+  options.vms = nullptr;
+  EXPECT_THAT(HostAgent::Start(options), StatusIs(absl::StatusCode::kInvalidArgument, "vms"));
+}
+
+TEST_F(HostAgentTest, TouchesNothingBeforeTheFirstSpec) {
+  // What an agent restarted while mandantd is down finds: a VM and a tenant
+  // network of its own.
+  AddMandantDomain(kOld);
+  LinkInfo bridge;
+  bridge.name = bridge_;
+  bridge.kind = LinkKind::kBridge;
+  bridge.kind_name = "bridge";
+  bridge.alias = "mandant:tenants/acme";
+  bridge.group = kMandantLinkGroup;
+  bridge.mtu = 1450;
+  bridge.up = true;
+  netlink_.AddExistingLink(bridge);
+  // Any pass would come quickly with these.
+  options_.resync_interval = absl::Milliseconds(10);
+  options_.initial_retry = absl::Milliseconds(10);
+  Start();
+  // Nothing to wait for: the point is that nothing happens.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(agent_->last_status().has_value());
+  agent_.reset();
+
+  EXPECT_THAT(statuses(), IsEmpty());
+  EXPECT_THAT(hv_.calls, IsEmpty());
+  EXPECT_TRUE(hv_.domains.count(kOld));
+  EXPECT_EQ(netlink_.mutations(), 0);
+  EXPECT_NE(netlink_.Find(bridge_), nullptr);
+  EXPECT_EQ(firewall_.replacements(), 0);
+}
+
+TEST_F(HostAgentTest, ReconcilesNetworksThenVmsAndReportsWhatItApplied) {
+  Start();
+  agent_->SetSpec(Spec(3, {Network(1001)}, {Vm(kA)}));
+  std::optional<v1::HostStatus> status = WaitForStatus([](const v1::HostStatus& s) {
+    return s.applied_spec_version() == 3;
+  });
+  ASSERT_TRUE(status.has_value());
+  EXPECT_THAT(status->host_errors(), IsEmpty());
+  ASSERT_EQ(status->networks_size(), 1);
+  const v1::TenantNetworkStatus& net = status->networks(0);
+  EXPECT_EQ(net.bridge_name(), bridge_);
+  EXPECT_EQ(net.tenant(), "tenants/acme");
+  EXPECT_EQ(net.vni(), 1001u);
+  EXPECT_TRUE(net.up());
+  EXPECT_EQ(net.error(), "");
+  EXPECT_THAT(net.peer_underlay_addresses(), ElementsAre("10.99.0.2"));
+  ASSERT_EQ(status->vms_size(), 1);
+  EXPECT_EQ(status->vms(0).machine_id(), kA);
+  EXPECT_EQ(status->vms(0).state(), v1::VM_STATE_RUNNING);
+  EXPECT_EQ(status->vms(0).error(), "");
+  EXPECT_TRUE(status->has_observe_time());
+  std::optional<v1::HostStatus> last = agent_->last_status();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->applied_spec_version(), 3);
+  agent_.reset();
+
+  EXPECT_THAT(checking_.bridge_present_at_define(), ElementsAre(true));
+  EXPECT_THAT(hv_.calls,
+              ElementsAre(absl::StrCat("DefineDomain ", kA), absl::StrCat("StartDomain ", kA)));
+  EXPECT_TRUE(firewall_.bridges().count(bridge_));
+  // One pass: the spec was met, so nothing was retried.
+  EXPECT_EQ(statuses().size(), 1u);
+}
+
+TEST_F(HostAgentTest, IgnoresAnOlderSpecVersion) {
+  options_.resync_interval = absl::Milliseconds(30);
+  Start();
+  agent_->SetSpec(Spec(5, {Network(1001)}, {}));
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
+    return s.applied_spec_version() == 5;
+  }).has_value());
+  const size_t before = statuses().size();
+  agent_->SetSpec(Spec(4, {}, {}));  // late, from a stream that was replaced
+  // Three resync passes later, still version 5 and its network.
+  ASSERT_TRUE(WaitForReports(before + 3));
+  agent_->SetSpec(Spec(6, {}, {}));
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
+    return s.applied_spec_version() == 6 && s.networks().empty();
+  }));
+  for (const v1::HostStatus& s : statuses()) {
+    EXPECT_NE(s.applied_spec_version(), 4);
+    if (s.applied_spec_version() == 5) {
+      EXPECT_EQ(s.networks_size(), 1);
+    }
+  }
+  agent_.reset();
+  EXPECT_EQ(netlink_.Find(bridge_), nullptr);
+}
+
+TEST_F(HostAgentTest, RetriesAFailingNetworkWithBackoffAndReportsTheError) {
+  netlink_.Inject(Injection{"AddBridge", "", absl::UnavailableError("netlink is busy"), 3});
+  options_.initial_retry = absl::Milliseconds(40);
+  options_.max_retry = absl::Seconds(1);
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {}));
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
+    return s.networks_size() == 1 && s.networks(0).error().empty() && s.networks(0).up();
+  }));
+  std::vector<v1::HostStatus> all;
+  std::vector<absl::Time> times;
+  {
+    absl::MutexLock lock(&mu_);
+    all = statuses_;
+    times = report_times_;
+  }
+  ASSERT_EQ(all.size(), 4u);  // three failed passes, then one that worked
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(all[i].applied_spec_version(), 1);
+    ASSERT_EQ(all[i].networks_size(), 1);
+    EXPECT_THAT(all[i].networks(0).error(), HasSubstr("netlink is busy"));
+  }
+  // Doubling from 40 ms: the passes come at least 40, 80 and 160 ms apart.
+  EXPECT_GE(times[1] - times[0], absl::Milliseconds(40));
+  EXPECT_GE(times[2] - times[1], absl::Milliseconds(80));
+  EXPECT_GE(times[3] - times[2], absl::Milliseconds(160));
+}
+
+TEST_F(HostAgentTest, RetriesAFailingVmAndReportsTheError) {
+  Start();
+  // The image is not there yet (it is still being copied to the host).
+  agent_->SetSpec(Spec(1, {Network(1001)}, {Vm(kA, "debian-13")}));
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
+    return s.vms_size() == 1 && s.vms(0).error().find("debian-13") != std::string::npos;
+  }));
+  ASSERT_TRUE(WaitForReports(3));  // failed, and retried
+  std::filesystem::copy_file(image_dir_ + "/debian-12.qcow2", image_dir_ + "/.partial");
+  ASSERT_EQ(rename((image_dir_ + "/.partial").c_str(), (image_dir_ + "/debian-13.qcow2").c_str()),
+            0);
+  std::optional<v1::HostStatus> status = WaitForStatus([](const v1::HostStatus& s) {
+    return s.vms_size() == 1 && s.vms(0).state() == v1::VM_STATE_RUNNING;
+  });
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->vms(0).error(), "");
+  EXPECT_EQ(status->applied_spec_version(), 1);
+}
+
+TEST_F(HostAgentTest, RemovesAVmThatLeftTheSpec) {
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {Vm(kA)}));
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
+    return s.vms_size() == 1 && s.vms(0).state() == v1::VM_STATE_RUNNING;
+  }));
+  ASSERT_TRUE(Exists(vms_->VmDir(kA)));
+  agent_->SetSpec(Spec(2, {Network(1001)}, {}));
+  std::optional<v1::HostStatus> status = WaitForStatus([](const v1::HostStatus& s) {
+    return s.applied_spec_version() == 2 && s.vms().empty();
+  });
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->networks_size(), 1);
+  agent_.reset();
+  EXPECT_TRUE(hv_.domains.empty());
+  EXPECT_FALSE(Exists(vms_->VmDir(kA)));
+  EXPECT_NE(netlink_.Find(bridge_), nullptr);
+}
+
+TEST_F(HostAgentTest, GuestProgressAppearsInTheNextStatus) {
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {Vm(kA)}));
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
+    return s.vms_size() == 1 && s.vms(0).state() == v1::VM_STATE_RUNNING;
+  }));
+  FakeStatusChannel channel(vms_->StatusSocketPath(kA));
+  ASSERT_TRUE(channel.Accept(kTimeout));
+  ASSERT_TRUE(channel.Write("{\"phase\":\"kubeadm\",\"message\":\"kubeadm join: waiting\"}\n"));
+  std::optional<v1::HostStatus> status = WaitForStatus([](const v1::HostStatus& s) {
+    return s.vms_size() == 1 && s.vms(0).guest().phase() == v1::GUEST_PHASE_KUBEADM;
+  });
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->vms(0).guest().message(), "kubeadm join: waiting");
+  EXPECT_TRUE(status->vms(0).guest().has_receive_time());
+  EXPECT_EQ(status->vms(0).state(), v1::VM_STATE_RUNNING);
+  EXPECT_EQ(status->applied_spec_version(), 1);
+}
+
+}  // namespace
+}  // namespace mandant::agent
