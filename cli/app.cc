@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <ostream>
-#include <set>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -12,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/client_certificate.h"
+#include "cli/host_commands.h"
 #include "cli/output.h"
+#include "cli/paged_list.h"
 #include "cli/pki_commands.h"
 #include "cli/rpc_error.h"
 #include "common/secrets.h"
@@ -122,6 +123,7 @@ CommandLineSpec BuildSpec() {
                            "Show the settings in effect and where each comes from",
                            "The token itself is never shown.",
                            {}});
+  for (CommandSpec& c : HostCommandSpecs()) spec.commands.push_back(std::move(c));
   for (CommandSpec& c : PkiCommandSpecs()) spec.commands.push_back(std::move(c));
   return spec;
 }
@@ -146,6 +148,7 @@ class Mandantctl {
                                                          "\" (from --config) does not exist")));
     }
     if (IsPkiCommand(inv_.command->path)) return RunPkiCommand(ctx_);
+    if (IsHostCommand(inv_.command->path)) return RunHostCommand(ctx_);
     if (command == "tenant create") return Create();
     if (command == "tenant get") return Get();
     if (command == "tenant list") return List();
@@ -202,35 +205,13 @@ class Mandantctl {
     int code = kExitOk;
     std::unique_ptr<TenantClient> client = Connect(&code);
     if (client == nullptr) return code;
-    const bool all = inv_.Has("all");
-    v1::ListTenantsResponse result;
-    std::set<std::string> seen_tokens;
-    while (true) {
-      v1::ListTenantsResponse page;
-      grpc::Status status = client->ListTenants(*request, &page);
-      if (!status.ok()) return RpcError(status);
-      for (v1::Tenant& t : *page.mutable_tenants()) *result.add_tenants() = std::move(t);
-      result.set_next_page_token(page.next_page_token());
-      if (!all || page.next_page_token().empty()) break;
-      if (!seen_tokens.insert(page.next_page_token()).second) {
-        err_ << "error: the server returned the page token \""
-             << SanitizeForTerminal(page.next_page_token())
-             << "\" twice; stopping instead of listing forever\n";
-        return kExitServerError;
-      }
-      request->set_page_token(page.next_page_token());
-    }
-    if (settings_.output != OutputFormat::kTable) return ctx_.PrintMessage(result);
-    if (result.tenants().empty()) {
-      err_ << "No tenants found.\n";
-    } else {
-      out_ << RenderTenantTable(result.tenants());
-    }
-    if (!result.next_page_token().empty()) {
-      err_ << "More tenants: run again with --page-token "
-           << SanitizeForTerminal(result.next_page_token()) << ", or with --all\n";
-    }
-    return kExitOk;
+    return ListPages<v1::ListTenantsResponse>(
+        ctx_, *request,
+        [&](const v1::ListTenantsRequest& r, v1::ListTenantsResponse* page) {
+          return client->ListTenants(r, page);
+        },
+        [](v1::ListTenantsResponse* r) { return r->mutable_tenants(); }, &RenderTenantTable,
+        "tenants");
   }
 
   int Update() {

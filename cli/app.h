@@ -2,8 +2,8 @@
 #define MANDANT_CLI_APP_H_
 
 // mandantctl as a function: parses the command line, resolves the settings,
-// calls mandantd's TenantService or CertificateService through a client and
-// prints the result. mandantctl_main.cc only supplies the process
+// calls mandantd's TenantService, HostService or CertificateService through a
+// client and prints the result. mandantctl_main.cc only supplies the process
 // environment, the real gRPC clients and std::cout / std::cerr; tests supply
 // fakes (RunOptions in cli/command_context.h).
 

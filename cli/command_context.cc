@@ -38,6 +38,13 @@ void CommandContext::PrintRetryHint(absl::string_view request_id, absl::string_v
        << (extra_flags.empty() ? "" : " ") << extra_flags << ")\n";
 }
 
+void CommandContext::PrintEtagHint(const grpc::Status& status, absl::string_view what,
+                                   absl::string_view look) {
+  if (status.error_code() != grpc::StatusCode::ABORTED) return;
+  err_ << "hint: the " << what << " changed since its etag was read; look at it with '" << look
+       << "' and run the command again\n";
+}
+
 std::optional<ConnectionOptions> CommandContext::ResolveConnection(CredentialChoice choice,
                                                                    int* exit_code) {
   if (settings_.server.value.empty()) {
@@ -95,11 +102,12 @@ std::optional<ConnectionOptions> CommandContext::ResolveConnection(CredentialCho
   return options;
 }
 
-std::unique_ptr<TenantClient> CommandContext::ConnectTenants(int* exit_code) {
-  std::optional<ConnectionOptions> connection =
-      ResolveConnection(CredentialChoice::kPreferCertificate, exit_code);
+template <typename Client, typename Factory>
+std::unique_ptr<Client> CommandContext::Connect(const Factory& factory, CredentialChoice choice,
+                                                int* exit_code) {
+  std::optional<ConnectionOptions> connection = ResolveConnection(choice, exit_code);
   if (!connection.has_value()) return nullptr;
-  absl::StatusOr<std::unique_ptr<TenantClient>> client = options_.new_client(*connection);
+  absl::StatusOr<std::unique_ptr<Client>> client = factory(*connection);
   if (!client.ok()) {
     err_ << "error: cannot set up a connection to " << settings_.server.value << ": "
          << client.status().message() << "\n";
@@ -109,19 +117,19 @@ std::unique_ptr<TenantClient> CommandContext::ConnectTenants(int* exit_code) {
   return *std::move(client);
 }
 
+std::unique_ptr<TenantClient> CommandContext::ConnectTenants(int* exit_code) {
+  return Connect<TenantClient>(options_.new_client, CredentialChoice::kPreferCertificate,
+                               exit_code);
+}
+
 std::unique_ptr<CertificateClient> CommandContext::ConnectCertificates(int* exit_code,
                                                                        CredentialChoice choice) {
-  std::optional<ConnectionOptions> connection = ResolveConnection(choice, exit_code);
-  if (!connection.has_value()) return nullptr;
-  absl::StatusOr<std::unique_ptr<CertificateClient>> client =
-      options_.new_certificate_client(*connection);
-  if (!client.ok()) {
-    err_ << "error: cannot set up a connection to " << settings_.server.value << ": "
-         << client.status().message() << "\n";
-    *exit_code = kExitUnreachable;
-    return nullptr;
-  }
-  return *std::move(client);
+  return Connect<CertificateClient>(options_.new_certificate_client, choice, exit_code);
+}
+
+std::unique_ptr<HostClient> CommandContext::ConnectHosts(int* exit_code) {
+  return Connect<HostClient>(options_.new_host_client, CredentialChoice::kPreferCertificate,
+                             exit_code);
 }
 
 int CommandContext::PrintMessage(const google::protobuf::Message& message) {

@@ -20,7 +20,9 @@
 #include "cli/command_line.h"
 #include "cli/connection.h"
 #include "cli/grpc_certificate_client.h"
+#include "cli/grpc_host_client.h"
 #include "cli/grpc_tenant_client.h"
+#include "cli/host_client.h"
 #include "cli/rpc_error.h"
 #include "cli/settings.h"
 #include "cli/tenant_client.h"
@@ -36,11 +38,14 @@ using TenantClientFactory =
     std::function<absl::StatusOr<std::unique_ptr<TenantClient>>(const ConnectionOptions& options)>;
 using CertificateClientFactory = std::function<absl::StatusOr<std::unique_ptr<CertificateClient>>(
     const ConnectionOptions& options)>;
+using HostClientFactory =
+    std::function<absl::StatusOr<std::unique_ptr<HostClient>>(const ConnectionOptions& options)>;
 
 struct RunOptions {
   Environment env;
   TenantClientFactory new_client = NewGrpcTenantClient;
   CertificateClientFactory new_certificate_client = NewGrpcCertificateClient;
+  HostClientFactory new_host_client = NewGrpcHostClient;
   // Request ids for calls that change something when --request-id is not
   // given.
   std::function<std::string()> new_request_id = NewRequestId;
@@ -85,6 +90,10 @@ class CommandContext {
   // After a failed call that carried `request_id`: how to retry it safely.
   // `extra_flags` are further flags the retry needs (e.g. "--reuse-key").
   void PrintRetryHint(absl::string_view request_id, absl::string_view extra_flags = "");
+  // After ABORTED from a conditional change of a `what` ("certificate",
+  // "host"): the object changed since its etag was read; `look` is the
+  // command that shows it. Prints nothing for other codes.
+  void PrintEtagHint(const grpc::Status& status, absl::string_view what, absl::string_view look);
 
   // Reads the CA file and the credential chosen by `choice` and checks them:
   // a client certificate must not have expired (a warning is printed when it
@@ -98,6 +107,7 @@ class CommandContext {
   std::unique_ptr<TenantClient> ConnectTenants(int* exit_code);
   std::unique_ptr<CertificateClient> ConnectCertificates(
       int* exit_code, CredentialChoice choice = CredentialChoice::kPreferCertificate);
+  std::unique_ptr<HostClient> ConnectHosts(int* exit_code);
 
   // Prints `message` as JSON or YAML to out(); kExitServerError when it
   // cannot be rendered. Must not be called in table mode.
@@ -106,6 +116,10 @@ class CommandContext {
   int Print(const google::protobuf::Message& message, absl::FunctionRef<std::string()> table);
 
  private:
+  // ResolveConnection, then `factory`.
+  template <typename Client, typename Factory>
+  std::unique_ptr<Client> Connect(const Factory& factory, CredentialChoice choice, int* exit_code);
+
   const RunOptions& options_;
   const Invocation& invocation_;
   const ClientSettings settings_;

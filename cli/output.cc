@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "cli/host_requests.h"
 #include "cli/pki_requests.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -259,6 +260,98 @@ std::string IssuerStateName(v1::IssuerState state) {
   }
 }
 
+// "12s ago", "3m ago", "5h ago", "2d ago" for a time before `now`; "in 24h"
+// for one after it.
+std::string Relative(absl::Time t, absl::Time now) {
+  absl::Duration d = now - t;
+  const bool future = d < absl::ZeroDuration();
+  if (future) d = -d;
+  std::string amount;
+  if (d < absl::Minutes(1)) {
+    amount = absl::StrCat(absl::ToInt64Seconds(d), "s");
+  } else if (d < absl::Hours(1)) {
+    amount = absl::StrCat(absl::ToInt64Minutes(d), "m");
+  } else if (d < absl::Hours(48)) {
+    amount = absl::StrCat(absl::ToInt64Hours(d), "h");
+  } else {
+    amount = absl::StrCat(absl::ToInt64Hours(d) / 24, "d");
+  }
+  return future ? absl::StrCat("in ", amount) : absl::StrCat(amount, " ago");
+}
+
+bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// "2024-05-01T10:00:00Z (12s ago)", or `unset` for an unset timestamp.
+std::string TimeAndRelative(const google::protobuf::Timestamp& ts, absl::Time now,
+                            absl::string_view unset) {
+  if (!IsSet(ts)) return std::string(unset);
+  return absl::StrCat(FormatTimestamp(ts), " (", Relative(ToTime(ts), now), ")");
+}
+
+const v1::Condition* FindCondition(const v1::Host& host, absl::string_view type) {
+  for (const v1::Condition& c : host.conditions()) {
+    if (c.type() == type) return &c;
+  }
+  return nullptr;
+}
+
+std::string ConditionStatusName(v1::ConditionStatus status) {
+  switch (status) {
+    case v1::CONDITION_STATUS_TRUE:
+      return "True";
+    case v1::CONDITION_STATUS_FALSE:
+      return "False";
+    case v1::CONDITION_STATUS_UNKNOWN:
+      return "Unknown";
+    default:
+      return std::string(kNone);
+  }
+}
+
+// "yes", "no", "unknown", or "-" when the host does not report the condition.
+std::string ConditionCell(const v1::Host& host, absl::string_view type) {
+  const v1::Condition* c = FindCondition(host, type);
+  if (c == nullptr) return std::string(kNone);
+  switch (c->status()) {
+    case v1::CONDITION_STATUS_TRUE:
+      return "yes";
+    case v1::CONDITION_STATUS_FALSE:
+      return "no";
+    case v1::CONDITION_STATUS_UNKNOWN:
+      return "unknown";
+    default:
+      return std::string(kNone);
+  }
+}
+
+// MiB as GiB: "64" when whole, else one decimal ("62.8").
+std::string Gib(int64_t mib) {
+  if (mib % 1024 == 0) return absl::StrCat(mib / 1024);
+  const int64_t tenths = (mib * 10 + 512) / 1024;
+  return absl::StrCat(tenths / 10, ".", tenths % 10);
+}
+
+// "allocated/capacity", with "-" for a capacity the agent has not reported.
+std::string OfCapacity(absl::string_view allocated, int64_t capacity, absl::string_view shown,
+                       absl::string_view separator) {
+  return absl::StrCat(allocated, separator, capacity == 0 ? kNone : shown);
+}
+
+std::string ResourcesSummary(const v1::Resources& r) {
+  return absl::StrCat(r.vcpus(), r.vcpus() == 1 ? " vCPU, " : " vCPUs, ", r.memory_mib(),
+                      " MiB, ", r.disk_gib(), " GiB disk");
+}
+
+std::string ByteSize(int64_t bytes) {
+  if (bytes >= (int64_t{1} << 30)) return absl::StrCat(Gib(bytes >> 20), " GiB");
+  if (bytes >= (int64_t{1} << 20)) return absl::StrCat(bytes >> 20, " MiB");
+  return absl::StrCat(bytes, " bytes");
+}
+
 }  // namespace
 
 absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text) {
@@ -333,17 +426,7 @@ std::string RenderTenantDetail(const v1::Tenant& t) {
           {"  Storage (GiB):",
            UsedOf(u.storage_gib(), q.has_max_storage_gib(), q.max_storage_gib(), " / ")},
       });
-  size_t width = 0;
-  for (const auto& [key, value] : lines) width = std::max(width, key.size());
-  std::string out;
-  for (const auto& [key, value] : lines) {
-    if (value.empty()) {
-      absl::StrAppend(&out, key, "\n");
-    } else {
-      absl::StrAppend(&out, key, std::string(width - key.size() + 1, ' '), value, "\n");
-    }
-  }
-  return out;
+  return KeyValueLines(lines);
 }
 
 std::string RenderCertificateTable(
@@ -444,6 +527,110 @@ std::string RenderIssuancePolicyDetail(const v1::IssuancePolicy& p) {
   lines.push_back({"Default TTL:", FormatDuration(p.default_ttl(), p.has_default_ttl())});
   lines.push_back({"Updated:", FormatTimestamp(p.update_time())});
   lines.push_back({"Etag:", OrNone(p.etag())});
+  return KeyValueLines(lines);
+}
+
+std::string RenderHostTable(const google::protobuf::RepeatedPtrField<v1::Host>& hosts,
+                            absl::Time now) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"NAME", "UNDERLAY", "READY", "CONNECTED", "CORDONED", "VMS", "CPU", "MEM (GiB)",
+                  "AGENT VERSION", "LAST SEEN"});
+  for (const v1::Host& h : hosts) {
+    rows.push_back(
+        {OrNone(HostIdFromName(h.name())), OrNone(h.underlay_address()),
+         ConditionCell(h, "Ready"), ConditionCell(h, "Connected"), h.cordoned() ? "yes" : "no",
+         absl::StrCat(h.allocations_size()),
+         OfCapacity(absl::StrCat(h.allocated().vcpus()), h.capacity().vcpus(),
+                    absl::StrCat(h.capacity().vcpus()), "/"),
+         OfCapacity(Gib(h.allocated().memory_mib()), h.capacity().memory_mib(),
+                    Gib(h.capacity().memory_mib()), "/"),
+         OrNone(h.agent_version()),
+         IsSet(h.last_seen_time()) ? Relative(ToTime(h.last_seen_time()), now) : "never"});
+  }
+  return AlignedRows(rows);
+}
+
+std::string RenderHostDetail(const v1::Host& h, absl::Time now) {
+  std::vector<std::pair<std::string, std::string>> lines = {
+      {"Name:", OrNone(h.name())},
+      {"UID:", OrNone(h.uid())},
+      {"Underlay address:", OrNone(h.underlay_address())},
+      {"Cordoned:", h.cordoned() ? (h.cordon_reason().empty()
+                                        ? std::string("yes")
+                                        : absl::StrCat("yes: ", SanitizeForTerminal(
+                                                                    h.cordon_reason())))
+                                 : std::string("no")},
+      {"Agent version:", OrNone(h.agent_version())},
+      {"libvirt version:", OrNone(h.libvirt_version())},
+      {"QEMU version:", OrNone(h.qemu_version())},
+      {"Last seen:", TimeAndRelative(h.last_seen_time(), now, "never")},
+      {"Spec version:", absl::StrCat(h.spec_version(), " (applied: ", h.applied_spec_version(),
+                                     ")")},
+      {"Generation:", absl::StrCat(h.generation())},
+      {"Etag:", OrNone(h.etag())},
+      {"Created:", FormatTimestamp(h.create_time())},
+      {"Updated:", FormatTimestamp(h.update_time())},
+  };
+  if (h.conditions().empty()) {
+    lines.push_back({"Conditions:", "(none reported)"});
+  } else {
+    lines.push_back({"Conditions:", ""});
+    for (const v1::Condition& c : h.conditions()) {
+      std::string value = ConditionStatusName(c.status());
+      if (!c.reason().empty()) absl::StrAppend(&value, " (", SanitizeForTerminal(c.reason()), ")");
+      if (IsSet(c.last_transition_time())) {
+        absl::StrAppend(&value, " since ", FormatTimestamp(c.last_transition_time()));
+      }
+      if (!c.message().empty()) absl::StrAppend(&value, ": ", SanitizeForTerminal(c.message()));
+      lines.push_back({absl::StrCat("  ", SanitizeForTerminal(c.type()), ":"), value});
+    }
+  }
+  const v1::Resources& a = h.allocated();
+  const v1::Resources& c = h.capacity();
+  lines.insert(lines.end(),
+               {
+                   {"Allocated / capacity:", ""},
+                   {"  vCPUs:", OfCapacity(absl::StrCat(a.vcpus()), c.vcpus(),
+                                           absl::StrCat(c.vcpus()), " / ")},
+                   {"  Memory (MiB):", OfCapacity(absl::StrCat(a.memory_mib()), c.memory_mib(),
+                                                  absl::StrCat(c.memory_mib()), " / ")},
+                   {"  Disk (GiB):", OfCapacity(absl::StrCat(a.disk_gib()), c.disk_gib(),
+                                                absl::StrCat(c.disk_gib()), " / ")},
+               });
+  if (h.allocations().empty()) {
+    lines.push_back({"Machines:", "(none)"});
+  } else {
+    lines.push_back({"Machines:", ""});
+    for (const v1::HostAllocation& m : h.allocations()) {
+      lines.push_back({absl::StrCat("  - ", SanitizeForTerminal(m.cluster()), "/machines/",
+                                    SanitizeForTerminal(m.machine()), " (",
+                                    ResourcesSummary(m.resources()), ")"),
+                       ""});
+    }
+  }
+  if (h.base_images().empty()) {
+    lines.push_back({"Base images:", "(none reported)"});
+  } else {
+    lines.push_back({"Base images:", ""});
+    for (const v1::BaseImage& b : h.base_images()) {
+      lines.push_back({absl::StrCat("  - ", SanitizeForTerminal(b.name()), " (",
+                                    ByteSize(b.size_bytes()), ", sha256 ",
+                                    SanitizeForTerminal(b.sha256().substr(0, 12)), ")"),
+                       ""});
+    }
+  }
+  return KeyValueLines(lines);
+}
+
+std::string RenderBootstrapToken(absl::string_view host, const v1::BootstrapToken& token,
+                                 absl::string_view saved_to, absl::Time now) {
+  std::vector<std::pair<std::string, std::string>> lines;
+  if (!host.empty()) lines.push_back({"Host:", SanitizeForTerminal(host)});
+  lines.push_back({"Bootstrap token:", saved_to.empty()
+                                           ? OrNone(token.token())
+                                           : absl::StrCat("written to ", saved_to, " (mode 0600)")});
+  lines.push_back(
+      {"Token expires:", TimeAndRelative(token.expire_time(), now, std::string(kNone))});
   return KeyValueLines(lines);
 }
 

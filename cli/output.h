@@ -8,9 +8,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/repeated_field.h"
 #include "mandant/v1/certificate.pb.h"
+#include "mandant/v1/host.pb.h"
 #include "mandant/v1/tenant.pb.h"
 
 namespace mandant::cli {
@@ -48,6 +50,26 @@ std::string RenderIssuerDetail(const v1::Issuer& issuer);
 // Every field of an issuance policy as "Key: value" lines; lists one item a
 // line.
 std::string RenderIssuancePolicyDetail(const v1::IssuancePolicy& policy);
+
+// One row per host under the header NAME (the id), UNDERLAY, READY,
+// CONNECTED, CORDONED (each "yes", "no", or "-" when not reported), VMS (the
+// number of machines placed on it), CPU (allocated/capacity vCPUs), MEM (GiB)
+// (allocated/capacity), AGENT VERSION, LAST SEEN (relative to `now`, e.g.
+// "12s ago", or "never"). Aligned and newline-terminated like
+// RenderTenantTable.
+std::string RenderHostTable(const google::protobuf::RepeatedPtrField<v1::Host>& hosts,
+                            absl::Time now);
+
+// Every field of one host as "Key: value" lines: conditions, allocated and
+// capacity resources, one line per placed machine and per base image.
+std::string RenderHostDetail(const v1::Host& host, absl::Time now);
+
+// The "Bootstrap token:" and "Token expires:" lines of a new bootstrap token,
+// after a "Host:" line when `host` is not empty. With `saved_to` empty the
+// token line holds the token itself; otherwise it says that the token was
+// written to that file, and the token is not part of the text.
+std::string RenderBootstrapToken(absl::string_view host, const v1::BootstrapToken& token,
+                                 absl::string_view saved_to, absl::Time now);
 
 // The proto3 JSON mapping with the proto field names (display_name, not
 // displayName), fields with default values included, indented. Ends with a

@@ -4,7 +4,6 @@
 
 #include <optional>
 #include <ostream>
-#include <set>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -14,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/client_certificate.h"
 #include "cli/output.h"
+#include "cli/paged_list.h"
 #include "cli/pki_requests.h"
 #include "cli/rpc_error.h"
 #include "cli/staged_file.h"
@@ -187,25 +187,6 @@ std::vector<CommandSpec> BuildSpecs() {
 
 // --- Helpers ---------------------------------------------------------------
 
-// Whether a call that failed with `status` may still have done its work on
-// the server, so that a retry must reuse its request id.
-bool OutcomeUnknown(const grpc::Status& status) {
-  switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-      // gRPC's text for a channel that never connected (refused, DNS, TLS
-      // handshake): the request was not sent.
-      return !absl::StrContains(status.error_message(), "failed to connect to all addresses");
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::UNKNOWN:
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::DATA_LOSS:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string WithNewline(absl::string_view pem) {
   std::string out(pem);
   if (!out.empty() && out.back() != '\n') out.push_back('\n');
@@ -321,13 +302,6 @@ class PkiCommands {
   }
   int PrintPolicy(const v1::IssuancePolicy& p) {
     return ctx_.Print(p, [&] { return RenderIssuancePolicyDetail(p); });
-  }
-
-  // Explains ABORTED after a conditional change.
-  void EtagHint(const grpc::Status& status, absl::string_view what, absl::string_view look) {
-    if (status.error_code() != grpc::StatusCode::ABORTED) return;
-    err_ << "hint: the " << what << " changed since its etag was read; look at it with '" << look
-         << "' and run the command again\n";
   }
 
   int Issue() {
@@ -532,33 +506,6 @@ class PkiCommands {
     return PrintCertificate(certificate);
   }
 
-  // Fetches one page, or every page with --all, into `result`.
-  template <typename Request, typename Response, typename Call, typename Items>
-  int FetchPages(Request request, Call call, Items items, Response* result) {
-    std::set<std::string> seen_tokens;
-    while (true) {
-      Response page;
-      grpc::Status status = call(request, &page);
-      if (!status.ok()) return ctx_.RpcError(status);
-      for (auto& item : *items(&page)) *items(result)->Add() = std::move(item);
-      result->set_next_page_token(page.next_page_token());
-      if (!inv_.Has("all") || page.next_page_token().empty()) return kExitOk;
-      if (!seen_tokens.insert(page.next_page_token()).second) {
-        err_ << "error: the server returned the page token \""
-             << SanitizeForTerminal(page.next_page_token())
-             << "\" twice; stopping instead of listing forever\n";
-        return kExitServerError;
-      }
-      request.set_page_token(page.next_page_token());
-    }
-  }
-
-  void NextPageHint(const std::string& token, absl::string_view what) {
-    if (token.empty()) return;
-    err_ << "More " << what << ": run again with --page-token " << SanitizeForTerminal(token)
-         << ", or with --all\n";
-  }
-
   int ListCertificates() {
     return ListAll(
         BuildListCertificatesRequest(inv_, ctx_.Now()), &CertificateClient::ListCertificates,
@@ -573,9 +520,7 @@ class PkiCommands {
         "issuers");
   }
 
-  // A list command: the request from the flags, one page (or all with
-  // --all), then a table or the chosen format, and a hint when more pages
-  // remain.
+  // A list command: the request from the flags, then ListPages.
   template <typename Request, typename Response, typename Items, typename Render>
   int ListAll(absl::StatusOr<Request> request,
               grpc::Status (CertificateClient::*method)(const Request&, Response*), Items items,
@@ -584,19 +529,9 @@ class PkiCommands {
     int code = kExitOk;
     std::unique_ptr<CertificateClient> client = ctx_.ConnectCertificates(&code);
     if (client == nullptr) return code;
-    Response result;
-    code = FetchPages(
-        *request, [&](const Request& r, Response* p) { return ((*client).*method)(r, p); }, items,
-        &result);
-    if (code != kExitOk) return code;
-    if (!Table()) return ctx_.PrintMessage(result);
-    if (items(&result)->empty()) {
-      err_ << "No " << what << " found.\n";
-    } else {
-      out_ << render(*items(&result));
-    }
-    NextPageHint(result.next_page_token(), what);
-    return kExitOk;
+    return ListPages<Response>(
+        ctx_, *request, [&](const Request& r, Response* p) { return ((*client).*method)(r, p); },
+        items, render, what);
   }
 
   int Revoke() {
@@ -610,7 +545,7 @@ class PkiCommands {
     grpc::Status status = client->RevokeCertificate(*request, &certificate);
     if (!status.ok()) {
       code = ctx_.RpcError(status);
-      EtagHint(status, "certificate", absl::StrCat("mandantctl pki get ", request->name()));
+      ctx_.PrintEtagHint(status, "certificate", absl::StrCat("mandantctl pki get ", request->name()));
       if (OutcomeUnknown(status)) ctx_.PrintRetryHint(request->request_id());
       return code;
     }
@@ -741,7 +676,7 @@ class PkiCommands {
     grpc::Status status = ((*client).*method)(*request, &issuer);
     if (!status.ok()) {
       code = ctx_.RpcError(status);
-      EtagHint(status, "issuer", "mandantctl pki issuers --parent SCOPE -o json");
+      ctx_.PrintEtagHint(status, "issuer", "mandantctl pki issuers --parent SCOPE -o json");
       if (OutcomeUnknown(status)) ctx_.PrintRetryHint(request->request_id());
       return code;
     }
@@ -782,7 +717,7 @@ class PkiCommands {
     grpc::Status status = client->UpdateIssuancePolicy(*request, &policy);
     if (!status.ok()) {
       code = ctx_.RpcError(status);
-      EtagHint(status, "policy", absl::StrCat("mandantctl pki policy get ", tenant));
+      ctx_.PrintEtagHint(status, "policy", absl::StrCat("mandantctl pki policy get ", tenant));
       if (OutcomeUnknown(status)) ctx_.PrintRetryHint(request->request_id());
       return code;
     }

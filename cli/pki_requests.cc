@@ -162,16 +162,6 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   out->set_seconds(absl::ToInt64Seconds(d));
 }
 
-absl::StatusOr<int32_t> PageSize(const Invocation& inv) {
-  const std::string text = inv.Get("page-size");
-  int32_t value = 0;
-  if (!absl::SimpleAtoi(text, &value) || value < 1 || value > 1000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--page-size \"", text, "\" is not a whole number from 1 to 1000"));
-  }
-  return value;
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> ScopeFromArg(absl::string_view arg, absl::string_view what) {
@@ -379,7 +369,7 @@ absl::StatusOr<v1::ListCertificatesRequest> BuildListCertificatesRequest(const I
   }
   request.set_include_expired(inv.Has("include-expired"));
   if (inv.Has("page-size")) {
-    MANDANT_ASSIGN_OR_RETURN(int32_t size, PageSize(inv));
+    MANDANT_ASSIGN_OR_RETURN(int32_t size, PageSizeFromFlags(inv));
     request.set_page_size(size);
   }
   if (inv.Has("page-token")) request.set_page_token(inv.Get("page-token"));
@@ -420,7 +410,7 @@ absl::StatusOr<v1::ListIssuersRequest> BuildListIssuersRequest(const Invocation&
   v1::ListIssuersRequest request;
   MANDANT_ASSIGN_OR_RETURN(*request.mutable_parent(), RequiredParent(inv));
   if (inv.Has("page-size")) {
-    MANDANT_ASSIGN_OR_RETURN(int32_t size, PageSize(inv));
+    MANDANT_ASSIGN_OR_RETURN(int32_t size, PageSizeFromFlags(inv));
     request.set_page_size(size);
   }
   if (inv.Has("page-token")) request.set_page_token(inv.Get("page-token"));

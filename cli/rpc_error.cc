@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/output.h"
 #include "google/rpc/error_details.pb.h"
@@ -135,6 +136,23 @@ ExitCode ExitCodeForRpcStatus(const grpc::Status& status) {
       return kExitUnreachable;
     default:
       return kExitServerError;
+  }
+}
+
+bool OutcomeUnknown(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      // gRPC's text for a channel that never connected (refused, DNS, TLS
+      // handshake): the request was not sent.
+      return !absl::StrContains(status.error_message(), "failed to connect to all addresses");
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::DATA_LOSS:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -53,6 +53,12 @@ std::string RenderRpcError(const grpc::Status& status, const RpcErrorContext& co
 // any other failure, kExitOk for OK.
 ExitCode ExitCodeForRpcStatus(const grpc::Status& status);
 
+// Whether a call that failed with `status` may still have done its work on
+// the server (a timeout, a lost connection after the request was sent), so
+// that a retry must reuse its request id. False for answers that say the
+// request was refused, and for a channel that never connected.
+bool OutcomeUnknown(const grpc::Status& status);
+
 }  // namespace mandant::cli
 
 #endif  // MANDANT_CLI_RPC_ERROR_H_

@@ -148,7 +148,7 @@ absl::StatusOr<v1::ListTenantsRequest> BuildListTenantsRequest(const Invocation&
     request.set_state(state);
   }
   if (inv.Has("page-size")) {
-    MANDANT_ASSIGN_OR_RETURN(int32_t size, InRange(inv, "page-size", 1, 1000));
+    MANDANT_ASSIGN_OR_RETURN(int32_t size, PageSizeFromFlags(inv));
     request.set_page_size(size);
   }
   if (inv.Has("page-token")) request.set_page_token(inv.Get("page-token"));
@@ -197,6 +197,10 @@ absl::StatusOr<std::string> RequestIdFromFlags(const Invocation& inv, absl::stri
         "\" is not a UUID (8-4-4-4-12 hex digits, e.g. the one printed by a failed call)"));
   }
   return absl::AsciiStrToLower(id);
+}
+
+absl::StatusOr<int32_t> PageSizeFromFlags(const Invocation& inv) {
+  return InRange(inv, "page-size", 1, 1000);
 }
 
 std::string NewRequestId() {

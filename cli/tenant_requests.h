@@ -7,6 +7,7 @@
 // limits, prefix lengths 16-28) are left to the server, whose answer lists
 // every bad field; here only what cannot be sent at all is rejected.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ absl::StatusOr<v1::DeleteTenantRequest> BuildDeleteTenantRequest(const Invocatio
 // `generated`.
 absl::StatusOr<std::string> RequestIdFromFlags(const Invocation& invocation,
                                                absl::string_view generated);
+
+// --page-size of the list commands: a whole number from 1 to 1000.
+absl::StatusOr<int32_t> PageSizeFromFlags(const Invocation& invocation);
 
 // A random (version 4) UUID in the 8-4-4-4-12 lower-case hex form.
 std::string NewRequestId();
