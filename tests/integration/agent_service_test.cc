@@ -940,8 +940,11 @@ TEST_F(AgentServiceTest, HostStatusMakesTheHostReadyAndRecordsVms) {
   const controller::store::NewMachine foreign = Machine("acme", "cp-2", "hv2");
   ASSERT_OK(Insert(m));
   ASSERT_OK(Insert(foreign));
-  std::optional<v1::HostSpec> spec =
-      stream->NextSpec(kSpecWait, [](const v1::HostSpec& s) { return s.vms_size() == 1; });
+  // The spec with both changes: the VM, and hv2 as the network's peer.
+  std::optional<v1::HostSpec> spec = stream->NextSpec(kSpecWait, [](const v1::HostSpec& s) {
+    return s.vms_size() == 1 && s.networks_size() == 1 &&
+           s.networks(0).peer_underlay_addresses_size() == 1;
+  });
   ASSERT_TRUE(spec.has_value());
 
   v1::HostStatus status;
