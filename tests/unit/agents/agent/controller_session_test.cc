@@ -365,6 +365,43 @@ TEST_F(ControllerSessionTest, RefusedRenewalKeepsTheCertificateAndIsNotRepeatedA
   EXPECT_TRUE(session_->connected());
 }
 
+TEST_F(ControllerSessionTest, NeverTalksToAServerItsCaDidNotCertify) {
+  Enroll();
+  // A server with a certificate from another CA that takes any client.
+  absl::StatusOr<TestPki> other = TestPki::Create();
+  ASSERT_OK(other);
+  absl::StatusOr<std::unique_ptr<FakeAgentService>> impostor =
+      FakeAgentService::Start(&*other, /*verify_clients=*/false);
+  ASSERT_OK(impostor);
+  auto connect = [&](AgentIdentity* identity, const std::function<bool(int)>& done) {
+    ControllerSession::Options options;
+    options.controller = (*impostor)->address();
+    options.identity = identity;
+    auto attempts = std::make_shared<std::atomic<int>>(0);
+    options.hello = [attempts] {
+      ++*attempts;
+      v1::Hello hello;
+      hello.set_host("hosts/hv1");
+      return absl::StatusOr<v1::Hello>(hello);
+    };
+    options.initial_backoff = absl::Milliseconds(10);
+    options.max_backoff = absl::Milliseconds(20);
+    auto session = std::make_unique<ControllerSession>(std::move(options));
+    session->Start();
+    EXPECT_TRUE(Eventually([&] { return done(*attempts); }));
+  };
+  connect(identity_.get(), [](int attempts) { return attempts >= 4; });
+  EXPECT_EQ(CountAll((*impostor)->streams(), v1::AgentMessage::kHello), 0);
+
+  // The control: an agent that trusts the other CA does get through.
+  absl::StatusOr<AgentIdentity> trusting = AgentIdentity::Enroll(
+      dir_.path() + "/other", (*impostor)->address(), "hv1", "token", other->ca_pem());
+  ASSERT_OK(trusting);
+  connect(&*trusting, [&](int) {
+    return CountAll((*impostor)->streams(), v1::AgentMessage::kHello) >= 1;
+  });
+}
+
 TEST_F(ControllerSessionTest, DestructorReturnsPromptlyWhileConnected) {
   StartSession();
   ASSERT_TRUE(Eventually([&] { return session_->connected(); }));

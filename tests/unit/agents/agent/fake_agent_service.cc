@@ -56,9 +56,12 @@ absl::StatusOr<std::string> TestPki::SignCsr(absl::string_view csr_pem, absl::st
   return pki::CertificateToPem(cert.get());
 }
 
-absl::StatusOr<std::unique_ptr<FakeAgentService>> FakeAgentService::Start(const TestPki* pki) {
+absl::StatusOr<std::unique_ptr<FakeAgentService>> FakeAgentService::Start(const TestPki* pki,
+                                                                        bool verify_clients) {
   std::unique_ptr<FakeAgentService> service(new FakeAgentService(pki));
-  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions ssl(verify_clients
+                                            ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
+                                            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   ssl.pem_root_certs = pki->ca_pem();
   ssl.pem_key_cert_pairs.push_back({pki->server_key_pem(), pki->server_cert_pem()});
   grpc::ServerBuilder builder;

@@ -64,8 +64,11 @@ class FakeAgentService final : public v1::AgentService::Service {
     std::vector<absl::Time> receive_times;
   };
 
-  // Starts the server. The CA must outlive it.
-  static absl::StatusOr<std::unique_ptr<FakeAgentService>> Start(const TestPki* pki);
+  // Starts the server. The CA must outlive it. Client certificates are
+  // verified with the CA unless `verify_clients` is false (an impostor that
+  // takes any client, so that only the agent's own check can refuse it).
+  static absl::StatusOr<std::unique_ptr<FakeAgentService>> Start(const TestPki* pki,
+                                                                 bool verify_clients = true);
   // Ends every stream (the agent sees CANCELLED) and stops the server.
   ~FakeAgentService() override;
 

@@ -420,6 +420,20 @@ TEST_F(HostAgentTest, RetriesAFailingVmAndReportsTheError) {
   EXPECT_EQ(status->applied_spec_version(), 1);
 }
 
+TEST_F(HostAgentTest, UnreachableHypervisorIsAHostErrorAndRetried) {
+  hv_.errors["ListDomains"] = absl::UnavailableError("libvirtd is not running");
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {Vm(kA)}));
+  ASSERT_TRUE(WaitForReports(3));  // the first pass and two retries
+  for (const v1::HostStatus& s : statuses()) {
+    EXPECT_EQ(s.applied_spec_version(), 1);
+    EXPECT_THAT(s.host_errors(), ElementsAre(HasSubstr("libvirtd is not running")));
+    // The networks are made regardless.
+    ASSERT_EQ(s.networks_size(), 1);
+    EXPECT_EQ(s.networks(0).error(), "");
+  }
+}
+
 TEST_F(HostAgentTest, RemovesAVmThatLeftTheSpec) {
   Start();
   agent_->SetSpec(Spec(1, {Network(1001)}, {Vm(kA)}));
