@@ -105,6 +105,20 @@ tenants::FieldViolations ValidateHello(const v1::Hello& hello) {
   return bad;
 }
 
+// OK when the agent reports the host's registered underlay address: the
+// controller never lets an agent choose where tenant traffic goes.
+absl::Status CheckUnderlayAddress(const v1::Hello& hello, const v1::Host& host) {
+  tenants::FieldViolations ignored;
+  const std::string reported =
+      tenants::CanonicalUnderlayAddress(hello.underlay_address(), "", &ignored);
+  if (reported == host.underlay_address()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "UnderlayAddressMismatch: the agent reports underlay address ",
+      tenants::QuoteForMessage(hello.underlay_address()), " but host ", host.name(),
+      " is registered with ", host.underlay_address(),
+      "; fix the agent's --underlay_address or recreate the host"));
+}
+
 }  // namespace
 
 // One agent's stream. Owned by references: gRPC's (released in OnDone) and
@@ -315,34 +329,13 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     absl::Status connected = service_->deps_.db->Transact(
         "agent connect", [&](store::Connection& conn) -> absl::Status {
           MANDANT_ASSIGN_OR_RETURN(v1::Host host, service_->store_.Get(conn, p.subject));
-          tenants::FieldViolations ignored;
-          const std::string reported =
-              tenants::CanonicalUnderlayAddress(hello.underlay_address(), "", &ignored);
-          if (reported != host.underlay_address()) {
-            mismatch = absl::FailedPreconditionError(absl::StrCat(
-                "UnderlayAddressMismatch: the agent reports underlay address ",
-                tenants::QuoteForMessage(hello.underlay_address()), " but host ", host.name(),
-                " is registered with ", host.underlay_address(),
-                "; fix the agent's --underlay_address or recreate the host"));
-            return mismatch;
-          }
+          mismatch = CheckUnderlayAddress(hello, host);
+          MANDANT_RETURN_IF_ERROR(mismatch);
           MANDANT_ASSIGN_OR_RETURN(
               session_, service_->store_.Connect(conn, p.subject, session_.session_id, hello));
           return absl::OkStatus();
         });
-    if (!mismatch.ok()) {
-      // The operator sees why the agent stays away in the host's Connected
-      // condition (host.proto), not only in the agent's log.
-      absl::Status recorded = service_->deps_.db->Transact(
-          "agent refused", [&](store::Connection& conn) {
-            return service_->store_.RecordRefusal(conn, p.subject, "UnderlayAddressMismatch",
-                                                  mismatch.message());
-          });
-      if (!recorded.ok()) {
-        MANDANT_LOG(warn, "agent refusal not recorded",
-                    {{"host", p.subject}, {"error", recorded}});
-      }
-    }
+    if (!mismatch.ok()) RecordUnderlayMismatch(p.subject, mismatch);
     MANDANT_RETURN_IF_ERROR(connected);
     registered_ = true;
     host_id_ = session_.host_id;
@@ -400,14 +393,33 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
       return absl::PermissionDeniedError("Hello.host may not change on a stream");
     }
     MANDANT_RETURN_IF_ERROR(ValidateHello(hello).ToStatus());
-    MANDANT_RETURN_IF_ERROR(service_->deps_.db->Transact(
+    absl::Status mismatch;
+    absl::Status updated = service_->deps_.db->Transact(
         "agent inventory", [&](store::Connection& conn) -> absl::Status {
           MANDANT_RETURN_IF_ERROR(service_->store_.Heartbeat(conn, session_));
+          MANDANT_ASSIGN_OR_RETURN(v1::Host host, service_->store_.Get(conn, session_.host));
+          mismatch = CheckUnderlayAddress(hello, host);
+          MANDANT_RETURN_IF_ERROR(mismatch);
           return service_->store_.Connect(conn, session_.host, session_.session_id, hello)
               .status();
-        }));
+        });
+    if (!mismatch.ok()) RecordUnderlayMismatch(session_.host, mismatch);
+    MANDANT_RETURN_IF_ERROR(updated);
     SendSpec();
     return absl::OkStatus();
+  }
+
+  // The operator sees why the agent stays away in the host's Connected
+  // condition (host.proto), not only in the agent's log.
+  void RecordUnderlayMismatch(const std::string& host, const absl::Status& mismatch) {
+    absl::Status recorded =
+        service_->deps_.db->Transact("agent refused", [&](store::Connection& conn) {
+          return service_->store_.RecordRefusal(conn, host, "UnderlayAddressMismatch",
+                                                mismatch.message());
+        });
+    if (!recorded.ok()) {
+      MANDANT_LOG(warn, "agent refusal not recorded", {{"host", host}, {"error", recorded}});
+    }
   }
 
   absl::Status Renew(const v1::CertificateRenewal& renewal) {
@@ -548,20 +560,19 @@ absl::Status AgentServiceImpl::DoEnroll(api::RpcCall& call, const v1::EnrollRequ
   call.set_object(request.host());
   call.set_request_id(request.request_id());
   tenants::FieldViolations bad;
-  auto host = tenants::ParseHostName(request.host(), "host");
-  if (!host.ok()) bad.Add("host", std::string(host.status().message()));
+  const std::string host = tenants::ParseHostName(request.host(), "host", &bad);
   if (request.bootstrap_token().empty() || request.bootstrap_token().size() > kMaxTokenBytes) {
     bad.Add("bootstrap_token", "is required: the token HostService.CreateHost returned");
   }
   tenants::ValidateRequestId(request.request_id(), &bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   // Who claims to enroll, for the audit log; the token decides.
-  call.AssumePrincipal(auth::Principal{*host, auth::Role::kAgent, ""});
+  call.AssumePrincipal(auth::Principal{host, auth::Role::kAgent, ""});
   MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, AgentCsr(request.csr()));
   const std::string csr_digest = Sha256(request.csr());
   return deps_.db->Transact("enroll agent", [&](store::Connection& conn) -> absl::Status {
     auto token = store_.FindBootstrapToken(conn, Sha256(request.bootstrap_token()));
-    if (absl::IsNotFound(token.status()) || (token.ok() && token->host != *host)) {
+    if (absl::IsNotFound(token.status()) || (token.ok() && token->host != host)) {
       return BadToken();
     }
     MANDANT_RETURN_IF_ERROR(token.status());
@@ -582,7 +593,7 @@ absl::Status AgentServiceImpl::DoEnroll(api::RpcCall& call, const v1::EnrollRequ
     if (token->expire_time <= now) return BadToken();
     MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
                              deps_.issuers->IssueAgentCertificate(
-                                 conn, *host, csr.public_key.get(), options_.certificate_ttl, now));
+                                 conn, host, csr.public_key.get(), options_.certificate_ttl, now));
     MANDANT_RETURN_IF_ERROR(store_
                                 .CompleteEnrollment(conn, token->host_id, request.request_id(),
                                                     csr_digest, issued.row.serial,
@@ -591,14 +602,14 @@ absl::Status AgentServiceImpl::DoEnroll(api::RpcCall& call, const v1::EnrollRequ
     // A host enrolls once per token: whatever certificate it had before (a
     // reinstalled host) stops working now.
     MANDANT_RETURN_IF_ERROR(
-        deps_.issuers->RevokeAgentCertificates(conn, *host, issued.row.serial, now));
+        deps_.issuers->RevokeAgentCertificates(conn, host, issued.row.serial, now));
     response->set_certificate_pem(issued.row.certificate_pem);
     response->set_chain_pem(issued.chain_pem);
     store::PkiStore pki;
     MANDANT_RETURN_IF_ERROR(api::FillTrustBundle(pki, conn, store::kInfrastructureScope, "",
                                                  response->mutable_trust_bundle()));
     MANDANT_LOG(info, "agent enrolled",
-                {{"host", *host}, {"serial", issued.row.serial}, {"call_id", call.call_id()}});
+                {{"host", host}, {"serial", issued.row.serial}, {"call_id", call.call_id()}});
     return call.Audit(conn, absl::OkStatus(), absl::StrCat("certificate ", issued.row.serial));
   });
 }

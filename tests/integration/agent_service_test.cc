@@ -554,6 +554,11 @@ TEST_F(AgentServiceTest, TheFirstMessageMustBeAHelloForTheCertificatesHost) {
   fixed->SendHello(HelloFor("hosts/hv1", "10.0.0.1"));
   EXPECT_TRUE(fixed->NextSpec(kSpecWait).has_value());
   EXPECT_EQ(ConditionReason(MustGetHost("hosts/hv1"), "Connected"), "Connected");
+  // A later Hello on the stream may not move the host either.
+  fixed->SendHello(HelloFor("hosts/hv1", "10.0.0.9"));
+  EXPECT_THAT(fixed->WaitEnd(absl::Seconds(10)).value_or(grpc::Status::OK),
+              GrpcIs(grpc::StatusCode::FAILED_PRECONDITION, "UnderlayAddressMismatch"));
+  EXPECT_EQ(ConditionReason(MustGetHost("hosts/hv1"), "Connected"), "UnderlayAddressMismatch");
   fixed.reset();
 
   // The same address in another spelling is the registered one.
