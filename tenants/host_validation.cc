@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "tenants/tenant_validation.h"
 
 namespace mandant::tenants {
@@ -27,18 +28,24 @@ std::string CheckHostId(absl::string_view id) {
   return "";
 }
 
-absl::StatusOr<std::string> ParseHostName(absl::string_view name, absl::string_view field) {
-  FieldViolations bad;
+std::string ParseHostName(absl::string_view name, absl::string_view field, FieldViolations* out) {
   if (!absl::StartsWith(name, "hosts/")) {
-    bad.Add(std::string(field),
-            absl::StrCat("must be \"hosts/{host}\", got ", QuoteForMessage(name)));
-    return bad.ToStatus();
+    out->Add(std::string(field),
+             absl::StrCat("must be \"hosts/{host}\", got ", QuoteForMessage(name)));
+    return "";
   }
   std::string id(name.substr(sizeof("hosts/") - 1));
   if (std::string problem = CheckHostId(id); !problem.empty()) {
-    bad.Add(std::string(field), absl::StrCat("host id ", problem));
-    return bad.ToStatus();
+    out->Add(std::string(field), absl::StrCat("host id ", problem));
+    return "";
   }
+  return id;
+}
+
+absl::StatusOr<std::string> ParseHostName(absl::string_view name, absl::string_view field) {
+  FieldViolations bad;
+  std::string id = ParseHostName(name, field, &bad);
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   return id;
 }
 
@@ -101,8 +108,7 @@ FieldViolations ValidateCreateHostRequest(const v1::CreateHostRequest& req) {
 
 FieldViolations ValidateCordonHostRequest(const v1::CordonHostRequest& req) {
   FieldViolations out;
-  auto host = ParseHostName(req.name());
-  if (!host.ok()) out.Add("name", std::string(host.status().message()));
+  ParseHostName(req.name(), "name", &out);
   ValidateDisplayName(req.reason(), "reason", &out);
   ValidateRequestId(req.request_id(), &out);
   return out;

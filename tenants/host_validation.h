@@ -25,6 +25,8 @@ std::string CheckHostId(absl::string_view id);
 // "hosts/{host}" -> host id; INVALID_ARGUMENT on `field` otherwise.
 absl::StatusOr<std::string> ParseHostName(absl::string_view name,
                                           absl::string_view field = "name");
+// As above, collecting the violation in `out` (and returning "") instead.
+std::string ParseHostName(absl::string_view name, absl::string_view field, FieldViolations* out);
 
 // The bootstrap token lifetime a request asks for (the default when unset),
 // or a violation on `field`.

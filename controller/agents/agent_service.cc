@@ -14,7 +14,9 @@
 #include "controller/store/pki_store.h"
 #include "controller/store/uuid.h"
 #include "google/protobuf/util/time_util.h"
+#include "pki/certificate_info.h"
 #include "pki/csr.h"
+#include "pki/encoding.h"
 #include "tenants/field_violations.h"
 #include "tenants/host_validation.h"
 #include "tenants/tenant_validation.h"
@@ -119,6 +121,19 @@ absl::Status CheckUnderlayAddress(const v1::Hello& hello, const v1::Host& host) 
       "; fix the agent's --underlay_address or recreate the host"));
 }
 
+// The serial of the client certificate of an authenticated call.
+absl::StatusOr<std::string> PeerCertificateSerial(const grpc::ServerContextBase& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  std::vector<grpc::string_ref> pems =
+      auth ? auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)
+           : std::vector<grpc::string_ref>();
+  if (pems.empty()) return absl::UnauthenticatedError("agents connect with a client certificate");
+  MANDANT_ASSIGN_OR_RETURN(pki::X509Ptr cert,
+                           pki::ParseCertificate(absl::string_view(pems[0].data(), pems[0].size())));
+  MANDANT_ASSIGN_OR_RETURN(pki::CertificateInfo info, pki::DescribeCertificate(cert.get()));
+  return info.serial_hex;
+}
+
 }  // namespace
 
 // One agent's stream. Owned by references: gRPC's (released in OnDone) and
@@ -129,6 +144,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
  public:
   AgentStream(AgentServiceImpl* service, grpc::CallbackServerContext* context)
       : service_(service),
+        context_(context),
         call_(context, "Connect", /*mutating=*/false, service->deps_),
         last_message_(absl::Now()) {
     StartNextRead();
@@ -324,6 +340,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
           " is not this certificate's host \"hosts/", p.subject, "\""));
     }
     MANDANT_RETURN_IF_ERROR(ValidateHello(hello).ToStatus());
+    MANDANT_ASSIGN_OR_RETURN(certificate_serial_, PeerCertificateSerial(*context_));
     session_.session_id = store::NewUuid();
     absl::Status mismatch;
     absl::Status connected = service_->deps_.db->Transact(
@@ -462,6 +479,17 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     absl::Status st = service_->deps_.db->Transact(
         "host spec", [&](store::Connection& conn) -> absl::Status {
           MANDANT_RETURN_IF_ERROR(conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+          // Seeds carry tenants' secrets: none for a certificate revoked
+          // while its stream was open (the host enrolled again).
+          store::PkiStore pki;
+          MANDANT_ASSIGN_OR_RETURN(
+              store::CertificateRow cert,
+              pki.GetCertificate(conn, store::kInfrastructureScope, "", certificate_serial_));
+          if (cert.revoke_time) {
+            return absl::UnauthenticatedError(absl::StrCat(
+                "client certificate refused: it is revoked (host \"", session_.host,
+                "\" enrolled again); reconnect with the current one"));
+          }
           MANDANT_ASSIGN_OR_RETURN(*message.mutable_spec(),
                                    service_->store_.DesiredSpec(conn, session_.host_id,
                                                                 service_->deps_.issuers->keys()));
@@ -470,6 +498,10 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     if (absl::IsNotFound(st)) {
       End(absl::UnauthenticatedError(
           absl::StrCat("host \"", session_.host, "\" was deleted; its agent is no longer enrolled")));
+      return;
+    }
+    if (absl::IsUnauthenticated(st)) {
+      End(st);
       return;
     }
     if (!st.ok()) {
@@ -492,6 +524,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   }
 
   AgentServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;
   api::RpcCall call_;
   std::atomic<int> refs_{1};
   v1::AgentMessage in_;
@@ -499,6 +532,8 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   // Set by the first message's handler (before connected_), read-only
   // afterwards.
   store::AgentSession session_;
+  // The serial of the client certificate the stream was opened with.
+  std::string certificate_serial_;
   bool registered_ = false;
   std::atomic<int64_t> host_id_{0};
 

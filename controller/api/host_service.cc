@@ -246,8 +246,7 @@ absl::Status HostServiceImpl::IssueToken(RpcCall& call,
   call.set_request_id(request.request_id());
   MANDANT_RETURN_IF_ERROR(RequireAdmin(call));
   tenants::FieldViolations bad;
-  auto host = tenants::ParseHostName(request.name());
-  if (!host.ok()) bad.Add("name", std::string(host.status().message()));
+  const std::string host = tenants::ParseHostName(request.name(), "name", &bad);
   const absl::Duration ttl = tenants::BootstrapTokenTtl(
       request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr,
       "bootstrap_token_ttl", &bad);
@@ -259,13 +258,13 @@ absl::Status HostServiceImpl::IssueToken(RpcCall& call,
       "issue bootstrap token", request.request_id(), request, response,
       [&](store::Connection& conn) -> absl::Status {
         token.clear();
-        MANDANT_ASSIGN_OR_RETURN(v1::Host current, store_.Get(conn, *host, /*for_update=*/true));
+        MANDANT_ASSIGN_OR_RETURN(v1::Host current, store_.Get(conn, host, /*for_update=*/true));
         if (!request.etag().empty() && request.etag() != current.etag()) {
-          return absl::AbortedError(absl::StrCat("host \"", *host, "\" was changed concurrently (etag ",
+          return absl::AbortedError(absl::StrCat("host \"", host, "\" was changed concurrently (etag ",
                                                  current.etag(), ", request had ", request.etag(),
                                                  "); read it again and retry"));
         }
-        MANDANT_ASSIGN_OR_RETURN(int64_t id, store_.InternalId(conn, *host));
+        MANDANT_ASSIGN_OR_RETURN(int64_t id, store_.InternalId(conn, host));
         const absl::Time expire = absl::Now() + ttl;
         MANDANT_ASSIGN_OR_RETURN(token, NewToken(conn, id, expire));
         *response->mutable_bootstrap_token()->mutable_expire_time() =
@@ -276,7 +275,7 @@ absl::Status HostServiceImpl::IssueToken(RpcCall& call,
     response->mutable_bootstrap_token()->set_token(token);
     return absl::OkStatus();
   }
-  return RestoreToken(*host, response->mutable_bootstrap_token());
+  return RestoreToken(host, response->mutable_bootstrap_token());
 }
 
 absl::Status HostServiceImpl::Cordon(RpcCall& call, absl::string_view method,
@@ -304,18 +303,17 @@ absl::Status HostServiceImpl::Delete(RpcCall& call, const v1::DeleteHostRequest&
   call.set_request_id(request.request_id());
   MANDANT_RETURN_IF_ERROR(RequireAdmin(call));
   tenants::FieldViolations bad;
-  auto host = tenants::ParseHostName(request.name());
-  if (!host.ok()) bad.Add("name", std::string(host.status().message()));
+  const std::string host = tenants::ParseHostName(request.name(), "name", &bad);
   tenants::ValidateRequestId(request.request_id(), &bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   google::protobuf::Empty empty;
   return call.TransactIdempotent(
       "delete host", request.request_id(), request, &empty,
       [&](store::Connection& conn) -> absl::Status {
-        MANDANT_RETURN_IF_ERROR(store_.Delete(conn, *host, request.etag()));
+        MANDANT_RETURN_IF_ERROR(store_.Delete(conn, host, request.etag()));
         // The agent's certificates die with the host, so that its stream ends
         // and a host created later under the same name starts clean.
-        return deps_.issuers->RevokeAgentCertificates(conn, *host, "", absl::Now());
+        return deps_.issuers->RevokeAgentCertificates(conn, host, "", absl::Now());
       });
 }
 

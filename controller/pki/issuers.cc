@@ -357,6 +357,17 @@ absl::Status Issuers::ResignCrls(store::Connection& conn,
   return absl::OkStatus();
 }
 
+absl::StatusOr<store::IssuerRow> Issuers::ActiveInfrastructureIssuer(store::Connection& conn) {
+  MANDANT_ASSIGN_OR_RETURN(
+      auto issuer, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "INFRASTRUCTURE"));
+  if (!issuer) {
+    return absl::FailedPreconditionError(
+        "Mandant's PKI is not initialized: no ACTIVE infrastructure issuer; run `mandantd pki "
+        "init`");
+  }
+  return *std::move(issuer);
+}
+
 std::string Issuers::AgentIdentity(absl::string_view host) const {
   return absl::StrCat("spiffe://", options_.trust_domain, "/host/", host);
 }
@@ -366,20 +377,14 @@ absl::StatusOr<IssuedCertificate> Issuers::IssueAgentCertificate(store::Connecti
                                                                  const EVP_PKEY* public_key,
                                                                  absl::Duration ttl,
                                                                  absl::Time now) {
-  MANDANT_ASSIGN_OR_RETURN(
-      auto issuer, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "INFRASTRUCTURE"));
-  if (!issuer) {
-    return absl::FailedPreconditionError(
-        "Mandant's PKI is not initialized: no ACTIVE infrastructure issuer; run `mandantd pki "
-        "init`");
-  }
+  MANDANT_ASSIGN_OR_RETURN(store::IssuerRow issuer, ActiveInfrastructureIssuer(conn));
   pki::LeafSpec spec;
   spec.public_key = public_key;
   spec.common_name = absl::StrCat("host/", host);
   spec.subject_alt_names.uris.push_back(AgentIdentity(host));
   spec.extended_key_usages = {pki::ExtendedKeyUsage::kClientAuth};
-  spec.not_after = std::min(now + ttl, issuer->not_after);
-  return IssueLeaf(conn, *issuer, std::move(spec), now);
+  spec.not_after = std::min(now + ttl, issuer.not_after);
+  return IssueLeaf(conn, issuer, std::move(spec), now);
 }
 
 absl::Status Issuers::RevokeAgentCertificates(store::Connection& conn, absl::string_view host,
@@ -460,13 +465,7 @@ absl::StatusOr<store::IssuerRow> Issuers::ResignCrl(store::Connection& conn,
 absl::StatusOr<ServingIdentity> Issuers::IssueServingIdentity(store::Connection& conn,
                                                               const std::vector<std::string>& names,
                                                               absl::Duration ttl, absl::Time now) {
-  MANDANT_ASSIGN_OR_RETURN(
-      auto issuer, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "INFRASTRUCTURE"));
-  if (!issuer) {
-    return absl::FailedPreconditionError(
-        "Mandant's PKI is not initialized: no ACTIVE infrastructure issuer; run `mandantd pki "
-        "init`");
-  }
+  MANDANT_ASSIGN_OR_RETURN(store::IssuerRow issuer, ActiveInfrastructureIssuer(conn));
   MANDANT_ASSIGN_OR_RETURN(pki::EvpPkeyPtr key, pki::GenerateKey(pki::KeyType::kEcdsaP256));
   pki::LeafSpec spec;
   spec.public_key = key.get();
@@ -481,7 +480,7 @@ absl::StatusOr<ServingIdentity> Issuers::IssueServingIdentity(store::Connection&
   spec.extended_key_usages = {pki::ExtendedKeyUsage::kServerAuth};
   spec.not_after = now + ttl;
   MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
-                           IssueLeaf(conn, *issuer, std::move(spec), now));
+                           IssueLeaf(conn, issuer, std::move(spec), now));
   ServingIdentity out;
   MANDANT_ASSIGN_OR_RETURN(out.key_pem, pki::PrivateKeyToPem(key.get()));
   out.cert_chain_pem = absl::StrCat(issued.row.certificate_pem, issued.chain_pem);

@@ -187,6 +187,8 @@ class Issuers {
   std::string CrlUrl(absl::string_view issuer_id) const;
 
  private:
+  // FAILED_PRECONDITION when the PKI is not initialized.
+  absl::StatusOr<store::IssuerRow> ActiveInfrastructureIssuer(store::Connection& conn);
   // Re-signs the CRLs of `issuer_ids`; an offline root's is left for its
   // ceremony (the revocation is recorded and goes into its next CRL).
   absl::Status ResignCrls(store::Connection& conn, const std::vector<std::string>& issuer_ids,
