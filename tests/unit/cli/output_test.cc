@@ -272,6 +272,151 @@ TEST(RenderMessageTest, TableHasNoGenericRendering) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// 2024-05-01T10:00:30Z
+const absl::Time kNow = absl::FromUnixSeconds(kCreated + 30);
+
+v1::Condition Condition(const std::string& type, v1::ConditionStatus status,
+                        const std::string& reason = "", const std::string& message = "") {
+  v1::Condition c;
+  c.set_type(type);
+  c.set_status(status);
+  c.set_reason(reason);
+  c.set_message(message);
+  c.mutable_last_transition_time()->set_seconds(kCreated);
+  return c;
+}
+
+// Enrolled, connected, ready, with one VM.
+v1::Host Hv1() {
+  v1::Host h;
+  h.set_name("hosts/hv1");
+  h.set_uid("3c2b0c4e-1111-4a2b-9c3d-0e1f2a3b4c5d");
+  h.set_underlay_address("10.0.0.1");
+  h.mutable_capacity()->set_vcpus(16);
+  h.mutable_capacity()->set_memory_mib(65536);
+  h.mutable_capacity()->set_disk_gib(1000);
+  h.mutable_allocated()->set_vcpus(2);
+  h.mutable_allocated()->set_memory_mib(2048);
+  h.mutable_allocated()->set_disk_gib(20);
+  v1::HostAllocation* a = h.add_allocations();
+  a->set_cluster("tenants/acme/clusters/prod");
+  a->set_machine("cp-1");
+  a->set_machine_id("9d8c7b6a-0000-4000-8000-000000000001");
+  *a->mutable_resources() = h.allocated();
+  v1::BaseImage* image = h.add_base_images();
+  image->set_name("debian-12-k8s-1.30");
+  image->set_sha256(std::string(64, 'a'));
+  image->set_size_bytes(int64_t{3} << 29);
+  h.set_agent_version("0.1.0");
+  h.set_libvirt_version("9.0.0");
+  h.set_qemu_version("7.2.0");
+  *h.add_conditions() = Condition("Enrolled", v1::CONDITION_STATUS_TRUE);
+  *h.add_conditions() = Condition("Connected", v1::CONDITION_STATUS_TRUE);
+  *h.add_conditions() = Condition("Ready", v1::CONDITION_STATUS_TRUE, "SpecApplied");
+  h.mutable_last_seen_time()->set_seconds(kCreated + 18);
+  h.set_spec_version(4);
+  h.set_applied_spec_version(3);
+  h.mutable_create_time()->set_seconds(kCreated);
+  h.set_generation(2);
+  h.set_etag("W/\"2\"");
+  return h;
+}
+
+// Registered, cordoned, never seen.
+v1::Host Hv2() {
+  v1::Host h;
+  h.set_name("hosts/hv2");
+  h.set_underlay_address("fd00::2");
+  h.set_cordoned(true);
+  h.set_cordon_reason("disk replacement");
+  return h;
+}
+
+TEST(RenderHostTableTest, ShowsConditionsAllocationOfCapacityAndLastSeen) {
+  v1::ListHostsResponse list;
+  *list.add_hosts() = Hv1();
+  *list.add_hosts() = Hv2();
+  EXPECT_EQ(RenderHostTable(list.hosts(), kNow),
+            "NAME   UNDERLAY   READY   CONNECTED   CORDONED   VMS   CPU    MEM (GiB)   "
+            "AGENT VERSION   LAST SEEN\n"
+            "hv1    10.0.0.1   yes     yes         no         1     2/16   2/64        "
+            "0.1.0           12s ago\n"
+            "hv2    fd00::2    -       -           yes        0     0/-    0/-         "
+            "-               never\n");
+}
+
+TEST(RenderHostTableTest, NotReadyAndFractionalMemory) {
+  v1::ListHostsResponse list;
+  v1::Host h = Hv1();
+  h.clear_conditions();
+  *h.add_conditions() = Condition("Connected", v1::CONDITION_STATUS_FALSE,
+                                  "UnderlayAddressMismatch");
+  *h.add_conditions() = Condition("Ready", v1::CONDITION_STATUS_UNKNOWN);
+  h.mutable_capacity()->set_memory_mib(64307);  // 62.8 GiB
+  h.mutable_allocated()->set_memory_mib(1536);
+  h.mutable_last_seen_time()->set_seconds(kCreated - 3 * 86400);
+  *list.add_hosts() = h;
+  const std::string table = RenderHostTable(list.hosts(), kNow);
+  EXPECT_THAT(table, HasSubstr("hv1    10.0.0.1   unknown   no  "));
+  EXPECT_THAT(table, HasSubstr("   1.5/62.8   "));
+  EXPECT_THAT(table, HasSubstr("   3d ago\n"));
+}
+
+TEST(RenderHostDetailTest, ShowsEveryField) {
+  const std::string detail = RenderHostDetail(Hv1(), kNow);
+  EXPECT_THAT(detail,
+              AllOf(HasSubstr("Name:             hosts/hv1\n"),
+                    HasSubstr("Underlay address: 10.0.0.1\n"),
+                    HasSubstr("Cordoned:         no\n"),
+                    HasSubstr("Agent version:    0.1.0\n"),
+                    HasSubstr("QEMU version:     7.2.0\n"),
+                    HasSubstr("Last seen:        2024-05-01T10:00:18Z (12s ago)\n"),
+                    HasSubstr("Spec version:     4 (applied: 3)\n"),
+                    HasSubstr("Etag:             W/\"2\"\n"),
+                    HasSubstr("Conditions:\n"),
+                    HasSubstr("  Ready:          True (SpecApplied) since "
+                              "2024-05-01T10:00:00Z\n"),
+                    HasSubstr("  vCPUs:          2 / 16\n"),
+                    HasSubstr("  Memory (MiB):   2048 / 65536\n"),
+                    HasSubstr("Machines:\n  - tenants/acme/clusters/prod/machines/cp-1 (2 vCPUs, "
+                              "2048 MiB, 20 GiB disk)\n"),
+                    HasSubstr("  - debian-12-k8s-1.30 (1.5 GiB, sha256 aaaaaaaaaaaa)\n")));
+}
+
+TEST(RenderHostDetailTest, NewHostShowsWhatIsNotReportedYet) {
+  const std::string detail = RenderHostDetail(Hv2(), kNow);
+  EXPECT_THAT(detail, AllOf(HasSubstr("Cordoned:         yes: disk replacement\n"),
+                            HasSubstr("Last seen:        never\n"),
+                            HasSubstr("Conditions:       (none reported)\n"),
+                            HasSubstr("  vCPUs:          0 / -\n"),
+                            HasSubstr("Machines:         (none)\n"),
+                            HasSubstr("Base images:      (none reported)\n")));
+}
+
+TEST(RenderHostDetailTest, NeutralizesAgentText) {
+  v1::Host h = Hv1();
+  h.set_agent_version("0.1\x1b]0;pwned\x07");
+  h.mutable_conditions(2)->set_message("bad\nline");
+  const std::string detail = RenderHostDetail(h, kNow);
+  EXPECT_THAT(detail, AllOf(HasSubstr("0.1?]0;pwned?"), HasSubstr("bad?line")));
+  EXPECT_THAT(detail, Not(HasSubstr("\x1b")));
+}
+
+TEST(RenderBootstrapTokenTest, ShowsTheTokenOnlyWhenItWasNotSaved) {
+  v1::BootstrapToken token;
+  token.set_token("mandant-bootstrap-s3cr3t");
+  token.mutable_expire_time()->set_seconds(kCreated + 30 + 24 * 3600);
+  EXPECT_EQ(RenderBootstrapToken("", token, "", kNow),
+            "Bootstrap token: mandant-bootstrap-s3cr3t\n"
+            "Token expires:   2024-05-02T10:00:30Z (in 24h)\n");
+  const std::string saved = RenderBootstrapToken("hosts/hv1", token, "/etc/hv1.token", kNow);
+  EXPECT_EQ(saved,
+            "Host:            hosts/hv1\n"
+            "Bootstrap token: written to /etc/hv1.token (mode 0600)\n"
+            "Token expires:   2024-05-02T10:00:30Z (in 24h)\n");
+  EXPECT_THAT(saved, Not(HasSubstr("s3cr3t")));
+}
+
 TEST(ParseOutputFormatTest, AcceptsTheThreeFormatsInAnyCase) {
   EXPECT_EQ(*ParseOutputFormat("table"), OutputFormat::kTable);
   EXPECT_EQ(*ParseOutputFormat("JSON"), OutputFormat::kJson);
