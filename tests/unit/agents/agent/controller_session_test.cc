@@ -98,8 +98,8 @@ class ControllerSessionTest : public ::testing::Test {
   // Enrolls with a certificate valid for `validity`.
   void Enroll(absl::Duration validity = absl::Hours(24)) {
     service_->set_certificate_validity(validity);
-    absl::StatusOr<AgentIdentity> id = AgentIdentity::Enroll(state_dir_, service_->address(),
-                                                             "hv1", "token", pki_->ca_pem());
+    absl::StatusOr<AgentIdentity> id =
+        AgentIdentity::Enroll(state_dir_, service_->address(), "hv1", "token", pki_->ca_pem());
     ASSERT_OK(id);
     identity_ = std::make_unique<AgentIdentity>(*std::move(id));
     service_->set_certificate_validity(absl::Hours(24));
@@ -397,9 +397,8 @@ TEST_F(ControllerSessionTest, NeverTalksToAServerItsCaDidNotCertify) {
   absl::StatusOr<AgentIdentity> trusting = AgentIdentity::Enroll(
       dir_.path() + "/other", (*impostor)->address(), "hv1", "token", other->ca_pem());
   ASSERT_OK(trusting);
-  connect(&*trusting, [&](int) {
-    return CountAll((*impostor)->streams(), v1::AgentMessage::kHello) >= 1;
-  });
+  connect(&*trusting,
+          [&](int) { return CountAll((*impostor)->streams(), v1::AgentMessage::kHello) >= 1; });
 }
 
 TEST_F(ControllerSessionTest, DestructorReturnsPromptlyWhileConnected) {
@@ -419,9 +418,7 @@ TEST_F(ControllerSessionTest, DestructorReturnsPromptlyWhileBackingOff) {
   // second attempt: the destructor must be prompt there too).
   StartSession(absl::Minutes(1), absl::Minutes(1));
   ASSERT_TRUE(service_->WaitFor(
-      [](const std::vector<Stream>& s) {
-        return !s.empty() && s[0].end != absl::InfiniteFuture();
-      },
+      [](const std::vector<Stream>& s) { return !s.empty() && s[0].end != absl::InfiniteFuture(); },
       kTimeout));
   const absl::Time start = absl::Now();
   session_.reset();

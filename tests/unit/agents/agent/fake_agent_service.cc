@@ -57,7 +57,7 @@ absl::StatusOr<std::string> TestPki::SignCsr(absl::string_view csr_pem, absl::st
 }
 
 absl::StatusOr<std::unique_ptr<FakeAgentService>> FakeAgentService::Start(const TestPki* pki,
-                                                                        bool verify_clients) {
+                                                                          bool verify_clients) {
   std::unique_ptr<FakeAgentService> service(new FakeAgentService(pki));
   grpc::SslServerCredentialsOptions ssl(verify_clients
                                             ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY

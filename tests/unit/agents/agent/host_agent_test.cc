@@ -81,13 +81,9 @@ class OrderCheckingHypervisor final : public Hypervisor {
     return hv_->DefineDomain(xml);
   }
   absl::Status StartDomain(absl::string_view uuid) override { return hv_->StartDomain(uuid); }
-  absl::Status ShutdownDomain(absl::string_view uuid) override {
-    return hv_->ShutdownDomain(uuid);
-  }
+  absl::Status ShutdownDomain(absl::string_view uuid) override { return hv_->ShutdownDomain(uuid); }
   absl::Status DestroyDomain(absl::string_view uuid) override { return hv_->DestroyDomain(uuid); }
-  absl::Status UndefineDomain(absl::string_view uuid) override {
-    return hv_->UndefineDomain(uuid);
-  }
+  absl::Status UndefineDomain(absl::string_view uuid) override { return hv_->UndefineDomain(uuid); }
   absl::StatusOr<HypervisorVersions> GetVersions() override { return hv_->GetVersions(); }
 
  private:
@@ -134,8 +130,7 @@ class FakeStatusChannel {
 
 class HostAgentTest : public ::testing::Test {
  protected:
-  HostAgentTest()
-      : bridge_(Network(1001).bridge_name()), checking_(&hv_, &netlink_, bridge_) {}
+  HostAgentTest() : bridge_(Network(1001).bridge_name()), checking_(&hv_, &netlink_, bridge_) {}
 
   void SetUp() override {
     image_dir_ = dir_.path() + "/images";
@@ -317,9 +312,8 @@ TEST_F(HostAgentTest, TouchesNothingBeforeTheFirstSpec) {
 TEST_F(HostAgentTest, ReconcilesNetworksThenVmsAndReportsWhatItApplied) {
   Start();
   agent_->SetSpec(Spec(3, {Network(1001)}, {Vm(kA)}));
-  std::optional<v1::HostStatus> status = WaitForStatus([](const v1::HostStatus& s) {
-    return s.applied_spec_version() == 3;
-  });
+  std::optional<v1::HostStatus> status =
+      WaitForStatus([](const v1::HostStatus& s) { return s.applied_spec_version() == 3; });
   ASSERT_TRUE(status.has_value());
   EXPECT_THAT(status->host_errors(), IsEmpty());
   ASSERT_EQ(status->networks_size(), 1);
@@ -353,8 +347,8 @@ TEST_F(HostAgentTest, IgnoresAnOlderSpecVersion) {
   Start();
   agent_->SetSpec(Spec(5, {Network(1001)}, {}));
   ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
-    return s.applied_spec_version() == 5;
-  }).has_value());
+                return s.applied_spec_version() == 5;
+              }).has_value());
   const size_t before = statuses().size();
   agent_->SetSpec(Spec(4, {}, {}));  // late, from a stream that was replaced
   // Three resync passes later, still version 5 and its network.
@@ -442,9 +436,8 @@ TEST_F(HostAgentTest, RemovesAVmThatLeftTheSpec) {
   }));
   ASSERT_TRUE(Exists(vms_->VmDir(kA)));
   agent_->SetSpec(Spec(2, {Network(1001)}, {}));
-  std::optional<v1::HostStatus> status = WaitForStatus([](const v1::HostStatus& s) {
-    return s.applied_spec_version() == 2 && s.vms().empty();
-  });
+  std::optional<v1::HostStatus> status = WaitForStatus(
+      [](const v1::HostStatus& s) { return s.applied_spec_version() == 2 && s.vms().empty(); });
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->networks_size(), 1);
   agent_.reset();

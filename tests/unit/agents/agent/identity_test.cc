@@ -180,8 +180,8 @@ TEST_F(IdentityTest, LoadRoundTripsAndItsCredentialsAuthenticate) {
   EXPECT_EQ(loaded->ca_pem(), pki_->ca_pem());
 
   // The loaded credentials present the enrolled certificate to mandantd.
-  auto stub = v1::AgentService::NewStub(
-      grpc::CreateChannel(service_->address(), loaded->Credentials()));
+  auto stub =
+      v1::AgentService::NewStub(grpc::CreateChannel(service_->address(), loaded->Credentials()));
   grpc::ClientContext context;
   auto stream = stub->Connect(&context);
   v1::AgentMessage hello;
@@ -237,8 +237,8 @@ TEST_F(IdentityTest, KeyOfAnotherCertificateIsDataLoss) {
 }
 
 TEST_F(IdentityTest, RefusedTokenIsPassedThroughAndNothingIsStored) {
-  EXPECT_THAT(Enroll("wrong"), StatusIs(absl::StatusCode::kUnauthenticated,
-                                        "invalid bootstrap token"));
+  EXPECT_THAT(Enroll("wrong"),
+              StatusIs(absl::StatusCode::kUnauthenticated, "invalid bootstrap token"));
   EXPECT_THAT(service_->enroll_requests(), SizeIs(1));  // not retried
   EXPECT_THAT(Files(), IsEmpty());
   EXPECT_THAT(AgentIdentity::Load(state_dir_), StatusIs(absl::StatusCode::kNotFound, ""));
