@@ -25,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "agents/agent/controller_session.h"
 #include "agents/agent/host_agent.h"
 #include "agents/agent/host_inventory.h"
@@ -178,7 +179,13 @@ int Main() {
   reserve.memory_mib = absl::GetFlag(FLAGS_reserve_memory_mib);
   reserve.disk_gib = absl::GetFlag(FLAGS_reserve_disk_gib);
 
+  // The session hands specs to the agent and the agent reports into the
+  // session, so neither may simply be destroyed first: specs go through
+  // `agent_for_specs`, which is cleared before the agent goes away, and the
+  // session (declared later) is destroyed after it.
   std::unique_ptr<HostAgent> agent;
+  absl::Mutex agent_mu;
+  HostAgent* agent_for_specs = nullptr;  // guarded by agent_mu
   ControllerSession::Options session_options;
   session_options.controller = controller;
   session_options.identity = &*identity;
@@ -198,8 +205,9 @@ int Main() {
     for (v1::BaseImage& image : *list) *hello.add_base_images() = std::move(image);
     return hello;
   };
-  session_options.on_spec = [&agent](const v1::HostSpec& spec) {
-    if (agent) agent->SetSpec(spec);
+  session_options.on_spec = [&agent_mu, &agent_for_specs](const v1::HostSpec& spec) {
+    absl::MutexLock lock(&agent_mu);
+    if (agent_for_specs != nullptr) agent_for_specs->SetSpec(spec);
   };
   ControllerSession session(std::move(session_options));
 
@@ -212,6 +220,10 @@ int Main() {
   auto started = HostAgent::Start(std::move(agent_options));
   if (!started.ok()) Die("reconcile loop", started.status());
   agent = *std::move(started);
+  {
+    absl::MutexLock lock(&agent_mu);
+    agent_for_specs = agent.get();
+  }
   session.Start();
   MANDANT_LOG(info, "mandant-agent running",
               {{"host", host},
@@ -229,6 +241,11 @@ int Main() {
   // VMs and networks stay as they are: stopping the agent stops managing
   // the host, not the tenants' machines.
   MANDANT_LOG(info, "stopping; VMs keep running", {{"signal", signal}});
+  {
+    absl::MutexLock lock(&agent_mu);
+    agent_for_specs = nullptr;
+  }
+  agent.reset();
   return 0;
 }
 
