@@ -2,8 +2,8 @@
 // token, then keeps a stream to mandantd and makes the host's tenant
 // networks and VMs match the desired state mandantd sends (agent.proto).
 //
-//   mandant-agent --controller mandant.example.net:8443 --host hv1 \
-//     --underlay_address 192.0.2.11 --ca_file /etc/mandant/root.pem \
+//   mandant-agent --controller mandant.example.net:8443 --host hv1
+//     --underlay_address 192.0.2.11 --ca_file /etc/mandant/root.pem
 //     --token_file /etc/mandant/bootstrap-token --state_dir /var/lib/mandant
 //
 // The token is needed only until the first enrollment; afterwards the

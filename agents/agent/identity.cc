@@ -1,5 +1,6 @@
 #include "agents/agent/identity.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "mandant/v1/agent.grpc.pb.h"
@@ -52,6 +54,17 @@ absl::StatusOr<std::string> NewCsrPem(pki::SecretBytes& key_pem_out) {
   MANDANT_ASSIGN_OR_RETURN(pki::X509ReqPtr csr, pki::BuildCsr(key.get(), "", {}));
   MANDANT_ASSIGN_OR_RETURN(key_pem_out, pki::PrivateKeyToPem(key.get()));
   return pki::CsrToPem(csr.get());
+}
+
+// A crash between writing and renaming leaves "<file>.tmp-<pid>", which may
+// hold a key: removed on the next start.
+void RemoveStaleTemporaries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    if (absl::StrContains(e->d_name, ".tmp-")) unlink((dir + "/" + e->d_name).c_str());
+  }
+  closedir(d);
 }
 
 }  // namespace
@@ -121,6 +134,7 @@ absl::StatusOr<AgentIdentity> AgentIdentity::FromPem(std::string state_dir, std:
 
 absl::StatusOr<AgentIdentity> AgentIdentity::Load(const std::string& state_dir) {
   const std::string dir = IdentityDir(state_dir);
+  RemoveStaleTemporaries(dir);
   MANDANT_ASSIGN_OR_RETURN(std::string ca, ReadFile(dir + "/ca.pem"));
   MANDANT_ASSIGN_OR_RETURN(std::string both, ReadFile(dir + "/credentials.pem"));
   const size_t key_at = both.find(kKeyMarker);

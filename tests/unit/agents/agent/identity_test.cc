@@ -1,6 +1,7 @@
 #include "agents/agent/identity.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -199,6 +200,16 @@ TEST_F(IdentityTest, LoadRoundTripsAndItsCredentialsAuthenticate) {
   EXPECT_EQ(X509_cmp(stored->get(), presented->get()), 0);
   context.TryCancel();
   stream->Finish();
+}
+
+TEST_F(IdentityTest, LoadRemovesTemporariesACrashLeftBehind) {
+  ASSERT_OK(Enroll());
+  // What a crash between write and rename leaves: a copy of the key.
+  const std::string leftover = identity_dir_ + "/credentials.pem.tmp-4242";
+  std::ofstream(leftover) << Slurp(identity_dir_ + "/credentials.pem");
+  ASSERT_OK(AgentIdentity::Load(state_dir_));
+  EXPECT_NE(access(leftover.c_str(), F_OK), 0) << "the leftover with the key is still there";
+  EXPECT_EQ(access((identity_dir_ + "/credentials.pem").c_str(), F_OK), 0);
 }
 
 TEST_F(IdentityTest, CorruptCredentialsAreDataLossWithAdvice) {
