@@ -479,6 +479,9 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     absl::Status st = service_->deps_.db->Transact(
         "host spec", [&](store::Connection& conn) -> absl::Status {
           MANDANT_RETURN_IF_ERROR(conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+          MANDANT_ASSIGN_OR_RETURN(*message.mutable_spec(),
+                                   service_->store_.DesiredSpec(conn, session_.host_id,
+                                                                service_->deps_.issuers->keys()));
           // Seeds carry tenants' secrets: none for a certificate revoked
           // while its stream was open (the host enrolled again).
           store::PkiStore pki;
@@ -487,12 +490,9 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
               pki.GetCertificate(conn, store::kInfrastructureScope, "", certificate_serial_));
           if (cert.revoke_time) {
             return absl::UnauthenticatedError(absl::StrCat(
-                "client certificate refused: it is revoked (host \"", session_.host,
-                "\" enrolled again); reconnect with the current one"));
+                "client certificate refused: it is revoked; host \"", session_.host,
+                "\" enrolled again or its certificate was revoked"));
           }
-          MANDANT_ASSIGN_OR_RETURN(*message.mutable_spec(),
-                                   service_->store_.DesiredSpec(conn, session_.host_id,
-                                                                service_->deps_.issuers->keys()));
           return absl::OkStatus();
         });
     if (absl::IsNotFound(st)) {

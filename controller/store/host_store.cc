@@ -375,6 +375,11 @@ absl::StatusOr<std::string> HostStore::CompleteEnrollment(
                  "WHERE h.id = $1 RETURNING coalesce(old.certificate_serial, '')",
                  {std::to_string(host_id), std::string(certificate_serial)}));
   if (rows.empty()) return absl::NotFoundError("the host was deleted");
+  // Wakes a stream still open with the previous certificate, which is
+  // revoked now: it ends at its next spec.
+  MANDANT_RETURN_IF_ERROR(conn.Query("SELECT pg_notify('mandant_host_spec', $1)",
+                                     {std::to_string(host_id)})
+                              .status());
   return std::string(rows.Text(0, 0));
 }
 

@@ -79,7 +79,8 @@ class HostStore {
   absl::StatusOr<BootstrapTokenRow> HostBootstrapToken(Connection& conn, int64_t host_id);
   // Marks the token used by an Enroll call and records what it returned;
   // forgets the sealed token. Records the host's new certificate and
-  // returns the serial of the previous one (empty when none).
+  // returns the serial of the previous one (empty when none). Wakes the
+  // host's stream at commit.
   absl::StatusOr<std::string> CompleteEnrollment(Connection& conn, int64_t host_id,
                                                  absl::string_view request_id,
                                                  absl::string_view csr_sha256,
