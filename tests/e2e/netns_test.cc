@@ -94,8 +94,7 @@ class NetworkNamespacesTest : public ::testing::Test {
 
 TEST_F(NetworkNamespacesTest, HostsReachEachOtherOverTheUnderlay) {
   const std::string& a = netns_->host(0);
-  const std::string& b = netns_->host(1);
-  EXPECT_NE(a, b);
+  EXPECT_NE(a, netns_->host(1));
   EXPECT_THAT(a, HasSubstr(absl::StrCat(getpid())));
   EXPECT_TRUE(absl::StartsWith(netns_->UnderlayCidr(), "10.2"));
 
@@ -113,7 +112,6 @@ TEST_F(NetworkNamespacesTest, HostsReachEachOtherOverTheUnderlay) {
   // The root namespace has no route into the underlay.
   EXPECT_FALSE(
       RunCommand({"busybox", "ping", "-c", "1", "-W", "1", netns_->UnderlayAddress(1)}).ok());
-  (void)b;
 }
 
 TEST_F(NetworkNamespacesTest, FdbOfAVxlanDeviceIsReadable) {
