@@ -11,6 +11,12 @@
 #include "common/secrets.h"
 
 namespace mandant::cli {
+namespace {
+
+// How mandantd's HostService begins every bootstrap token.
+constexpr absl::string_view kBootstrapTokenPrefix = "mandant-bootstrap-";
+
+}  // namespace
 
 CommandContext::CommandContext(const RunOptions& options, const Invocation& invocation,
                                ClientSettings settings)
@@ -93,6 +99,16 @@ std::optional<ConnectionOptions> CommandContext::ResolveConnection(CredentialCho
   absl::StatusOr<std::string> token = LoadToken(settings_);
   if (!token.ok()) {
     err_ << "error: " << token.status().message() << "\n";
+    *exit_code = kExitUnreachable;
+    return std::nullopt;
+  }
+  if (absl::StartsWith(*token, kBootstrapTokenPrefix)) {
+    // A host's bootstrap token (the prefix mandantd gives them) is no
+    // credential for mandantctl; most likely --token-file was meant as the
+    // place to write one to. It is not sent anywhere.
+    err_ << "error: " << settings_.TokenSource()
+         << " holds a host bootstrap token, not a bearer token for mandantctl; name your own "
+            "token there (to write a bootstrap token to a file, use --out-token FILE)\n";
     *exit_code = kExitUnreachable;
     return std::nullopt;
   }

@@ -23,8 +23,7 @@ class HostClient {
   virtual grpc::Status IssueBootstrapToken(const v1::IssueBootstrapTokenRequest& request,
                                            v1::IssueBootstrapTokenResponse* response) = 0;
   virtual grpc::Status CordonHost(const v1::CordonHostRequest& request, v1::Host* response) = 0;
-  virtual grpc::Status UncordonHost(const v1::UncordonHostRequest& request,
-                                    v1::Host* response) = 0;
+  virtual grpc::Status UncordonHost(const v1::UncordonHostRequest& request, v1::Host* response) = 0;
   virtual grpc::Status DeleteHost(const v1::DeleteHostRequest& request) = 0;
 };
 

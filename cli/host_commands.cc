@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <memory>
 #include <ostream>
+#include <string>
 #include <utility>
 
 #include "absl/functional/function_ref.h"
@@ -73,13 +75,14 @@ std::vector<CommandSpec> BuildSpecs() {
                     "revoked.\n",
                     kTokenDescription),
        {kTokenTtlFlag, kOutTokenFlag, kForceFlag, kEtagFlag, kRequestIdFlag}});
-  specs.push_back({{"host", "cordon"},
-                   {"ID"},
-                   "Stop new VMs from being placed on a host; its VMs keep running",
-                   "Cordoning a cordoned host only replaces the reason.",
-                   {{"reason", '\0', "TEXT", "why, e.g. \"disk replacement\" (up to 200 characters)"},
-                    kEtagFlag,
-                    kRequestIdFlag}});
+  specs.push_back(
+      {{"host", "cordon"},
+       {"ID"},
+       "Stop new VMs from being placed on a host; its VMs keep running",
+       "Cordoning a cordoned host only replaces the reason.",
+       {{"reason", '\0', "TEXT", "why, e.g. \"disk replacement\" (up to 200 characters)"},
+        kEtagFlag,
+        kRequestIdFlag}});
   specs.push_back({{"host", "uncordon"},
                    {"ID"},
                    "Let the scheduler place VMs on a host again",
@@ -158,8 +161,8 @@ class HostCommands {
           WriteFileAtomically(dest.out_token, absl::StrCat(token->token(), "\n"), 0600, dest.force);
       token->clear_token();
       if (!written.ok()) {
-        err_ << "error: the bootstrap token of " << host << " was issued but cannot be saved: "
-             << written.message() << "\n"
+        err_ << "error: the bootstrap token of " << host
+             << " was issued but cannot be saved: " << written.message() << "\n"
              << "hint: run the same command with --request-id " << request_id
              << " (and a writable --out-token) to get the same token again\n";
         return kExitServerError;
@@ -198,10 +201,9 @@ class HostCommands {
     grpc::Status status = client->CreateHost(*request, &response);
     const std::string name = absl::StrCat("hosts/", request->host_id());
     if (!status.ok()) return ChangeFailed(status, name, request->request_id());
-    return DeliverToken(name, *dest, request->request_id(), response.mutable_bootstrap_token(),
-                        response, "", [&] {
-                          return absl::StrCat(RenderHostDetail(response.host(), ctx_.Now()), "\n");
-                        });
+    return DeliverToken(
+        name, *dest, request->request_id(), response.mutable_bootstrap_token(), response, "",
+        [&] { return absl::StrCat(RenderHostDetail(response.host(), ctx_.Now()), "\n"); });
   }
 
   int IssueToken() {

@@ -23,7 +23,8 @@ absl::StatusOr<std::string> NameArg(const Invocation& inv) {
 // --token-ttl as a Duration; false when the flag was not given.
 absl::StatusOr<bool> TokenTtl(const Invocation& inv, google::protobuf::Duration* ttl) {
   if (!inv.Has("token-ttl")) return false;
-  MANDANT_ASSIGN_OR_RETURN(absl::Duration d, ParseDurationFlag("--token-ttl", inv.Get("token-ttl")));
+  MANDANT_ASSIGN_OR_RETURN(absl::Duration d,
+                           ParseDurationFlag("--token-ttl", inv.Get("token-ttl")));
   ttl->set_seconds(absl::ToInt64Seconds(d));
   return true;
 }

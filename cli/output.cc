@@ -342,8 +342,8 @@ std::string OfCapacity(absl::string_view allocated, int64_t capacity, absl::stri
 }
 
 std::string ResourcesSummary(const v1::Resources& r) {
-  return absl::StrCat(r.vcpus(), r.vcpus() == 1 ? " vCPU, " : " vCPUs, ", r.memory_mib(),
-                      " MiB, ", r.disk_gib(), " GiB disk");
+  return absl::StrCat(r.vcpus(), r.vcpus() == 1 ? " vCPU, " : " vCPUs, ", r.memory_mib(), " MiB, ",
+                      r.disk_gib(), " GiB disk");
 }
 
 std::string ByteSize(int64_t bytes) {
@@ -537,8 +537,8 @@ std::string RenderHostTable(const google::protobuf::RepeatedPtrField<v1::Host>& 
                   "AGENT VERSION", "LAST SEEN"});
   for (const v1::Host& h : hosts) {
     rows.push_back(
-        {OrNone(HostIdFromName(h.name())), OrNone(h.underlay_address()),
-         ConditionCell(h, "Ready"), ConditionCell(h, "Connected"), h.cordoned() ? "yes" : "no",
+        {OrNone(HostIdFromName(h.name())), OrNone(h.underlay_address()), ConditionCell(h, "Ready"),
+         ConditionCell(h, "Connected"), h.cordoned() ? "yes" : "no",
          absl::StrCat(h.allocations_size()),
          OfCapacity(absl::StrCat(h.allocated().vcpus()), h.capacity().vcpus(),
                     absl::StrCat(h.capacity().vcpus()), "/"),
@@ -555,17 +555,17 @@ std::string RenderHostDetail(const v1::Host& h, absl::Time now) {
       {"Name:", OrNone(h.name())},
       {"UID:", OrNone(h.uid())},
       {"Underlay address:", OrNone(h.underlay_address())},
-      {"Cordoned:", h.cordoned() ? (h.cordon_reason().empty()
-                                        ? std::string("yes")
-                                        : absl::StrCat("yes: ", SanitizeForTerminal(
-                                                                    h.cordon_reason())))
-                                 : std::string("no")},
+      {"Cordoned:", h.cordoned()
+                        ? (h.cordon_reason().empty()
+                               ? std::string("yes")
+                               : absl::StrCat("yes: ", SanitizeForTerminal(h.cordon_reason())))
+                        : std::string("no")},
       {"Agent version:", OrNone(h.agent_version())},
       {"libvirt version:", OrNone(h.libvirt_version())},
       {"QEMU version:", OrNone(h.qemu_version())},
       {"Last seen:", TimeAndRelative(h.last_seen_time(), now, "never")},
-      {"Spec version:", absl::StrCat(h.spec_version(), " (applied: ", h.applied_spec_version(),
-                                     ")")},
+      {"Spec version:",
+       absl::StrCat(h.spec_version(), " (applied: ", h.applied_spec_version(), ")")},
       {"Generation:", absl::StrCat(h.generation())},
       {"Etag:", OrNone(h.etag())},
       {"Created:", FormatTimestamp(h.create_time())},
@@ -590,8 +590,8 @@ std::string RenderHostDetail(const v1::Host& h, absl::Time now) {
   lines.insert(lines.end(),
                {
                    {"Allocated / capacity:", ""},
-                   {"  vCPUs:", OfCapacity(absl::StrCat(a.vcpus()), c.vcpus(),
-                                           absl::StrCat(c.vcpus()), " / ")},
+                   {"  vCPUs:",
+                    OfCapacity(absl::StrCat(a.vcpus()), c.vcpus(), absl::StrCat(c.vcpus()), " / ")},
                    {"  Memory (MiB):", OfCapacity(absl::StrCat(a.memory_mib()), c.memory_mib(),
                                                   absl::StrCat(c.memory_mib()), " / ")},
                    {"  Disk (GiB):", OfCapacity(absl::StrCat(a.disk_gib()), c.disk_gib(),
@@ -613,10 +613,10 @@ std::string RenderHostDetail(const v1::Host& h, absl::Time now) {
   } else {
     lines.push_back({"Base images:", ""});
     for (const v1::BaseImage& b : h.base_images()) {
-      lines.push_back({absl::StrCat("  - ", SanitizeForTerminal(b.name()), " (",
-                                    ByteSize(b.size_bytes()), ", sha256 ",
-                                    SanitizeForTerminal(b.sha256().substr(0, 12)), ")"),
-                       ""});
+      lines.push_back(
+          {absl::StrCat("  - ", SanitizeForTerminal(b.name()), " (", ByteSize(b.size_bytes()),
+                        ", sha256 ", SanitizeForTerminal(b.sha256().substr(0, 12)), ")"),
+           ""});
     }
   }
   return KeyValueLines(lines);
@@ -626,9 +626,9 @@ std::string RenderBootstrapToken(absl::string_view host, const v1::BootstrapToke
                                  absl::string_view saved_to, absl::Time now) {
   std::vector<std::pair<std::string, std::string>> lines;
   if (!host.empty()) lines.push_back({"Host:", SanitizeForTerminal(host)});
-  lines.push_back({"Bootstrap token:", saved_to.empty()
-                                           ? OrNone(token.token())
-                                           : absl::StrCat("written to ", saved_to, " (mode 0600)")});
+  lines.push_back({"Bootstrap token:",
+                   saved_to.empty() ? OrNone(token.token())
+                                    : absl::StrCat("written to ", saved_to, " (mode 0600)")});
   lines.push_back(
       {"Token expires:", TimeAndRelative(token.expire_time(), now, std::string(kNone))});
   return KeyValueLines(lines);

@@ -545,7 +545,8 @@ class PkiCommands {
     grpc::Status status = client->RevokeCertificate(*request, &certificate);
     if (!status.ok()) {
       code = ctx_.RpcError(status);
-      ctx_.PrintEtagHint(status, "certificate", absl::StrCat("mandantctl pki get ", request->name()));
+      ctx_.PrintEtagHint(status, "certificate",
+                         absl::StrCat("mandantctl pki get ", request->name()));
       if (OutcomeUnknown(status)) ctx_.PrintRetryHint(request->request_id());
       return code;
     }

@@ -4,10 +4,15 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "controller/store/machine_store.h"
+#include "controller/store/uuid.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/agent_client.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_controller.h"
@@ -19,6 +24,20 @@ namespace {
 using controller::auth::Role;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+mode_t FileMode(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
 
 class MandantctlTest : public ::testing::Test {
  protected:
@@ -108,6 +127,139 @@ TEST_F(MandantctlTest, TenantAdminSeesOnlyItsTenant) {
   EXPECT_THAT(*list, Not(HasSubstr("beta")));
   EXPECT_THAT(Ctl({"tenant", "get", "beta"}, "acme.token"),
               testing::StatusIs(absl::StatusCode::kInternal, "tenant \"beta\" not found"));
+}
+
+TEST_F(MandantctlTest, HostLifecycle) {
+  // create --out-token: the token goes to a private file, and nowhere else.
+  const std::string token_file = dir_ + "/hv1.token";
+  auto created = Ctl({"host", "create", "hv1", "--underlay-address", "10.0.0.1", "--token-ttl",
+                      "2h", "--out-token", token_file});
+  ASSERT_OK(created);
+  EXPECT_THAT(*created, HasSubstr("hosts/hv1"));
+  EXPECT_THAT(*created, HasSubstr("written to " + token_file + " (mode 0600)"));
+  const std::string token(absl::StripTrailingAsciiWhitespace(ReadFile(token_file)));
+  EXPECT_THAT(token, StartsWith("mandant-bootstrap-"));
+  EXPECT_EQ(FileMode(token_file), 0600u);
+  EXPECT_THAT(*created, Not(HasSubstr(token)));  // stdout and stderr together
+
+  // The file holds the real token: an agent enrolls with it.
+  ASSERT_OK(testing::EnrollNewKey(*controller_, "hosts/hv1", token));
+
+  // The same file again is refused before anything is sent.
+  auto again =
+      Ctl({"host", "create", "hv2", "--underlay-address", "10.0.0.2", "--out-token", token_file});
+  ASSERT_FALSE(again.ok());
+  EXPECT_THAT(std::string(again.status().message()), HasSubstr("--force"));
+  EXPECT_THAT(Ctl({"host", "get", "hv2"}),
+              testing::StatusIs(absl::StatusCode::kInternal, "NOT_FOUND"));
+
+  // Without --out-token the token is printed once, labelled.
+  auto printed = Ctl({"host", "create", "hv2", "--underlay-address", "10.0.0.2"});
+  ASSERT_OK(printed);
+  EXPECT_THAT(*printed, HasSubstr("Bootstrap token: mandant-bootstrap-"));
+
+  auto table = Ctl({"host", "list"});
+  ASSERT_OK(table);
+  EXPECT_THAT(*table, HasSubstr("NAME"));
+  EXPECT_THAT(*table, HasSubstr("UNDERLAY"));
+  EXPECT_THAT(*table, HasSubstr("hv1"));
+  EXPECT_THAT(*table, HasSubstr("10.0.0.2"));
+  auto all = Ctl({"host", "list", "--all", "--page-size", "1", "-o", "json"});
+  ASSERT_OK(all);
+  nlohmann::json list = nlohmann::json::parse(*all);
+  ASSERT_EQ(list["hosts"].size(), 2u) << *all;
+  EXPECT_EQ(list["hosts"][0]["name"], "hosts/hv1");
+  EXPECT_EQ(list["hosts"][1]["name"], "hosts/hv2");
+
+  auto got = Ctl({"host", "get", "hv1", "-o", "json"});
+  ASSERT_OK(got);
+  nlohmann::json h = nlohmann::json::parse(*got);
+  EXPECT_EQ(h["underlay_address"], "10.0.0.1");
+  EXPECT_EQ(h["cordoned"], false);
+  const std::string etag = h["etag"];
+
+  auto cordoned = Ctl({"host", "cordon", "hv1", "--reason", "disk replacement", "--etag", etag});
+  ASSERT_OK(cordoned);
+  EXPECT_THAT(*cordoned, HasSubstr("host \"hv1\" cordoned (disk replacement)"));
+  h = nlohmann::json::parse(*Ctl({"host", "get", "hv1", "-o", "json"}));
+  EXPECT_EQ(h["cordoned"], true);
+  EXPECT_EQ(h["cordon_reason"], "disk replacement");
+  // The etag read before the cordon no longer matches.
+  auto stale = Ctl({"host", "uncordon", "hv1", "--etag", etag});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_THAT(std::string(stale.status().message()), HasSubstr("ABORTED"));
+  EXPECT_THAT(std::string(stale.status().message()), HasSubstr("mandantctl host get hv1"));
+
+  ASSERT_OK(Ctl({"host", "uncordon", "hv1"}));
+  h = nlohmann::json::parse(*Ctl({"host", "get", "hv1", "-o", "json"}));
+  EXPECT_EQ(h["cordoned"], false);
+
+  // A new token replaces the old one, into a new file or printed.
+  const std::string new_file = dir_ + "/hv1-new.token";
+  auto reissued = Ctl({"host", "token", "hv1", "--out-token", new_file});
+  ASSERT_OK(reissued);
+  const std::string new_token(absl::StripTrailingAsciiWhitespace(ReadFile(new_file)));
+  EXPECT_THAT(new_token, StartsWith("mandant-bootstrap-"));
+  EXPECT_NE(new_token, token);
+  EXPECT_EQ(FileMode(new_file), 0600u);
+  EXPECT_THAT(*reissued, Not(HasSubstr(new_token)));
+  auto as_json = Ctl({"host", "token", "hv1", "-o", "json"});
+  ASSERT_OK(as_json);
+  const std::string json_text = as_json->substr(as_json->find('{'));
+  nlohmann::json issued = nlohmann::json::parse(json_text.substr(0, json_text.rfind('}') + 1));
+  EXPECT_THAT(std::string(issued["bootstrap_token"]["token"]), StartsWith("mandant-bootstrap-"));
+  EXPECT_NE(issued["bootstrap_token"]["token"], new_token);
+
+  // Delete is refused while a VM is placed on the host, one line per machine.
+  ASSERT_OK(Ctl({"tenant", "create", "acme"}));
+  auto keys = controller_->KeyRing();
+  ASSERT_OK(keys);
+  controller::store::NewMachine m;
+  m.machine_id = controller::store::NewUuid();
+  m.tenant = "acme";
+  m.cluster = "prod";
+  m.name = "cp-1";
+  m.host = "hv1";
+  m.resources.set_vcpus(2);
+  m.resources.set_memory_mib(2048);
+  m.resources.set_disk_gib(20);
+  m.base_image = "debian-12-k8s-1.30";
+  m.base_image_sha256 = std::string(64, 'a');
+  m.node_mac = "02:4d:00:00:00:01";
+  m.seed.set_user_data("#cloud-config\n");
+  controller::store::MachineStore machines;
+  ASSERT_OK(controller_->server().database().Transact(
+      "test", [&](controller::store::Connection& conn) -> absl::Status {
+        absl::Status cluster = machines.CreateCluster(conn, "acme", "prod");
+        if (!cluster.ok() && !absl::IsAlreadyExists(cluster)) return cluster;
+        return machines.Insert(conn, m, keys->current());
+      }));
+  auto refused = Ctl({"host", "delete", "hv1"});
+  ASSERT_FALSE(refused.ok());
+  const std::string why(refused.status().message());
+  EXPECT_THAT(why, HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_THAT(why, HasSubstr("\n  - MACHINE_PLACED tenants/acme/clusters/prod/machines/cp-1: "));
+  EXPECT_THAT(why, HasSubstr("mandantctl host cordon hv1"));
+  ASSERT_OK(controller_->server().database().Transact(
+      "test",
+      [&](controller::store::Connection& conn) { return machines.Delete(conn, m.machine_id); }));
+
+  auto deleted = Ctl({"host", "delete", "hv1"});
+  ASSERT_OK(deleted);
+  EXPECT_THAT(*deleted, HasSubstr("host \"hv1\" deleted"));
+  EXPECT_THAT(Ctl({"host", "get", "hv1"}),
+              testing::StatusIs(absl::StatusCode::kInternal, "NOT_FOUND"));
+}
+
+TEST_F(MandantctlTest, HostsAreForProviderAdminsOnly) {
+  ASSERT_OK(Ctl({"tenant", "create", "acme"}));
+  WriteToken("acme.token", controller_->Token(Role::kTenantAdmin, "acme", "alice"));
+  auto out = Ctl({"host", "create", "hv1", "--underlay-address", "10.0.0.1"}, "acme.token");
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(std::string(out.status().message()), Not(HasSubstr("mandant-bootstrap-")));
+  EXPECT_THAT(Ctl({"host", "list"}, "acme.token"),
+              testing::StatusIs(absl::StatusCode::kInternal, "PERMISSION_DENIED"));
 }
 
 TEST_F(MandantctlTest, ReadableTokenFileIsRefused) {

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -45,10 +46,11 @@ struct FakeHostService {
   v1::DeleteHostRequest delete_request;
   std::vector<v1::ListHostsRequest> list_requests;
 
-  grpc::Status status = grpc::Status::OK;               // Returned by every call.
-  v1::Host host;                                        // Returned by every call with a Host.
-  v1::BootstrapToken token;                             // Returned by Create and Issue.
+  grpc::Status status = grpc::Status::OK;              // Returned by every call.
+  v1::Host host;                                       // Returned by every call with a Host.
+  v1::BootstrapToken token;                            // Returned by Create and Issue.
   std::map<std::string, v1::ListHostsResponse> pages;  // By page token.
+  std::function<void()> during_create;                 // Run inside CreateHost.
 };
 
 class FakeHostClient : public HostClient {
@@ -59,6 +61,7 @@ class FakeHostClient : public HostClient {
                           v1::CreateHostResponse* response) override {
     fake_->calls.push_back("Create");
     fake_->create_request = request;
+    if (fake_->during_create) fake_->during_create();
     *response->mutable_host() = fake_->host;
     *response->mutable_bootstrap_token() = fake_->token;
     return fake_->status;
@@ -278,6 +281,18 @@ TEST_F(HostCommandsTest, FailedCreatePrintsTheRequestIdAndWritesNoFile) {
   EXPECT_EQ(ReadAll(path), std::string(kToken) + "\n");
 }
 
+TEST_F(HostCommandsTest, ATokenThatCannotBeSavedIsNotPrintedEither) {
+  // Someone else creates the file while the call is in flight.
+  const std::string path = dir_.path() + "/hv1.token";
+  fake_.during_create = [&] { dir_.WriteFile("hv1.token", "theirs\n", 0644); };
+  EXPECT_EQ(Run({"host", "create", "hv1", "--underlay-address", "10.0.0.1", "--out-token", path}),
+            1);
+  EXPECT_THAT(err(), AllOf(HasSubstr("bootstrap token of hosts/hv1 was issued but cannot be saved"),
+                           HasSubstr(std::string("--request-id ") + kGeneratedId)));
+  EXPECT_EQ(ReadAll(path), "theirs\n");
+  EXPECT_THAT(out() + err(), Not(HasSubstr(kToken)));
+}
+
 TEST_F(HostCommandsTest, ARefusedCreateNeedsNoRetryHint) {
   fake_.status = grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "host \"hv1\" already exists");
   EXPECT_EQ(Run({"host", "create", "hv1", "--underlay-address", "10.0.0.1"}), 1);
@@ -293,11 +308,21 @@ TEST_F(HostCommandsTest, GlobalTokenFileIsTheCredentialAndAMissingOneHintsAtOutT
   EXPECT_EQ(connects_, 0);
 }
 
+TEST_F(HostCommandsTest, ABootstrapTokenIsNeverSentAsTheCredential) {
+  // What happens when --token-file names the file an earlier create wrote.
+  const std::string path = dir_.WriteFile("hv1.token", std::string(kToken) + "\n", 0600);
+  EXPECT_EQ(Run({"host", "token", "hv1", "--token-file", path}), 3);
+  EXPECT_THAT(err(), AllOf(HasSubstr("token file " + path +
+                                     " (from --token-file) holds a host bootstrap token"),
+                           HasSubstr("--out-token FILE")));
+  EXPECT_THAT(err(), Not(HasSubstr(kToken)));
+  EXPECT_EQ(connects_, 0);
+}
+
 TEST_F(HostCommandsTest, TokenReplacesTheOldOneAndWritesTheNewOne) {
   const std::string path = dir_.path() + "/hv1.token";
-  EXPECT_EQ(Run({"host", "token", "hv1", "--token-ttl", "30m", "--etag", "e1", "--out-token",
-                 path}),
-            0)
+  EXPECT_EQ(
+      Run({"host", "token", "hv1", "--token-ttl", "30m", "--etag", "e1", "--out-token", path}), 0)
       << err();
   EXPECT_THAT(fake_.calls, ElementsAre("IssueBootstrapToken"));
   EXPECT_EQ(fake_.token_request.name(), "hosts/hv1");
@@ -306,8 +331,8 @@ TEST_F(HostCommandsTest, TokenReplacesTheOldOneAndWritesTheNewOne) {
   EXPECT_EQ(fake_.token_request.request_id(), kGeneratedId);
   EXPECT_EQ(ReadAll(path), std::string(kToken) + "\n");
   EXPECT_EQ(FileMode(path), 0600u);
-  EXPECT_THAT(out(), AllOf(HasSubstr("Host:            hosts/hv1\n"),
-                           HasSubstr("written to " + path)));
+  EXPECT_THAT(out(),
+              AllOf(HasSubstr("Host:            hosts/hv1\n"), HasSubstr("written to " + path)));
   EXPECT_THAT(err(), HasSubstr("previous bootstrap token of hosts/hv1 no longer works"));
   EXPECT_THAT(out() + err(), Not(HasSubstr(kToken)));
 }
@@ -396,8 +421,8 @@ TEST_F(HostCommandsTest, DeleteConfirms) {
 }
 
 TEST_F(HostCommandsTest, DeleteOfAHostWithVmsListsOneMachinePerLine) {
-  fake_.status = FailedPrecondition({"tenants/acme/clusters/prod/machines/cp-1",
-                                     "tenants/beta/clusters/dev/machines/w-1"});
+  fake_.status = FailedPrecondition(
+      {"tenants/acme/clusters/prod/machines/cp-1", "tenants/beta/clusters/dev/machines/w-1"});
   EXPECT_EQ(Run({"host", "delete", "hv1"}), 1);
   EXPECT_THAT(err(),
               AllOf(HasSubstr("error: FAILED_PRECONDITION: host \"hv1\" still has 2 machine(s)"),

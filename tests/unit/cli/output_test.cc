@@ -349,8 +349,8 @@ TEST(RenderHostTableTest, NotReadyAndFractionalMemory) {
   v1::ListHostsResponse list;
   v1::Host h = Hv1();
   h.clear_conditions();
-  *h.add_conditions() = Condition("Connected", v1::CONDITION_STATUS_FALSE,
-                                  "UnderlayAddressMismatch");
+  *h.add_conditions() =
+      Condition("Connected", v1::CONDITION_STATUS_FALSE, "UnderlayAddressMismatch");
   *h.add_conditions() = Condition("Ready", v1::CONDITION_STATUS_UNKNOWN);
   h.mutable_capacity()->set_memory_mib(64307);  // 62.8 GiB
   h.mutable_allocated()->set_memory_mib(1536);
@@ -364,33 +364,30 @@ TEST(RenderHostTableTest, NotReadyAndFractionalMemory) {
 
 TEST(RenderHostDetailTest, ShowsEveryField) {
   const std::string detail = RenderHostDetail(Hv1(), kNow);
-  EXPECT_THAT(detail,
-              AllOf(HasSubstr("Name:             hosts/hv1\n"),
-                    HasSubstr("Underlay address: 10.0.0.1\n"),
-                    HasSubstr("Cordoned:         no\n"),
-                    HasSubstr("Agent version:    0.1.0\n"),
-                    HasSubstr("QEMU version:     7.2.0\n"),
-                    HasSubstr("Last seen:        2024-05-01T10:00:18Z (12s ago)\n"),
-                    HasSubstr("Spec version:     4 (applied: 3)\n"),
-                    HasSubstr("Etag:             W/\"2\"\n"),
-                    HasSubstr("Conditions:\n"),
-                    HasSubstr("  Ready:          True (SpecApplied) since "
-                              "2024-05-01T10:00:00Z\n"),
-                    HasSubstr("  vCPUs:          2 / 16\n"),
-                    HasSubstr("  Memory (MiB):   2048 / 65536\n"),
-                    HasSubstr("Machines:\n  - tenants/acme/clusters/prod/machines/cp-1 (2 vCPUs, "
-                              "2048 MiB, 20 GiB disk)\n"),
-                    HasSubstr("  - debian-12-k8s-1.30 (1.5 GiB, sha256 aaaaaaaaaaaa)\n")));
+  EXPECT_THAT(
+      detail,
+      AllOf(HasSubstr("Name:             hosts/hv1\n"), HasSubstr("Underlay address: 10.0.0.1\n"),
+            HasSubstr("Cordoned:         no\n"), HasSubstr("Agent version:    0.1.0\n"),
+            HasSubstr("QEMU version:     7.2.0\n"),
+            HasSubstr("Last seen:        2024-05-01T10:00:18Z (12s ago)\n"),
+            HasSubstr("Spec version:     4 (applied: 3)\n"),
+            HasSubstr("Etag:             W/\"2\"\n"), HasSubstr("Conditions:\n"),
+            HasSubstr("  Ready:          True (SpecApplied) since "
+                      "2024-05-01T10:00:00Z\n"),
+            HasSubstr("  vCPUs:          2 / 16\n"), HasSubstr("  Memory (MiB):   2048 / 65536\n"),
+            HasSubstr("Machines:\n  - tenants/acme/clusters/prod/machines/cp-1 (2 vCPUs, "
+                      "2048 MiB, 20 GiB disk)\n"),
+            HasSubstr("  - debian-12-k8s-1.30 (1.5 GiB, sha256 aaaaaaaaaaaa)\n")));
 }
 
 TEST(RenderHostDetailTest, NewHostShowsWhatIsNotReportedYet) {
   const std::string detail = RenderHostDetail(Hv2(), kNow);
-  EXPECT_THAT(detail, AllOf(HasSubstr("Cordoned:         yes: disk replacement\n"),
-                            HasSubstr("Last seen:        never\n"),
-                            HasSubstr("Conditions:       (none reported)\n"),
-                            HasSubstr("  vCPUs:          0 / -\n"),
-                            HasSubstr("Machines:         (none)\n"),
-                            HasSubstr("Base images:      (none reported)\n")));
+  EXPECT_THAT(detail,
+              AllOf(HasSubstr("Cordoned:         yes: disk replacement\n"),
+                    HasSubstr("Last seen:        never\n"),
+                    HasSubstr("Conditions:       (none reported)\n"),
+                    HasSubstr("  vCPUs:          0 / -\n"), HasSubstr("Machines:         (none)\n"),
+                    HasSubstr("Base images:      (none reported)\n")));
 }
 
 TEST(RenderHostDetailTest, NeutralizesAgentText) {
