@@ -49,7 +49,7 @@ std::vector<CommandSpec> BuildSpecs() {
        absl::StrCat(
            "ID is a DNS label of 1-40 characters (a-z, 0-9, '-'). Every create carries a request\n"
            "id; running the same command again with --request-id UUID returns the first result,\n"
-           "the same token included, instead of failing with ALREADY_EXISTS.\n",
+           "the same token included, instead of failing with ALREADY_EXISTS.\n\n",
            kTokenDescription),
        {{"underlay-address", '\0', "ADDR",
          "IPv4 or IPv6 address other hosts reach this one on for VXLAN; required"},
@@ -72,7 +72,7 @@ std::vector<CommandSpec> BuildSpecs() {
        "Issue a new bootstrap token for a host, replacing the previous one",
        absl::StrCat("Use it when the first token expired unused or the host was reinstalled. When\n"
                     "the host enrolls with the new token, its previous agent certificate is "
-                    "revoked.\n",
+                    "revoked.\n\n",
                     kTokenDescription),
        {kTokenTtlFlag, kOutTokenFlag, kForceFlag, kEtagFlag, kRequestIdFlag}});
   specs.push_back(
