@@ -3,8 +3,8 @@
 // Connect streams over mutual TLS, with HostSpecs derived from machine rows
 // and pushed when they change.
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
@@ -38,12 +38,12 @@ using controller::auth::Role;
 using google::protobuf::util::MessageDifferencer;
 using google::protobuf::util::TimeUtil;
 using testing::AgentConnection;
+using ::testing::ElementsAre;
 using testing::EnrolledAgent;
 using testing::GrpcIs;
-using testing::TestController;
-using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using testing::TestController;
 
 constexpr absl::Duration kSpecWait = absl::Seconds(10);
 
@@ -135,8 +135,7 @@ class AgentServiceTest : public ::testing::Test {
         testing::MutualTlsChannel(*controller_, agent.key_pem, agent.chain()));
   }
 
-  static v1::Hello HelloFor(const std::string& host, const std::string& underlay,
-                            int mtu = 1500) {
+  static v1::Hello HelloFor(const std::string& host, const std::string& underlay, int mtu = 1500) {
     v1::Hello hello;
     hello.set_host(host);
     hello.set_agent_version("0.1.0");
@@ -156,8 +155,7 @@ class AgentServiceTest : public ::testing::Test {
 
   // Enrolls, connects and says Hello; returns the stream after the first
   // HostSpec (in *spec).
-  std::unique_ptr<AgentConnection> ConnectedHost(const std::string& id,
-                                                 const std::string& underlay,
+  std::unique_ptr<AgentConnection> ConnectedHost(const std::string& id, const std::string& underlay,
                                                  v1::HostSpec* spec, int mtu = 1500) {
     EnrolledAgent agent = EnrolledHost(id, underlay);
     auto stream = Connect(agent);
@@ -203,10 +201,9 @@ class AgentServiceTest : public ::testing::Test {
     auto ctx = TestController::Context(admin_);
     grpc::Status st = controller_->Tenants()->CreateTenant(ctx.get(), req, &t);
     EXPECT_TRUE(st.ok()) << st.error_message();
-    absl::Status cluster =
-        InDatabase([&](controller::store::Connection& conn) {
-          return machines_.CreateCluster(conn, id, "prod");
-        });
+    absl::Status cluster = InDatabase([&](controller::store::Connection& conn) {
+      return machines_.CreateCluster(conn, id, "prod");
+    });
     EXPECT_OK(cluster);
     return t;
   }
@@ -244,9 +241,8 @@ class AgentServiceTest : public ::testing::Test {
   }
 
   absl::Status DeleteMachine(const std::string& machine_id) {
-    return InDatabase([&](controller::store::Connection& conn) {
-      return machines_.Delete(conn, machine_id);
-    });
+    return InDatabase(
+        [&](controller::store::Connection& conn) { return machines_.Delete(conn, machine_id); });
   }
 
   int64_t Count(const std::string& sql) {
@@ -288,13 +284,14 @@ TEST_F(AgentServiceTest, EveryBadTokenIsRefusedWithTheSameMessage) {
   };
   std::vector<grpc::Status> refused;
   // Unknown.
-  refused.push_back(enroll("hosts/hv1", "mandant-bootstrap-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+  refused.push_back(
+      enroll("hosts/hv1", "mandant-bootstrap-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
   // Another host's.
   refused.push_back(enroll("hosts/hv1", token2));
   // Expired.
-  ASSERT_OK(controller_->Sql(
-      "UPDATE host_bootstrap_tokens SET expire_time = now() - interval '1 minute' "
-      "WHERE host_id = (SELECT id FROM hosts WHERE name = 'hv3')"));
+  ASSERT_OK(
+      controller_->Sql("UPDATE host_bootstrap_tokens SET expire_time = now() - interval '1 minute' "
+                       "WHERE host_id = (SELECT id FROM hosts WHERE name = 'hv3')"));
   refused.push_back(enroll("hosts/hv3", token3));
   // Used.
   ASSERT_GRPC_OK(enroll("hosts/hv1", token1));
@@ -378,9 +375,8 @@ TEST_F(AgentServiceTest, EnrollIssuesTheHostsClientCertificate) {
   const std::string& bundle = resp.trust_bundle().ca_certificates_pem();
   EXPECT_EQ(resp.trust_bundle().name(), "infrastructure/trustBundle");
   ASSERT_THAT(bundle, HasSubstr("BEGIN CERTIFICATE"));
-  EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {bundle},
-                                               {resp.chain_pem()}, "",
-                                               {"-partial_chain", "-purpose", "sslclient"}));
+  EXPECT_OK(pki::testing::VerifyWithOpenSslCli(resp.certificate_pem(), {bundle}, {resp.chain_pem()},
+                                               "", {"-partial_chain", "-purpose", "sslclient"}));
   auto cert = pki::ParseCertificate(resp.certificate_pem());
   ASSERT_OK(cert);
   auto info = pki::DescribeCertificate(cert->get());
@@ -975,9 +971,8 @@ TEST_F(AgentServiceTest, HostStatusMakesTheHostReadyAndRecordsVms) {
   *status.mutable_observe_time() = TimeUtil::GetCurrentTime();
   ASSERT_TRUE(stream->SendStatus(status));
 
-  v1::Host host = WaitForHost("hosts/hv1", [&](const v1::Host& h) {
-    return h.applied_spec_version() == spec->version();
-  });
+  v1::Host host = WaitForHost(
+      "hosts/hv1", [&](const v1::Host& h) { return h.applied_spec_version() == spec->version(); });
   EXPECT_EQ(host.applied_spec_version(), spec->version());
   EXPECT_EQ(host.spec_version(), spec->version());
   EXPECT_EQ(ConditionStatus(host, "Ready"), "True") << host.DebugString();
@@ -1008,9 +1003,8 @@ TEST_F(AgentServiceTest, HostStatusMakesTheHostReadyAndRecordsVms) {
   v1::HostStatus broken = status;
   broken.add_host_errors("nftables: the rules that separate tenant bridges are missing");
   ASSERT_TRUE(stream->SendStatus(broken));
-  host = WaitForHost("hosts/hv1", [](const v1::Host& h) {
-    return ConditionReason(h, "Ready") == "HostErrors";
-  });
+  host = WaitForHost("hosts/hv1",
+                     [](const v1::Host& h) { return ConditionReason(h, "Ready") == "HostErrors"; });
   EXPECT_EQ(ConditionStatus(host, "Ready"), "False");
   EXPECT_EQ(ConditionReason(host, "Ready"), "HostErrors");
   EXPECT_THAT(FindCondition(host, "Ready")->message(), HasSubstr("nftables"));
@@ -1152,9 +1146,9 @@ TEST_F(AgentServiceTest, ASilentAgentLosesItsLease) {
   EXPECT_FALSE(chatty->WaitEnd(absl::ZeroDuration()).has_value());
   host = MustGetHost("hosts/hv2");
   EXPECT_EQ(ConditionStatus(host, "Connected"), "True");
-  EXPECT_LT(absl::Now() - absl::FromUnixMicros(
-                              TimeUtil::TimestampToMicroseconds(host.last_seen_time())),
-            absl::Seconds(3));
+  EXPECT_LT(
+      absl::Now() - absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(host.last_seen_time())),
+      absl::Seconds(3));
 }
 
 }  // namespace

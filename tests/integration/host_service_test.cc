@@ -33,11 +33,11 @@ namespace {
 using controller::auth::Role;
 using google::protobuf::util::TimeUtil;
 using testing::AgentConnection;
-using testing::GrpcIs;
-using testing::TestController;
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using testing::GrpcIs;
 using ::testing::HasSubstr;
+using testing::TestController;
 
 std::vector<std::string> Fields(const grpc::Status& status) {
   google::rpc::Status details;
@@ -622,9 +622,8 @@ TEST_F(HostServiceTest, DeleteHostWaitsForItsMachinesAndRevokesTheAgent) {
   EXPECT_FALSE(stream->WaitEnd(absl::ZeroDuration()).has_value());
 
   controller::store::MachineStore machines;
-  ASSERT_OK(InDatabase([&](controller::store::Connection& conn) {
-    return machines.Delete(conn, *machine);
-  }));
+  ASSERT_OK(InDatabase(
+      [&](controller::store::Connection& conn) { return machines.Delete(conn, *machine); }));
   del.set_etag("00000000-9");
   ctx = TestController::Context(admin_);
   EXPECT_THAT(hosts_->DeleteHost(ctx.get(), del, &empty), GrpcIs(grpc::StatusCode::ABORTED, ""));
@@ -671,8 +670,7 @@ TEST_F(HostServiceTest, DeleteHostWaitsForItsMachinesAndRevokesTheAgent) {
   const v1::CreateHostResponse recreated = MustCreateHost("hv1", "10.0.0.1");
   EXPECT_NE(recreated.host().uid(), created.host().uid());
   EXPECT_EQ(ConditionStatus(recreated.host(), "Enrolled"), "False");
-  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'DeleteHost' AND code = 'OK'"),
-            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'DeleteHost' AND code = 'OK'"), 1);
 }
 
 }  // namespace

@@ -11,8 +11,7 @@
 namespace mandant::testing {
 namespace {
 
-std::shared_ptr<grpc::Channel> TlsChannel(TestController& c,
-                                          grpc::SslCredentialsOptions ssl) {
+std::shared_ptr<grpc::Channel> TlsChannel(TestController& c, grpc::SslCredentialsOptions ssl) {
   ssl.pem_root_certs = c.server_cert_pem();
   grpc::ChannelArguments args;
   // A connection of its own, so that identities never share one.
@@ -39,8 +38,7 @@ std::shared_ptr<grpc::Channel> ServerTlsChannel(TestController& c) {
   return TlsChannel(c, grpc::SslCredentialsOptions());
 }
 
-std::shared_ptr<grpc::Channel> MutualTlsChannel(TestController& c,
-                                                const std::string& key_pem,
+std::shared_ptr<grpc::Channel> MutualTlsChannel(TestController& c, const std::string& key_pem,
                                                 const std::string& cert_chain_pem) {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_private_key = key_pem;

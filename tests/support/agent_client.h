@@ -36,8 +36,7 @@ absl::StatusOr<KeyWithCsr> NewKeyWithCsr(pki::KeyType type = pki::KeyType::kEcds
 std::shared_ptr<grpc::Channel> ServerTlsChannel(TestController& c);
 // Mutual TLS with a client certificate (chain) and its key. Each channel
 // opens a connection of its own.
-std::shared_ptr<grpc::Channel> MutualTlsChannel(TestController& c,
-                                                const std::string& key_pem,
+std::shared_ptr<grpc::Channel> MutualTlsChannel(TestController& c, const std::string& key_pem,
                                                 const std::string& cert_chain_pem);
 
 // What an agent holds after enrolling.
@@ -46,9 +45,7 @@ struct EnrolledAgent {
   std::string key_pem;
   v1::EnrollResponse enrollment;
   // certificate_pem + chain_pem, as the agent presents it.
-  std::string chain() const {
-    return enrollment.certificate_pem() + enrollment.chain_pem();
-  }
+  std::string chain() const { return enrollment.certificate_pem() + enrollment.chain_pem(); }
 };
 
 // Calls AgentService.Enroll over server-authenticated TLS.
