@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
@@ -72,17 +73,25 @@ absl::Status Environment::StartPrivate(const EnvironmentOptions& options) {
   postmaster_pid_ = ReadPostmasterPid(SocketDir(pg_conninfo_) + "/data");
 
   MANDANT_ASSIGN_OR_RETURN(dir_, testing::MakeTempDir("mandant-loadgen"));
-  MANDANT_ASSIGN_OR_RETURN(testing::CertAndKey tls, testing::MakeLocalhostCert());
-  ca_pem_ = tls.cert_pem;
   server_name_ = "localhost";
-  const int port = testing::PickFreePort();
-  address_ = absl::StrCat("127.0.0.1:", port);
-  std::ofstream(dir_ + "/tls.crt") << tls.cert_pem;
-  {
-    std::ofstream key(dir_ + "/tls.key");
-    key << tls.key_pem;
+  port_ = testing::PickFreePort();
+  address_ = absl::StrCat(
+      options.listen_host == "0.0.0.0" ? "127.0.0.1" : options.listen_host, ":", port_);
+  std::string tls_files;
+  if (!options.pki_serving_cert) {
+    MANDANT_ASSIGN_OR_RETURN(testing::CertAndKey tls, testing::MakeLocalhostCert());
+    ca_pem_ = tls.cert_pem;
+    std::ofstream(dir_ + "/tls.crt") << tls.cert_pem;
+    {
+      std::ofstream key(dir_ + "/tls.key");
+      key << tls.key_pem;
+    }
+    chmod((dir_ + "/tls.key").c_str(), 0600);
+    tls_files = absl::StrCat("cert_file: \"", dir_, "/tls.crt\", key_file: \"", dir_,
+                             "/tls.key\", ");
   }
-  chmod((dir_ + "/tls.key").c_str(), 0600);
+  std::vector<std::string> names = {"\"localhost\"", "\"127.0.0.1\""};
+  for (const std::string& n : options.server_names) names.push_back(absl::StrCat("\"", n, "\""));
   MANDANT_ASSIGN_OR_RETURN(pki::Kek kek, pki::Kek::Generate("loadgen"));
   {
     std::ofstream out(dir_ + "/kek");
@@ -91,9 +100,9 @@ absl::Status Environment::StartPrivate(const EnvironmentOptions& options) {
   chmod((dir_ + "/kek").c_str(), 0600);
   const controller::store::NetworkPools& p = options.pools;
   std::ofstream(dir_ + "/mandantd.yaml")
-      << "listen: \"" << address_ << "\"\n"
+      << "listen: \"" << options.listen_host << ":" << port_ << "\"\n"
       << "metrics_listen: \"\"\n"
-      << "tls: {cert_file: \"" << dir_ << "/tls.crt\", key_file: \"" << dir_ << "/tls.key\"}\n"
+      << "tls: {" << tls_files << "server_names: [" << absl::StrJoin(names, ", ") << "]}\n"
       << "database:\n  conninfo: \"" << pg_conninfo_ << "\"\n"
       << "  pool_size: " << options.pool_size << "\n"
       << "network:\n  vni_pool: {first: " << p.vni.first << ", last: " << p.vni.last << "}\n"
@@ -102,10 +111,15 @@ absl::Status Environment::StartPrivate(const EnvironmentOptions& options) {
       << "  default_prefix_length: " << p.default_prefix_length << "\n"
       << "log: {level: " << options.log_level << "}\n"
       << "pki: {kek_file: \"" << dir_ << "/kek\"}\n"
-      << "shutdown_grace_seconds: 2\n";
-  MANDANT_RETURN_IF_ERROR(
-      testing::RunCommand({options.mandantd_path, "pki", "init", "--config", dir_ + "/mandantd.yaml"})
-          .status());
+      << "shutdown_grace_seconds: 2\n"
+      << options.extra_config;
+  MANDANT_RETURN_IF_ERROR(testing::RunCommand({options.mandantd_path, "pki", "init", "--config",
+                                               dir_ + "/mandantd.yaml", "--output",
+                                               dir_ + "/root.pem"})
+                              .status());
+  if (options.pki_serving_cert) {
+    MANDANT_ASSIGN_OR_RETURN(ca_pem_, ReadWholeFile(dir_ + "/root.pem", "pki init --output"));
+  }
 
   {
     controller::store::DatabaseOptions db_options;

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "controller/store/tenant_store.h"
@@ -29,6 +30,17 @@ struct EnvironmentOptions {
   int pool_size = 8;
   std::string log_level = "info";
   controller::store::NetworkPools pools;
+  // Address mandantd listens on and clients connect to (127.0.0.1 for
+  // "0.0.0.0").
+  std::string listen_host = "127.0.0.1";
+  // tls.server_names; "localhost" and "127.0.0.1" are always included.
+  std::vector<std::string> server_names;
+  // False: a self-signed certificate for localhost. True: mandantd issues its
+  // serving certificate from Mandant's infrastructure CA, and ca_pem() is the
+  // Mandant root (what agents trust).
+  bool pki_serving_cert = false;
+  // YAML appended to mandantd.yaml, e.g. an "agents:" section.
+  std::string extra_config;
 };
 
 class Environment {
@@ -54,6 +66,9 @@ class Environment {
   pid_t postmaster_pid() const { return postmaster_pid_; }
   // The last `bytes` of mandantd's log, private environments only.
   std::string MandantdLogTail(size_t bytes) const;
+  // The private environment's temporary folder (mandantd.yaml, logs).
+  const std::string& dir() const { return dir_; }
+  int port() const { return port_; }
 
  private:
   Environment() = default;
@@ -69,6 +84,7 @@ class Environment {
   std::string pg_conninfo_;
   pid_t mandantd_pid_ = 0;
   pid_t postmaster_pid_ = 0;
+  int port_ = 0;
 };
 
 }  // namespace mandant::bench

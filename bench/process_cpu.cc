@@ -55,6 +55,27 @@ double MachineBusySeconds() {
 
 }  // namespace
 
+double ProcessCpuSeconds(pid_t pid) {
+  ProcStat s = ReadProcStat(pid);
+  return s.ok ? s.self_s + s.children_s : -1;
+}
+
+ProcessMemory ReadProcessMemory(pid_t pid) {
+  ProcessMemory m;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    int64_t* field = nullptr;
+    if (line.rfind("VmRSS:", 0) == 0) field = &m.rss_bytes;
+    if (line.rfind("VmHWM:", 0) == 0) field = &m.peak_rss_bytes;
+    if (field == nullptr) continue;
+    std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    int64_t kb = 0;
+    if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb)) *field = kb * 1024;
+  }
+  return m;
+}
+
 CpuTimes operator-(const CpuTimes& b, const CpuTimes& a) {
   auto diff = [](double x, double y) { return x < 0 || y < 0 ? -1.0 : x - y; };
   CpuTimes d;

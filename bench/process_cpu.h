@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 namespace mandant::bench {
 
 // Seconds of CPU (user + system). A negative value means "not known".
@@ -35,6 +37,16 @@ class CpuProbe {
   const pid_t mandantd_pid_;
   const pid_t postmaster_pid_;
 };
+
+// CPU seconds (user + system) of one process and of its reaped children;
+// negative when the process does not exist.
+double ProcessCpuSeconds(pid_t pid);
+// Resident set size (VmRSS) and its peak (VmHWM) in bytes; 0 when unknown.
+struct ProcessMemory {
+  int64_t rss_bytes = 0;
+  int64_t peak_rss_bytes = 0;
+};
+ProcessMemory ReadProcessMemory(pid_t pid);
 
 }  // namespace mandant::bench
 
