@@ -279,7 +279,9 @@ TEST_F(AgentServiceTest, EveryBadTokenIsRefusedWithTheSameMessage) {
     req.set_csr(key->csr_pem);
     v1::EnrollResponse resp;
     grpc::Status st = testing::Enroll(*controller_, req, &resp);
-    if (!st.ok()) EXPECT_EQ(resp.certificate_pem(), "");
+    if (!st.ok()) {
+      EXPECT_EQ(resp.certificate_pem(), "");
+    }
     return st;
   };
   std::vector<grpc::Status> refused;
