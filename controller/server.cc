@@ -1,7 +1,10 @@
 #include "controller/server.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -113,7 +116,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   s->serving_key_pem_ = options.tls_key_pem;
   s->serving_cert_pem_ = options.tls_cert_pem;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, s->serving_->credentials(), &s->port_);
+  std::vector<std::string> addresses = absl::StrSplit(options.listen, ',', absl::SkipEmpty());
+  std::vector<int> ports(addresses.size(), 0);
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    builder.AddListeningPort(addresses[i], s->serving_->credentials(), &ports[i]);
+  }
   builder.RegisterService(s->tenant_service_.get());
   builder.RegisterService(s->certificate_service_.get());
   builder.RegisterService(s->host_service_.get());
@@ -125,7 +132,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   // poller threads, and on a small host they mostly wake each other.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
   s->grpc_ = builder.BuildAndStart();
-  if (s->grpc_ == nullptr || s->port_ == 0) {
+  if (!ports.empty()) s->port_ = ports.front();
+  if (s->grpc_ == nullptr || ports.empty() ||
+      std::find(ports.begin(), ports.end(), 0) != ports.end()) {
     return absl::UnavailableError(
         absl::StrCat("listen: cannot serve gRPC on ", options.listen,
                      " (address in use, not local, or bad TLS certificate/key)"));

@@ -31,7 +31,9 @@ struct Response;
 namespace mandant::controller {
 
 struct ServerOptions {
-  // gRPC over TLS; port 0 picks a free port (see Server::port()).
+  // gRPC over TLS on one or more comma-separated addresses, e.g.
+  // "127.0.0.1:7443,10.0.0.5:7443"; port 0 picks a free port (see
+  // Server::port(), the first address's).
   std::string listen = "127.0.0.1:0";
   // The serving certificate (chain) and key from files; when both are
   // empty, mandantd issues itself one from the infrastructure issuer for

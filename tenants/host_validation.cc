@@ -106,12 +106,4 @@ FieldViolations ValidateCreateHostRequest(const v1::CreateHostRequest& req) {
   return out;
 }
 
-FieldViolations ValidateCordonHostRequest(const v1::CordonHostRequest& req) {
-  FieldViolations out;
-  ParseHostName(req.name(), "name", &out);
-  ValidateDisplayName(req.reason(), "reason", &out);
-  ValidateRequestId(req.request_id(), &out);
-  return out;
-}
-
 }  // namespace mandant::tenants

@@ -40,7 +40,6 @@ std::string CanonicalUnderlayAddress(absl::string_view address, absl::string_vie
                                      FieldViolations* out);
 
 FieldViolations ValidateCreateHostRequest(const v1::CreateHostRequest& req);
-FieldViolations ValidateCordonHostRequest(const v1::CordonHostRequest& req);
 
 }  // namespace mandant::tenants
 

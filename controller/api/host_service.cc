@@ -89,30 +89,17 @@ grpc::Status HostServiceImpl::CordonHost(grpc::ServerContext* context,
                                          const v1::CordonHostRequest* request,
                                          v1::Host* response) {
   RpcCall call(context, "CordonHost", /*mutating=*/true, deps_);
-  absl::Status st = call.Authenticate();
-  if (st.ok()) st = tenants::ValidateCordonHostRequest(*request).ToStatus();
-  if (st.ok()) {
-    st = Cordon(call, "cordon host", request->name(), request->etag(), request->request_id(),
-                /*cordoned=*/true, request->reason(), *request, response);
-  }
-  return call.Finish(st);
+  return call.Finish(Cordon(call, "cordon host", request->name(), request->etag(),
+                            request->request_id(), /*cordoned=*/true, request->reason(), *request,
+                            response));
 }
 
 grpc::Status HostServiceImpl::UncordonHost(grpc::ServerContext* context,
                                            const v1::UncordonHostRequest* request,
                                            v1::Host* response) {
   RpcCall call(context, "UncordonHost", /*mutating=*/true, deps_);
-  absl::Status st = call.Authenticate();
-  if (st.ok()) {
-    tenants::FieldViolations bad;
-    tenants::ValidateRequestId(request->request_id(), &bad);
-    st = bad.ToStatus();
-  }
-  if (st.ok()) {
-    st = Cordon(call, "uncordon host", request->name(), request->etag(), request->request_id(),
-                /*cordoned=*/false, "", *request, response);
-  }
-  return call.Finish(st);
+  return call.Finish(Cordon(call, "uncordon host", request->name(), request->etag(),
+                            request->request_id(), /*cordoned=*/false, "", *request, response));
 }
 
 grpc::Status HostServiceImpl::DeleteHost(grpc::ServerContext* context,
@@ -164,12 +151,13 @@ absl::Status HostServiceImpl::Create(RpcCall& call, const v1::CreateHostRequest&
   call.set_object(absl::StrCat("hosts/", request.host_id()));
   call.set_request_id(request.request_id());
   MANDANT_RETURN_IF_ERROR(RequireAdmin(call));
-  tenants::FieldViolations bad = tenants::ValidateCreateHostRequest(request);
-  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  MANDANT_RETURN_IF_ERROR(tenants::ValidateCreateHostRequest(request).ToStatus());
+  // Valid now; these only convert.
+  tenants::FieldViolations unused;
   const std::string underlay =
-      tenants::CanonicalUnderlayAddress(request.host().underlay_address(), "", &bad);
+      tenants::CanonicalUnderlayAddress(request.host().underlay_address(), "", &unused);
   const absl::Duration ttl = tenants::BootstrapTokenTtl(
-      request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr, "", &bad);
+      request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr, "", &unused);
 
   std::string token;
   MANDANT_RETURN_IF_ERROR(call.TransactIdempotent(
@@ -284,10 +272,15 @@ absl::Status HostServiceImpl::Cordon(RpcCall& call, absl::string_view method,
                                      absl::string_view reason,
                                      const google::protobuf::Message& request,
                                      v1::Host* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
   call.set_object(std::string(name));
   call.set_request_id(std::string(request_id));
   MANDANT_RETURN_IF_ERROR(RequireAdmin(call));
-  MANDANT_ASSIGN_OR_RETURN(std::string host, tenants::ParseHostName(name));
+  tenants::FieldViolations bad;
+  const std::string host = tenants::ParseHostName(name, "name", &bad);
+  tenants::ValidateDisplayName(reason, "reason", &bad);
+  tenants::ValidateRequestId(request_id, &bad);
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   return call.TransactIdempotent(method, request_id, request, response,
                                  [&](store::Connection& conn) -> absl::Status {
                                    MANDANT_ASSIGN_OR_RETURN(
