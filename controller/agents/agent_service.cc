@@ -307,6 +307,10 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
       case v1::AgentMessage::kHello:
         return Inventory(message.hello());
       case v1::AgentMessage::kHeartbeat:
+        // The certificate is checked again (inventory, revocation; cached for
+        // a few seconds), so that a revoked agent loses its stream within a
+        // heartbeat and gets no more specs with tenants' seeds.
+        MANDANT_RETURN_IF_ERROR(call_.Authenticate());
         return service_->deps_.db->Transact("agent heartbeat", [&](store::Connection& conn) {
           return service_->store_.Heartbeat(conn, session_);
         });

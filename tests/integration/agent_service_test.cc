@@ -1153,5 +1153,36 @@ TEST_F(AgentServiceTest, ASilentAgentLosesItsLease) {
       absl::Seconds(3));
 }
 
+TEST_F(AgentServiceTest, ARevokedCertificateLosesItsStreamAtTheNextHeartbeat) {
+  Start([](controller::ServerOptions& o) {
+    o.agents.lease.heartbeat_interval = absl::Seconds(1);
+    o.agents.lease.lease_duration = absl::Seconds(30);
+  });
+  EnrolledAgent agent = EnrolledHost("hv1", "10.0.0.1");
+  auto stream = Connect(agent);
+  ASSERT_TRUE(stream->SendHello(HelloFor("hosts/hv1", "10.0.0.1")));
+  ASSERT_TRUE(stream->NextSpec(kSpecWait).has_value());
+
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_name(
+      absl::StrCat("infrastructure/certificates/", SerialOf(agent.enrollment.certificate_pem())));
+  revoke.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  v1::Certificate revoked;
+  grpc::Status st = controller_->Certificates()->RevokeCertificate(
+      TestController::Context(admin_).get(), revoke, &revoked);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  // Nothing about the host changes, so no spec wakes the stream: the
+  // heartbeats must end it (the authenticator caches for 5 s).
+  const absl::Time revoked_at = absl::Now();
+  std::optional<grpc::Status> ended;
+  while (!ended && absl::Now() - revoked_at < absl::Seconds(12)) {
+    stream->SendHeartbeat();
+    ended = stream->WaitEnd(absl::Milliseconds(500));
+  }
+  ASSERT_TRUE(ended.has_value()) << "the revoked agent still holds its stream";
+  EXPECT_THAT(*ended, GrpcIs(grpc::StatusCode::UNAUTHENTICATED, ""));
+}
+
 }  // namespace
 }  // namespace mandant
