@@ -165,6 +165,11 @@ int Main() {
 
   std::string image_dir = absl::GetFlag(FLAGS_image_dir);
   if (image_dir.empty()) image_dir = state_dir + "/images";
+  // A new host has no images yet: an empty directory, not an error.
+  if (mkdir(image_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    Die("cannot create the image directory",
+        absl::InternalError(absl::StrCat(image_dir, ": ", std::strerror(errno))));
+  }
   BaseImages images(image_dir);
   Vms::Options vm_options;
   vm_options.hypervisor = hypervisor->get();
