@@ -11,22 +11,19 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "controller/store/machine_store.h"
 #include "controller/store/uuid.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "mandant/v1/host.grpc.pb.h"
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"
 #include "tenants/network_names.h"
 #include "tests/support/agent_client.h"
+#include "tests/support/host_test_base.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_controller.h"
 #include "tests/unit/pki/pki_test_util.h"
@@ -38,101 +35,29 @@ using controller::auth::Role;
 using google::protobuf::util::MessageDifferencer;
 using google::protobuf::util::TimeUtil;
 using testing::AgentConnection;
+using testing::BadRequestFields;
+using testing::ConditionReason;
+using testing::ConditionStatus;
+using testing::DeleteMachine;
 using ::testing::ElementsAre;
 using testing::EnrolledAgent;
+using testing::FindCondition;
 using testing::GrpcIs;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using testing::SerialOf;
 using testing::TestController;
 
 constexpr absl::Duration kSpecWait = absl::Seconds(10);
 
-std::vector<std::string> Fields(const grpc::Status& status) {
-  google::rpc::Status details;
-  std::vector<std::string> out;
-  if (!details.ParseFromString(status.error_details())) return out;
-  for (const auto& any : details.details()) {
-    google::rpc::BadRequest bad;
-    if (any.UnpackTo(&bad)) {
-      for (const auto& v : bad.field_violations()) out.push_back(v.field());
-    }
-  }
-  return out;
-}
-
-const v1::Condition* FindCondition(const v1::Host& host, const std::string& type) {
-  for (const v1::Condition& c : host.conditions()) {
-    if (c.type() == type) return &c;
-  }
-  return nullptr;
-}
-
-std::string ConditionStatus(const v1::Host& host, const std::string& type) {
-  const v1::Condition* c = FindCondition(host, type);
-  if (c == nullptr) return "missing";
-  return c->status() == v1::CONDITION_STATUS_TRUE    ? "True"
-         : c->status() == v1::CONDITION_STATUS_FALSE ? "False"
-                                                     : "Unknown";
-}
-
-std::string ConditionReason(const v1::Host& host, const std::string& type) {
-  const v1::Condition* c = FindCondition(host, type);
-  return c == nullptr ? "missing" : c->reason();
-}
-
-std::string SerialOf(const std::string& certificate_pem) {
-  auto cert = pki::ParseCertificate(certificate_pem);
-  if (!cert.ok()) return "";
-  auto info = pki::DescribeCertificate(cert->get());
-  return info.ok() ? info->serial_hex : "";
-}
-
-class AgentServiceTest : public ::testing::Test {
+class AgentServiceTest : public testing::HostTestBase {
  protected:
-  void SetUp() override { Start(nullptr); }
-
-  void Start(std::function<void(controller::ServerOptions&)> adjust) {
-    controller_.reset();
-    auto c = TestController::Start(testing::TestPools(), 8, std::move(adjust));
-    ASSERT_OK(c);
-    controller_ = *std::move(c);
-    hosts_ = v1::HostService::NewStub(controller_->channel());
-    admin_ = controller_->Token(Role::kProviderAdmin, "", "operator");
-  }
-
-  // Registers hosts/{id} and returns its bootstrap token.
-  std::string CreateHost(const std::string& id, const std::string& underlay) {
-    v1::CreateHostRequest req;
-    req.set_host_id(id);
-    req.mutable_host()->set_underlay_address(underlay);
-    v1::CreateHostResponse resp;
-    auto ctx = TestController::Context(admin_);
-    grpc::Status st = hosts_->CreateHost(ctx.get(), req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return resp.bootstrap_token().token();
-  }
-
-  std::string IssueToken(const std::string& id) {
-    v1::IssueBootstrapTokenRequest req;
-    req.set_name(absl::StrCat("hosts/", id));
-    v1::IssueBootstrapTokenResponse resp;
-    auto ctx = TestController::Context(admin_);
-    grpc::Status st = hosts_->IssueBootstrapToken(ctx.get(), req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return resp.bootstrap_token().token();
-  }
-
   // Registers and enrolls hosts/{id}.
   EnrolledAgent EnrolledHost(const std::string& id, const std::string& underlay) {
     auto agent =
-        testing::EnrollNewKey(*controller_, absl::StrCat("hosts/", id), CreateHost(id, underlay));
+        testing::EnrollNewKey(*controller_, absl::StrCat("hosts/", id), RegisterHost(id, underlay));
     EXPECT_OK(agent);
     return agent.ok() ? *std::move(agent) : EnrolledAgent();
-  }
-
-  std::unique_ptr<AgentConnection> Connect(const EnrolledAgent& agent) {
-    return std::make_unique<AgentConnection>(
-        testing::MutualTlsChannel(*controller_, agent.key_pem, agent.chain()));
   }
 
   static v1::Hello HelloFor(const std::string& host, const std::string& underlay, int mtu = 1500) {
@@ -166,41 +91,9 @@ class AgentServiceTest : public ::testing::Test {
     return stream;
   }
 
-  grpc::Status GetHost(const std::string& name, v1::Host* out) {
-    v1::GetHostRequest req;
-    req.set_name(name);
-    auto ctx = TestController::Context(admin_);
-    return hosts_->GetHost(ctx.get(), req, out);
-  }
-
-  v1::Host MustGetHost(const std::string& name) {
-    v1::Host host;
-    grpc::Status st = GetHost(name, &host);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return host;
-  }
-
-  // Polls GetHost until `accept` holds or `timeout` passes; returns the
-  // last host read.
-  v1::Host WaitForHost(const std::string& name, const std::function<bool(const v1::Host&)>& accept,
-                       absl::Duration timeout = absl::Seconds(10)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    v1::Host host = MustGetHost(name);
-    while (!accept(host) && absl::Now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      host = MustGetHost(name);
-    }
-    return host;
-  }
-
+  // The tenant and its cluster prod, where Machine() puts machines.
   v1::Tenant CreateTenant(const std::string& id) {
-    v1::CreateTenantRequest req;
-    req.set_tenant_id(id);
-    req.mutable_tenant()->set_display_name(id);
-    v1::Tenant t;
-    auto ctx = TestController::Context(admin_);
-    grpc::Status st = controller_->Tenants()->CreateTenant(ctx.get(), req, &t);
-    EXPECT_TRUE(st.ok()) << st.error_message();
+    v1::Tenant t = HostTestBase::CreateTenant(id);
     absl::Status cluster = InDatabase([&](controller::store::Connection& conn) {
       return machines_.CreateCluster(conn, id, "prod");
     });
@@ -208,25 +101,13 @@ class AgentServiceTest : public ::testing::Test {
     return t;
   }
 
-  absl::Status InDatabase(absl::FunctionRef<absl::Status(controller::store::Connection&)> body) {
-    return controller_->server().database().Transact("test", body);
-  }
-
-  // A machine of tenants/{tenant}/clusters/prod, placed on `host`.
+  // A machine of tenants/{tenant}/clusters/prod, placed on `host`, with a
+  // MAC of its own and a seed in all three parts.
   controller::store::NewMachine Machine(const std::string& tenant, const std::string& name,
                                         const std::string& host) {
-    controller::store::NewMachine m;
-    m.machine_id = controller::store::NewUuid();
-    m.tenant = tenant;
-    m.cluster = "prod";
-    m.name = name;
-    m.host = host;
-    m.resources.set_vcpus(2);
+    controller::store::NewMachine m = testing::TestMachine(tenant, name, host, ++next_mac_);
     m.resources.set_memory_mib(4096);
     m.resources.set_disk_gib(40);
-    m.base_image = "debian-12-k8s-1.30";
-    m.base_image_sha256 = std::string(64, 'a');
-    m.node_mac = absl::StrCat("02:4d:00:00:00:", absl::Hex(++next_mac_, absl::kZeroPad2));
     m.seed.set_user_data(absl::StrCat("#cloud-config\nhostname: ", name, "\n"));
     m.seed.set_meta_data(absl::StrCat("instance-id: ", m.machine_id, "\n"));
     m.seed.set_network_config(std::string("version: 2\n\0binary", 18));
@@ -240,24 +121,6 @@ class AgentServiceTest : public ::testing::Test {
     });
   }
 
-  absl::Status DeleteMachine(const std::string& machine_id) {
-    return InDatabase(
-        [&](controller::store::Connection& conn) { return machines_.Delete(conn, machine_id); });
-  }
-
-  int64_t Count(const std::string& sql) {
-    auto out = controller_->Sql(sql);
-    EXPECT_OK(out);
-    int64_t n = -1;
-    if (out.ok()) {
-      EXPECT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(*out), &n)) << *out;
-    }
-    return n;
-  }
-
-  std::unique_ptr<TestController> controller_;
-  std::unique_ptr<v1::HostService::Stub> hosts_;
-  std::string admin_;
   controller::store::MachineStore machines_;
   int next_mac_ = 0;
 };
@@ -266,9 +129,9 @@ class AgentServiceTest : public ::testing::Test {
 // Enroll
 
 TEST_F(AgentServiceTest, EveryBadTokenIsRefusedWithTheSameMessage) {
-  const std::string token1 = CreateHost("hv1", "10.0.0.1");
-  const std::string token2 = CreateHost("hv2", "10.0.0.2");
-  const std::string token3 = CreateHost("hv3", "10.0.0.3");
+  const std::string token1 = RegisterHost("hv1", "10.0.0.1");
+  const std::string token2 = RegisterHost("hv2", "10.0.0.2");
+  const std::string token3 = RegisterHost("hv3", "10.0.0.3");
   auto key = testing::NewKeyWithCsr();
   ASSERT_OK(key);
 
@@ -317,7 +180,7 @@ TEST_F(AgentServiceTest, EveryBadTokenIsRefusedWithTheSameMessage) {
 }
 
 TEST_F(AgentServiceTest, AnRsaCsrIsRefusedAndTheTokenStillWorks) {
-  const std::string token = CreateHost("hv1", "10.0.0.1");
+  const std::string token = RegisterHost("hv1", "10.0.0.1");
   auto rsa = testing::NewKeyWithCsr(pki::KeyType::kRsa);
   ASSERT_OK(rsa);
   v1::EnrollRequest req;
@@ -327,11 +190,11 @@ TEST_F(AgentServiceTest, AnRsaCsrIsRefusedAndTheTokenStillWorks) {
   v1::EnrollResponse resp;
   grpc::Status st = testing::Enroll(*controller_, req, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
-  EXPECT_THAT(Fields(st), ElementsAre("csr"));
+  EXPECT_THAT(BadRequestFields(st), ElementsAre("csr"));
   req.set_csr("not a CSR");
   st = testing::Enroll(*controller_, req, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
-  EXPECT_THAT(Fields(st), ElementsAre("csr"));
+  EXPECT_THAT(BadRequestFields(st), ElementsAre("csr"));
   EXPECT_EQ(ConditionStatus(MustGetHost("hosts/hv1"), "Enrolled"), "False");
 
   EXPECT_OK(testing::EnrollNewKey(*controller_, "hosts/hv1", token));
@@ -341,7 +204,7 @@ TEST_F(AgentServiceTest, AnRsaCsrIsRefusedAndTheTokenStillWorks) {
 }
 
 TEST_F(AgentServiceTest, ConcurrentEnrollmentsWithOneTokenIssueOneCertificate) {
-  const std::string token = CreateHost("hv1", "10.0.0.1");
+  const std::string token = RegisterHost("hv1", "10.0.0.1");
   constexpr int kCalls = 6;
   std::vector<absl::StatusOr<EnrolledAgent>> results(kCalls, absl::UnknownError("not run"));
   std::vector<std::thread> threads;
@@ -363,7 +226,7 @@ TEST_F(AgentServiceTest, ConcurrentEnrollmentsWithOneTokenIssueOneCertificate) {
 }
 
 TEST_F(AgentServiceTest, EnrollIssuesTheHostsClientCertificate) {
-  const std::string token = CreateHost("hv1", "10.0.0.1");
+  const std::string token = RegisterHost("hv1", "10.0.0.1");
   auto key = testing::NewKeyWithCsr(pki::KeyType::kEd25519);
   ASSERT_OK(key);
   v1::EnrollRequest req;
@@ -704,7 +567,7 @@ TEST_F(AgentServiceTest, APlacedMachineReachesTheOpenStream) {
   EXPECT_EQ(off->vms(0).power_state(), v1::POWER_STATE_OFF);
   EXPECT_GT(off->version(), spec->version());
 
-  ASSERT_OK(DeleteMachine(m.machine_id));
+  ASSERT_OK(DeleteMachine(*controller_, m.machine_id));
   std::optional<v1::HostSpec> emptied = stream->NextSpec(kSpecWait);
   ASSERT_TRUE(emptied.has_value()) << "no HostSpec after the machine was deleted";
   EXPECT_THAT(emptied->vms(), IsEmpty());
@@ -832,7 +695,7 @@ TEST_F(AgentServiceTest, TenantNetworksSpanExactlyTheTenantsHosts) {
   EXPECT_TRUE(hv1->NextSpec(kSpecWait, mtu_1500).has_value());
 
   // acme leaves hv2: hv1's flood list shrinks, and its MTU grows back.
-  ASSERT_OK(DeleteMachine(a2.machine_id));
+  ASSERT_OK(DeleteMachine(*controller_, a2.machine_id));
   std::optional<v1::HostSpec> alone = hv1->NextSpec(kSpecWait, has_vm_and_peers(0));
   ASSERT_TRUE(alone.has_value()) << "hv1 still floods to hv2";
   EXPECT_EQ(alone->networks(0).mtu(), 9000 - 50);
@@ -859,7 +722,7 @@ TEST_F(AgentServiceTest, SpecsStayConsistentWhileMachinesChange) {
       const controller::store::NewMachine m =
           Machine(i % 2 == 0 ? "acme" : "beta", absl::StrCat("m", i), "hv1");
       writer_status = Insert(m);
-      if (writer_status.ok()) writer_status = DeleteMachine(m.machine_id);
+      if (writer_status.ok()) writer_status = DeleteMachine(*controller_, m.machine_id);
     }
     done = true;
   });

@@ -10,11 +10,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "common/status_macros.h"
-#include "controller/store/machine_store.h"
 #include "controller/store/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -24,6 +21,7 @@
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"
 #include "tests/support/agent_client.h"
+#include "tests/support/host_test_base.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_controller.h"
 
@@ -33,138 +31,22 @@ namespace {
 using controller::auth::Role;
 using google::protobuf::util::TimeUtil;
 using testing::AgentConnection;
+using testing::BadRequestFields;
+using testing::ConditionStatus;
 using ::testing::Contains;
+using testing::DeleteMachine;
 using ::testing::ElementsAre;
 using testing::GrpcIs;
 using ::testing::HasSubstr;
+using testing::PlaceMachine;
 using testing::TestController;
-
-std::vector<std::string> Fields(const grpc::Status& status) {
-  google::rpc::Status details;
-  std::vector<std::string> out;
-  if (!details.ParseFromString(status.error_details())) return out;
-  for (const auto& any : details.details()) {
-    google::rpc::BadRequest bad;
-    if (any.UnpackTo(&bad)) {
-      for (const auto& v : bad.field_violations()) out.push_back(v.field());
-    }
-  }
-  return out;
-}
-
-const v1::Condition* FindCondition(const v1::Host& host, const std::string& type) {
-  for (const v1::Condition& c : host.conditions()) {
-    if (c.type() == type) return &c;
-  }
-  return nullptr;
-}
-
-// "True", "False" or "missing", for readable failures.
-std::string ConditionStatus(const v1::Host& host, const std::string& type) {
-  const v1::Condition* c = FindCondition(host, type);
-  if (c == nullptr) return "missing";
-  return c->status() == v1::CONDITION_STATUS_TRUE    ? "True"
-         : c->status() == v1::CONDITION_STATUS_FALSE ? "False"
-                                                     : "Unknown";
-}
 
 absl::Duration Since(const google::protobuf::Timestamp& t) {
   return absl::Now() - absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
 }
 
-class HostServiceTest : public ::testing::Test {
+class HostServiceTest : public testing::HostTestBase {
  protected:
-  void SetUp() override {
-    auto c = TestController::Start();
-    ASSERT_OK(c);
-    controller_ = *std::move(c);
-    hosts_ = v1::HostService::NewStub(controller_->channel());
-    admin_ = controller_->Token(Role::kProviderAdmin, "", "operator");
-  }
-
-  grpc::Status CreateHost(const std::string& id, const std::string& underlay,
-                          v1::CreateHostResponse* out, const std::string& request_id = "",
-                          const std::string& token = "") {
-    v1::CreateHostRequest req;
-    req.set_host_id(id);
-    req.mutable_host()->set_underlay_address(underlay);
-    req.set_request_id(request_id);
-    auto ctx = TestController::Context(token.empty() ? admin_ : token);
-    return hosts_->CreateHost(ctx.get(), req, out);
-  }
-
-  v1::CreateHostResponse MustCreateHost(const std::string& id, const std::string& underlay) {
-    v1::CreateHostResponse resp;
-    grpc::Status st = CreateHost(id, underlay, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return resp;
-  }
-
-  grpc::Status GetHost(const std::string& name, v1::Host* out) {
-    v1::GetHostRequest req;
-    req.set_name(name);
-    auto ctx = TestController::Context(admin_);
-    return hosts_->GetHost(ctx.get(), req, out);
-  }
-
-  v1::Host MustGetHost(const std::string& name) {
-    v1::Host host;
-    grpc::Status st = GetHost(name, &host);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return host;
-  }
-
-  void CreateTenant(const std::string& id) {
-    v1::CreateTenantRequest req;
-    req.set_tenant_id(id);
-    req.mutable_tenant()->set_display_name(id);
-    v1::Tenant t;
-    auto ctx = TestController::Context(admin_);
-    grpc::Status st = controller_->Tenants()->CreateTenant(ctx.get(), req, &t);
-    ASSERT_TRUE(st.ok()) << st.error_message();
-  }
-
-  absl::Status InDatabase(absl::FunctionRef<absl::Status(controller::store::Connection&)> body) {
-    return controller_->server().database().Transact("test", body);
-  }
-
-  // A machine of tenants/{tenant}/clusters/prod named `name` on `host`.
-  absl::StatusOr<std::string> PlaceMachine(const std::string& tenant, const std::string& name,
-                                           const std::string& host, int mac) {
-    MANDANT_ASSIGN_OR_RETURN(pki::KeyRing keys, controller_->KeyRing());
-    controller::store::NewMachine m;
-    m.machine_id = controller::store::NewUuid();
-    m.tenant = tenant;
-    m.cluster = "prod";
-    m.name = name;
-    m.host = host;
-    m.resources.set_vcpus(2);
-    m.resources.set_memory_mib(2048);
-    m.resources.set_disk_gib(20);
-    m.base_image = "debian-12-k8s-1.30";
-    m.base_image_sha256 = std::string(64, 'a');
-    m.node_mac = absl::StrCat("02:4d:00:00:00:", absl::Hex(mac, absl::kZeroPad2));
-    m.seed.set_user_data("#cloud-config\n");
-    controller::store::MachineStore store;
-    absl::Status st = InDatabase([&](controller::store::Connection& conn) -> absl::Status {
-      absl::Status cluster = store.CreateCluster(conn, tenant, "prod");
-      if (!cluster.ok() && !absl::IsAlreadyExists(cluster)) return cluster;
-      return store.Insert(conn, m, keys.current());
-    });
-    if (!st.ok()) return st;
-    return m.machine_id;
-  }
-
-  int64_t Count(const std::string& sql) {
-    auto out = controller_->Sql(sql);
-    EXPECT_OK(out);
-    int64_t n = -1;
-    if (out.ok()) {
-      EXPECT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(*out), &n)) << *out;
-    }
-    return n;
-  }
-
   v1::Hello HelloFor(const std::string& host, const std::string& underlay) {
     v1::Hello hello;
     hello.set_host(host);
@@ -173,10 +55,6 @@ class HostServiceTest : public ::testing::Test {
     hello.set_underlay_mtu(1500);
     return hello;
   }
-
-  std::unique_ptr<TestController> controller_;
-  std::unique_ptr<v1::HostService::Stub> hosts_;
-  std::string admin_;
 };
 
 TEST_F(HostServiceTest, CreateHostReturnsTheHostAndABootstrapToken) {
@@ -279,7 +157,7 @@ TEST_F(HostServiceTest, BadArgumentsNameTheFieldAndWriteNothing) {
     auto ctx = TestController::Context(admin_);
     grpc::Status st = hosts_->CreateHost(ctx.get(), req, &resp);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
-    EXPECT_THAT(Fields(st), ElementsAre(c.field)) << st.error_message();
+    EXPECT_THAT(BadRequestFields(st), ElementsAre(c.field)) << st.error_message();
     EXPECT_THAT(st.error_message(), HasSubstr(c.field));
   }
   // Every problem at once.
@@ -291,8 +169,9 @@ TEST_F(HostServiceTest, BadArgumentsNameTheFieldAndWriteNothing) {
   v1::CreateHostResponse resp;
   auto ctx = TestController::Context(admin_);
   grpc::Status st = hosts_->CreateHost(ctx.get(), all, &resp);
-  EXPECT_THAT(Fields(st), ::testing::UnorderedElementsAre("host_id", "host.underlay_address",
-                                                          "bootstrap_token_ttl", "request_id"));
+  EXPECT_THAT(BadRequestFields(st),
+              ::testing::UnorderedElementsAre("host_id", "host.underlay_address",
+                                              "bootstrap_token_ttl", "request_id"));
 
   EXPECT_EQ(Count("SELECT count(*) FROM hosts"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM host_bootstrap_tokens"), 0);
@@ -450,12 +329,12 @@ TEST_F(HostServiceTest, ListHostsPagesThroughAllHostsInNameOrder) {
   ctx = TestController::Context(admin_);
   grpc::Status st = hosts_->ListHosts(ctx.get(), bad, &listed);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(Fields(st), ElementsAre("page_token"));
+  EXPECT_THAT(BadRequestFields(st), ElementsAre("page_token"));
   bad.Clear();
   bad.set_page_size(1001);
   ctx = TestController::Context(admin_);
   st = hosts_->ListHosts(ctx.get(), bad, &listed);
-  EXPECT_THAT(Fields(st), ElementsAre("page_size"));
+  EXPECT_THAT(BadRequestFields(st), ElementsAre("page_size"));
 
   v1::Host missing;
   EXPECT_THAT(GetHost("hosts/nope", &missing), GrpcIs(grpc::StatusCode::NOT_FOUND, "nope"));
@@ -528,7 +407,7 @@ TEST_F(HostServiceTest, CordonAndUncordonAreConditionalOnTheEtag) {
   long_reason.set_reason(std::string(201, 'x'));
   ctx = TestController::Context(admin_);
   grpc::Status st = hosts_->CordonHost(ctx.get(), long_reason, &refused);
-  EXPECT_THAT(Fields(st), ElementsAre("reason")) << st.error_message();
+  EXPECT_THAT(BadRequestFields(st), ElementsAre("reason")) << st.error_message();
 }
 
 TEST_F(HostServiceTest, IssueBootstrapTokenReplacesTheOldToken) {
@@ -583,20 +462,19 @@ TEST_F(HostServiceTest, IssueBootstrapTokenReplacesTheOldToken) {
   bad_ttl.mutable_bootstrap_token_ttl()->set_seconds(300);
   ctx = TestController::Context(admin_);
   grpc::Status st = hosts_->IssueBootstrapToken(ctx.get(), bad_ttl, &issued);
-  EXPECT_THAT(Fields(st), ElementsAre("bootstrap_token_ttl")) << st.error_message();
+  EXPECT_THAT(BadRequestFields(st), ElementsAre("bootstrap_token_ttl")) << st.error_message();
 }
 
 TEST_F(HostServiceTest, DeleteHostWaitsForItsMachinesAndRevokesTheAgent) {
   const v1::CreateHostResponse created = MustCreateHost("hv1", "10.0.0.1");
   auto agent = testing::EnrollNewKey(*controller_, "hosts/hv1", created.bootstrap_token().token());
   ASSERT_OK(agent);
-  auto stream = std::make_unique<AgentConnection>(
-      testing::MutualTlsChannel(*controller_, agent->key_pem, agent->chain()));
+  auto stream = Connect(*agent);
   ASSERT_TRUE(stream->SendHello(HelloFor("hosts/hv1", "10.0.0.1")));
   ASSERT_TRUE(stream->NextSpec(absl::Seconds(20)).has_value()) << "no spec after Hello";
 
   CreateTenant("acme");
-  auto machine = PlaceMachine("acme", "cp-1", "hv1", 1);
+  auto machine = PlaceMachine(*controller_, "acme", "cp-1", "hv1", 1);
   ASSERT_OK(machine);
 
   v1::DeleteHostRequest del;
@@ -621,9 +499,7 @@ TEST_F(HostServiceTest, DeleteHostWaitsForItsMachinesAndRevokesTheAgent) {
   EXPECT_EQ(still.allocated().vcpus(), 2);
   EXPECT_FALSE(stream->WaitEnd(absl::ZeroDuration()).has_value());
 
-  controller::store::MachineStore machines;
-  ASSERT_OK(InDatabase(
-      [&](controller::store::Connection& conn) { return machines.Delete(conn, *machine); }));
+  ASSERT_OK(DeleteMachine(*controller_, *machine));
   del.set_etag("00000000-9");
   ctx = TestController::Context(admin_);
   EXPECT_THAT(hosts_->DeleteHost(ctx.get(), del, &empty), GrpcIs(grpc::StatusCode::ABORTED, ""));

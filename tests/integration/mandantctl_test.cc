@@ -8,11 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "controller/store/machine_store.h"
-#include "controller/store/uuid.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/agent_client.h"
+#include "tests/support/host_test_base.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_controller.h"
@@ -212,37 +211,15 @@ TEST_F(MandantctlTest, HostLifecycle) {
 
   // Delete is refused while a VM is placed on the host, one line per machine.
   ASSERT_OK(Ctl({"tenant", "create", "acme"}));
-  auto keys = controller_->KeyRing();
-  ASSERT_OK(keys);
-  controller::store::NewMachine m;
-  m.machine_id = controller::store::NewUuid();
-  m.tenant = "acme";
-  m.cluster = "prod";
-  m.name = "cp-1";
-  m.host = "hv1";
-  m.resources.set_vcpus(2);
-  m.resources.set_memory_mib(2048);
-  m.resources.set_disk_gib(20);
-  m.base_image = "debian-12-k8s-1.30";
-  m.base_image_sha256 = std::string(64, 'a');
-  m.node_mac = "02:4d:00:00:00:01";
-  m.seed.set_user_data("#cloud-config\n");
-  controller::store::MachineStore machines;
-  ASSERT_OK(controller_->server().database().Transact(
-      "test", [&](controller::store::Connection& conn) -> absl::Status {
-        absl::Status cluster = machines.CreateCluster(conn, "acme", "prod");
-        if (!cluster.ok() && !absl::IsAlreadyExists(cluster)) return cluster;
-        return machines.Insert(conn, m, keys->current());
-      }));
+  auto machine = testing::PlaceMachine(*controller_, "acme", "cp-1", "hv1", 1);
+  ASSERT_OK(machine);
   auto refused = Ctl({"host", "delete", "hv1"});
   ASSERT_FALSE(refused.ok());
   const std::string why(refused.status().message());
   EXPECT_THAT(why, HasSubstr("FAILED_PRECONDITION"));
   EXPECT_THAT(why, HasSubstr("\n  - MACHINE_PLACED tenants/acme/clusters/prod/machines/cp-1: "));
   EXPECT_THAT(why, HasSubstr("mandantctl host cordon hv1"));
-  ASSERT_OK(controller_->server().database().Transact(
-      "test",
-      [&](controller::store::Connection& conn) { return machines.Delete(conn, m.machine_id); }));
+  ASSERT_OK(testing::DeleteMachine(*controller_, *machine));
 
   auto deleted = Ctl({"host", "delete", "hv1"});
   ASSERT_OK(deleted);
