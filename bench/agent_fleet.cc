@@ -340,6 +340,7 @@ AgentFleet::ConnectResult AgentFleet::Add(const std::vector<AgentCredentials>& c
     StartStream(added[i]);
   }
   ConnectResult r;
+  r.start_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   r.attempted = static_cast<int>(added.size());
   absl::MutexLock lock(&mu_);
   auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_ == 0; };
@@ -398,6 +399,7 @@ AgentFleet::ConnectResult AgentFleet::ReconnectAll(absl::Duration jitter, absl::
     if (absl::Now() < at) absl::SleepFor(at - absl::Now());
     StartStream(agent);
   }
+  r.start_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   absl::MutexLock lock(&mu_);
   auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_ == 0; };
   mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);

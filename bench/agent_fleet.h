@@ -55,6 +55,9 @@ class AgentFleet {
     int attempted = 0;
     int connected = 0;  // received their HostSpec
     double seconds = 0;
+    // How long starting the streams took in this process (creating the calls
+    // on their channels), within `seconds`.
+    double start_seconds = 0;
     // Hello sent (stream started) to HostSpec received, of those connected.
     std::vector<int64_t> hello_to_spec_nanos;
     std::string first_error;

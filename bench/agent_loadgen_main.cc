@@ -400,6 +400,16 @@ class CpuSampler {
   std::thread thread_;
 };
 
+// False once `pid` (a child of this process) has exited; it stays a zombie
+// until reaped, so /proc still lists it.
+bool Alive(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  const size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
 // ------------------------------------------------------------ real agent
 
 struct RealAgentResult {
@@ -680,8 +690,8 @@ int Run(const Settings& s) {
   std::cout.flush();
 
   if (net) {
+    // The namespaces stay until the end: mandantd listens on the veth.
     real = MeasureRealAgent(s, *env, *net);
-    net.reset();
   }
   if (real.ran) {
     std::cout << absl::StrFormat(
@@ -790,7 +800,10 @@ int Run(const Settings& s) {
     }
     std::cout.flush();
 
-    if (r.connected < n) {
+    if (!Alive(env->mandantd_pid())) {
+      r.stop_reason = "mandantd died";
+      std::cout << "       MANDANTD DIED; the end of its log:\n" << env->MandantdLogTail(3000) << "\n";
+    } else if (r.connected < n) {
       r.stop_reason = absl::StrCat(n - r.connected, " streams not connected");
     } else if (r.view.ready < n) {
       r.stop_reason = absl::StrCat(n - r.view.ready, " hosts not Ready");
@@ -809,6 +822,7 @@ int Run(const Settings& s) {
   }
 
   nlohmann::json storm_json = nullptr;
+  bool storm_json_died = false;
   if (s.storm && have > 0 && !g_cancel) {
     const CpuTimes c0 = probe.Read();
     CpuSampler sampler(env->mandantd_pid(), absl::Milliseconds(500));
@@ -843,12 +857,23 @@ int Run(const Settings& s) {
         all_ready_s >= 0 ? absl::StrFormat("%.1f s", all_ready_s) : "timeout",
         Percentile(storm.hello_to_spec_nanos, 0.5), Percentile(storm.hello_to_spec_nanos, 0.99),
         peak, 100.0 * used.mandantd / total_s, used.mandantd, used.postgres);
+    std::cout << absl::StrFormat(
+        "  starting the %d streams took this process %.1f s; its CPU during the storm %.1f "
+        "CPU-s\n",
+        storm.attempted, storm.start_seconds, used.loadgen);
     if (!storm.first_error.empty()) std::cout << "  first failure: " << storm.first_error << "\n";
+    if (!Alive(env->mandantd_pid())) {
+      std::cout << "  MANDANTD DIED during the storm; the end of its log:\n"
+                << env->MandantdLogTail(3000) << "\n";
+      storm_json_died = true;
+    }
     std::cout.flush();
     storm_json = {{"agents", have},
                   {"jitter_s", absl::ToDoubleSeconds(s.storm_jitter)},
                   {"streams_back", storm.connected},
                   {"streams_back_s", storm.seconds},
+                  {"loadgen_start_s", storm.start_seconds},
+                  {"loadgen_cpu_s", used.loadgen},
                   {"all_ready_s", all_ready_s},
                   {"hello_to_spec_ms",
                    {{"p50", Percentile(storm.hello_to_spec_nanos, 0.5)},
@@ -857,7 +882,8 @@ int Run(const Settings& s) {
                   {"mandantd_cpu_mean_percent", 100.0 * used.mandantd / total_s},
                   {"mandantd_cpu_s", used.mandantd},
                   {"postgres_cpu_s", used.postgres},
-                  {"first_error", storm.first_error}};
+                  {"first_error", storm.first_error},
+                  {"mandantd_died", storm_json_died}};
     (void)streams_back_s;
   }
   if (g_cancel) std::cout << "interrupted: the figures cover what ran\n";
