@@ -122,14 +122,9 @@ absl::Status CheckUnderlayAddress(const v1::Hello& hello, const v1::Host& host) 
 }
 
 // The serial of the client certificate of an authenticated call.
-absl::StatusOr<std::string> PeerCertificateSerial(const grpc::ServerContextBase& context) {
-  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  std::vector<grpc::string_ref> pems =
-      auth ? auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)
-           : std::vector<grpc::string_ref>();
-  if (pems.empty()) return absl::UnauthenticatedError("agents connect with a client certificate");
-  MANDANT_ASSIGN_OR_RETURN(pki::X509Ptr cert,
-                           pki::ParseCertificate(absl::string_view(pems[0].data(), pems[0].size())));
+absl::StatusOr<std::string> PeerCertificateSerial(absl::string_view pem) {
+  if (pem.empty()) return absl::UnauthenticatedError("agents connect with a client certificate");
+  MANDANT_ASSIGN_OR_RETURN(pki::X509Ptr cert, pki::ParseCertificate(pem));
   MANDANT_ASSIGN_OR_RETURN(pki::CertificateInfo info, pki::DescribeCertificate(cert.get()));
   return info.serial_hex;
 }
@@ -144,8 +139,10 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
  public:
   AgentStream(AgentServiceImpl* service, grpc::CallbackServerContext* context)
       : service_(service),
-        context_(context),
         call_(context, "Connect", /*mutating=*/false, service->deps_),
+        // Read here, on gRPC's thread: the context dies with the call, and
+        // messages are handled on the work queue, possibly after that.
+        credentials_(call_.CaptureCredentials()),
         last_message_(absl::Now()) {
     StartNextRead();
   }
@@ -164,7 +161,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     }
     Ref();
     service_->work_.Post([this] {
-      absl::Status st = Handle(in_);
+      absl::Status st = Ending() ? absl::OkStatus() : Handle(in_);
       if (!st.ok()) {
         End(st);
       } else {
@@ -307,10 +304,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
       case v1::AgentMessage::kHello:
         return Inventory(message.hello());
       case v1::AgentMessage::kHeartbeat:
-        // The certificate is checked again (inventory, revocation; cached for
-        // a few seconds), so that a revoked agent loses its stream within a
-        // heartbeat and gets no more specs with tenants' seeds.
-        MANDANT_RETURN_IF_ERROR(call_.Authenticate());
+        MANDANT_RETURN_IF_ERROR(ReauthenticateIfDue());
         return service_->deps_.db->Transact("agent heartbeat", [&](store::Connection& conn) {
           return service_->store_.Heartbeat(conn, session_);
         });
@@ -326,8 +320,28 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     return absl::InvalidArgumentError("an empty AgentMessage; the stream ends");
   }
 
+  // The certificate is checked again (inventory, revocation) every three
+  // heartbeat intervals, so that a revoked agent loses its stream within
+  // that time and gets no more specs with tenants' seeds, while most
+  // heartbeats cost no certificate check.
+  absl::Status ReauthenticateIfDue() {
+    const absl::Time now = absl::Now();
+    if (now - authenticated_at_ < 3 * service_->options_.lease.heartbeat_interval) {
+      return absl::OkStatus();
+    }
+    MANDANT_RETURN_IF_ERROR(call_.Authenticate(credentials_));
+    authenticated_at_ = now;
+    return absl::OkStatus();
+  }
+
+  bool Ending() const {
+    absl::MutexLock lock(&mu_);
+    return ending_;
+  }
+
   absl::Status Hello(const v1::AgentMessage& message) {
-    MANDANT_RETURN_IF_ERROR(call_.Authenticate());
+    MANDANT_RETURN_IF_ERROR(call_.Authenticate(credentials_));
+    authenticated_at_ = absl::Now();
     const auth::Principal& p = call_.principal();
     if (p.role != auth::Role::kAgent) {
       return absl::PermissionDeniedError(
@@ -344,7 +358,8 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
           " is not this certificate's host \"hosts/", p.subject, "\""));
     }
     MANDANT_RETURN_IF_ERROR(ValidateHello(hello).ToStatus());
-    MANDANT_ASSIGN_OR_RETURN(certificate_serial_, PeerCertificateSerial(*context_));
+    MANDANT_ASSIGN_OR_RETURN(certificate_serial_,
+                             PeerCertificateSerial(credentials_.peer_certificate_pem));
     session_.session_id = store::NewUuid();
     absl::Status mismatch;
     absl::Status connected = service_->deps_.db->Transact(
@@ -528,7 +543,6 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   }
 
   AgentServiceImpl* const service_;
-  grpc::CallbackServerContext* const context_;
   api::RpcCall call_;
   std::atomic<int> refs_{1};
   v1::AgentMessage in_;
@@ -538,6 +552,9 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
   store::AgentSession session_;
   // The serial of the client certificate the stream was opened with.
   std::string certificate_serial_;
+  const api::RpcCall::Credentials credentials_;
+  // When the certificate was last checked (work queue only).
+  absl::Time authenticated_at_ = absl::InfinitePast();
   bool registered_ = false;
   std::atomic<int64_t> host_id_{0};
 

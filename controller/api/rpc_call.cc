@@ -44,26 +44,26 @@ RpcCall::RpcCall(grpc::ServerContextBase* context, absl::string_view method, boo
   context_->AddInitialMetadata("x-mandant-call-id", call_id_);
 }
 
-absl::Status RpcCall::Authenticate() {
-  if (deps_.certificates != nullptr) {
-    std::shared_ptr<const grpc::AuthContext> auth = context_->auth_context();
-    std::vector<grpc::string_ref> pems =
-        auth ? auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)
-             : std::vector<grpc::string_ref>();
-    if (!pems.empty()) {
-      auto principal =
-          deps_.certificates->Authenticate(absl::string_view(pems[0].data(), pems[0].size()));
-      if (!principal.ok()) return principal.status();
-      principal_ = *std::move(principal);
-      authenticated_ = true;
-      return absl::OkStatus();
-    }
+RpcCall::Credentials RpcCall::CaptureCredentials() const {
+  Credentials out;
+  std::shared_ptr<const grpc::AuthContext> auth = context_->auth_context();
+  if (auth) {
+    std::vector<grpc::string_ref> pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    if (!pems.empty()) out.peer_certificate_pem.assign(pems[0].data(), pems[0].size());
   }
   const auto& md = context_->client_metadata();
   auto it = md.find("authorization");
-  absl::string_view value;
-  if (it != md.end()) value = absl::string_view(it->second.data(), it->second.size());
-  auto principal = deps_.authenticator->Authenticate(value);
+  if (it != md.end()) out.authorization.assign(it->second.data(), it->second.size());
+  return out;
+}
+
+absl::Status RpcCall::Authenticate() { return Authenticate(CaptureCredentials()); }
+
+absl::Status RpcCall::Authenticate(const Credentials& credentials) {
+  absl::StatusOr<auth::Principal> principal =
+      deps_.certificates != nullptr && !credentials.peer_certificate_pem.empty()
+          ? deps_.certificates->Authenticate(credentials.peer_certificate_pem)
+          : deps_.authenticator->Authenticate(credentials.authorization);
   if (!principal.ok()) return principal.status();
   principal_ = *std::move(principal);
   authenticated_ = true;

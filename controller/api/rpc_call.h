@@ -45,7 +45,19 @@ class RpcCall {
 
   // Authenticates the caller by its client certificate when it sent one
   // (mTLS), else by its bearer token; on success principal() is valid.
+  // Reads the server context: call it on a gRPC thread only.
   absl::Status Authenticate();
+
+  // What the caller presented, read from the server context: for a stream
+  // whose messages are handled on other threads, where the context may be
+  // gone by then (it dies with the call).
+  struct Credentials {
+    std::string peer_certificate_pem;  // empty without mTLS
+    std::string authorization;         // the "authorization" metadata
+  };
+  Credentials CaptureCredentials() const;
+  // As Authenticate, from credentials captured earlier; safe on any thread.
+  absl::Status Authenticate(const Credentials& credentials);
   const auth::Principal& principal() const { return principal_; }
   // For a call the handler authenticated itself (an agent's bootstrap
   // token): audit rows and logs name `principal`.
