@@ -174,26 +174,30 @@ class HostCommands {
     out_ << head() << RenderBootstrapToken(token_host_line, *token, dest.out_token, ctx_.Now());
     if (dest.out_token.empty()) {
       err_ << "note: the bootstrap token is shown only this once. Put it in a file of mode 0600 "
-              "on the host for mandant-agent --token_file, with the infrastructure trust bundle "
-              "('mandantctl pki bundle infrastructure'); it lets one agent enroll as "
+              "on the host for mandant-agent --token_file, with the Mandant root certificate as "
+              "its --ca_file; it lets one agent enroll as "
            << host << "\n";
     }
     return kExitOk;
+  }
+
+  // Where the token goes, checked before anything is sent: a token with
+  // nowhere to go would have to be replaced.
+  absl::StatusOr<TokenDestination> WritableTokenDestination() {
+    absl::StatusOr<TokenDestination> dest = TokenDestinationFromFlags(inv_);
+    if (!dest.ok() || dest->out_token.empty()) return dest;
+    if (absl::Status s = CheckCanWrite(dest->out_token, dest->force, "--out-token"); !s.ok()) {
+      return s;
+    }
+    return dest;
   }
 
   int Create() {
     absl::StatusOr<v1::CreateHostRequest> request =
         BuildCreateHostRequest(inv_, ctx_.NewRequestId());
     if (!request.ok()) return ctx_.UsageError(request.status());
-    absl::StatusOr<TokenDestination> dest = TokenDestinationFromFlags(inv_);
+    absl::StatusOr<TokenDestination> dest = WritableTokenDestination();
     if (!dest.ok()) return ctx_.UsageError(dest.status());
-    if (!dest->out_token.empty()) {
-      // Before anything is sent: a token with nowhere to go would have to be
-      // replaced.
-      if (absl::Status s = CheckCanWrite(dest->out_token, dest->force, "--out-token"); !s.ok()) {
-        return ctx_.UsageError(s);
-      }
-    }
     int code = kExitOk;
     std::unique_ptr<HostClient> client = Connect(&code);
     if (client == nullptr) return code;
@@ -210,13 +214,8 @@ class HostCommands {
     absl::StatusOr<v1::IssueBootstrapTokenRequest> request =
         BuildIssueBootstrapTokenRequest(inv_, ctx_.NewRequestId());
     if (!request.ok()) return ctx_.UsageError(request.status());
-    absl::StatusOr<TokenDestination> dest = TokenDestinationFromFlags(inv_);
+    absl::StatusOr<TokenDestination> dest = WritableTokenDestination();
     if (!dest.ok()) return ctx_.UsageError(dest.status());
-    if (!dest->out_token.empty()) {
-      if (absl::Status s = CheckCanWrite(dest->out_token, dest->force, "--out-token"); !s.ok()) {
-        return ctx_.UsageError(s);
-      }
-    }
     int code = kExitOk;
     std::unique_ptr<HostClient> client = Connect(&code);
     if (client == nullptr) return code;

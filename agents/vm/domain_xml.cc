@@ -76,6 +76,31 @@ class XmlBuilder {
   absl::Status* status_;
 };
 
+// A file-backed virtio disk, a copy-on-write qcow2 overlay when
+// `backing_qcow2` is set; `label` names it in error messages.
+xmlNode* AddVirtioDisk(XmlBuilder& b, xmlNode* devices, absl::string_view label,
+                       const std::string& format, const std::string& path,
+                       const std::string& backing_qcow2, const std::string& target_dev) {
+  const auto field = [&](absl::string_view what) { return absl::StrCat(label, " ", what); };
+  xmlNode* disk = b.Node(devices, "disk");
+  b.Attr(disk, "type", field("type"), "file");
+  b.Attr(disk, "device", field("device"), "disk");
+  xmlNode* driver = b.Node(disk, "driver");
+  b.Attr(driver, "name", field("driver"), "qemu");
+  b.Attr(driver, "type", field("format"), format);
+  b.Attr(b.Node(disk, "source"), "file", field("path"), path);
+  if (!backing_qcow2.empty()) {
+    xmlNode* backing = b.Node(disk, "backingStore");
+    b.Attr(backing, "type", field("backing type"), "file");
+    b.Attr(b.Node(backing, "format"), "type", field("backing format"), "qcow2");
+    b.Attr(b.Node(backing, "source"), "file", "base image path", backing_qcow2);
+  }
+  xmlNode* target = b.Node(disk, "target");
+  b.Attr(target, "dev", field("target"), target_dev);
+  b.Attr(target, "bus", field("bus"), "virtio");
+  return disk;
+}
+
 std::string ChildText(xmlNode* parent, const char* name) {
   for (xmlNode* c = parent->children; c != nullptr; c = c->next) {
     if (c->type != XML_ELEMENT_NODE || xmlStrcmp(c->name, X(name)) != 0) continue;
@@ -172,35 +197,9 @@ absl::StatusOr<std::string> RenderDomainXml(const v1::VmSpec& spec, const Domain
   b.Text(domain, "on_crash", "on_crash", "destroy");
 
   xmlNode* devices = b.Node(domain, "devices");
-  {
-    xmlNode* disk = b.Node(devices, "disk");
-    b.Attr(disk, "type", "disk type", "file");
-    b.Attr(disk, "device", "disk device", "disk");
-    xmlNode* driver = b.Node(disk, "driver");
-    b.Attr(driver, "name", "disk driver", "qemu");
-    b.Attr(driver, "type", "disk format", "qcow2");
-    b.Attr(b.Node(disk, "source"), "file", "disk path", files.disk);
-    xmlNode* backing = b.Node(disk, "backingStore");
-    b.Attr(backing, "type", "backing type", "file");
-    b.Attr(b.Node(backing, "format"), "type", "backing format", "qcow2");
-    b.Attr(b.Node(backing, "source"), "file", "base image path", files.base_image);
-    xmlNode* target = b.Node(disk, "target");
-    b.Attr(target, "dev", "disk target", "vda");
-    b.Attr(target, "bus", "disk bus", "virtio");
-  }
-  {
-    xmlNode* seed = b.Node(devices, "disk");
-    b.Attr(seed, "type", "seed type", "file");
-    b.Attr(seed, "device", "seed device", "disk");
-    xmlNode* driver = b.Node(seed, "driver");
-    b.Attr(driver, "name", "seed driver", "qemu");
-    b.Attr(driver, "type", "seed format", "raw");
-    b.Attr(b.Node(seed, "source"), "file", "seed path", files.seed);
-    xmlNode* target = b.Node(seed, "target");
-    b.Attr(target, "dev", "seed target", "vdb");
-    b.Attr(target, "bus", "seed bus", "virtio");
-    b.Node(seed, "readonly");
-  }
+  AddVirtioDisk(b, devices, "disk", "qcow2", files.disk, files.base_image, "vda");
+  xmlNode* seed = AddVirtioDisk(b, devices, "seed", "raw", files.seed, "", "vdb");
+  b.Node(seed, "readonly");
   for (int i = 0; i < spec.nics_size(); ++i) {
     const v1::Nic& nic = spec.nics(i);
     xmlNode* iface = b.Node(devices, "interface");
