@@ -115,6 +115,13 @@ bool HostAgent::Reconcile(const v1::HostSpec& spec) {
   if (vms.ok()) {
     for (const v1::VmStatus& vm : *vms) {
       clean = clean && vm.error().empty() && vm.state() != v1::VM_STATE_DELETING;
+      if (vm.state() == v1::VM_STATE_DELETING && !vm.error().empty()) {
+        // Its machine row is gone, so no machine status would show it: a
+        // leak is named on the host (not Ready) until a retry removes it.
+        host_errors.push_back(absl::StrCat("VM ", vm.machine_id(),
+                                           " is not in the spec and could not be removed: ",
+                                           vm.error()));
+      }
       if (vm.state() == v1::VM_STATE_RUNNING) {
         targets[vm.machine_id()] = options_.vms->StatusSocketPath(vm.machine_id());
       }

@@ -37,6 +37,7 @@ using ::mandant::agent::testing::FakeHypervisor;
 using ::mandant::agent::testing::FakeNetlink;
 using ::mandant::agent::testing::Injection;
 using ::mandant::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -444,6 +445,25 @@ TEST_F(HostAgentTest, RemovesAVmThatLeftTheSpec) {
   EXPECT_TRUE(hv_.domains.empty());
   EXPECT_FALSE(Exists(vms_->VmDir(kA)));
   EXPECT_NE(netlink_.Find(bridge_), nullptr);
+}
+
+TEST_F(HostAgentTest, AVmThatCannotBeRemovedIsAHostError) {
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {Vm(kA)}));
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
+    return s.vms_size() == 1 && s.vms(0).state() == v1::VM_STATE_RUNNING;
+  }));
+  hv_.errors["UndefineDomain"] = absl::InternalError("domain is locked");
+  agent_->SetSpec(Spec(2, {Network(1001)}, {}));
+  std::optional<v1::HostStatus> status = WaitForStatus(
+      [](const v1::HostStatus& s) { return s.applied_spec_version() == 2; });
+  ASSERT_TRUE(status.has_value());
+  ASSERT_EQ(status->vms_size(), 1);
+  EXPECT_EQ(status->vms(0).state(), v1::VM_STATE_DELETING);
+  // The machine's row is gone by now: the host names the leak instead.
+  EXPECT_THAT(status->host_errors(),
+              ElementsAre(AllOf(HasSubstr(kA), HasSubstr("could not be removed"),
+                                HasSubstr("domain is locked"))));
 }
 
 TEST_F(HostAgentTest, GuestProgressAppearsInTheNextStatus) {
