@@ -621,9 +621,11 @@ absl::Status AgentServiceImpl::DoEnroll(api::RpcCall& call, const v1::EnrollRequ
     bad.Add("bootstrap_token", "is required: the token HostService.CreateHost returned");
   }
   tenants::ValidateRequestId(request.request_id(), &bad);
+  // Who claims to enroll, for the audit log, refusals of malformed requests
+  // included; the token decides.
+  call.AssumePrincipal(
+      auth::Principal{host.empty() ? std::string("(no valid host)") : host, auth::Role::kAgent, ""});
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
-  // Who claims to enroll, for the audit log; the token decides.
-  call.AssumePrincipal(auth::Principal{host, auth::Role::kAgent, ""});
   MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, AgentCsr(request.csr()));
   const std::string csr_digest = Sha256(request.csr());
   return deps_.db->Transact("enroll agent", [&](store::Connection& conn) -> absl::Status {

@@ -197,10 +197,16 @@ TEST_F(AgentServiceTest, AnRsaCsrIsRefusedAndTheTokenStillWorks) {
   EXPECT_THAT(BadRequestFields(st), ElementsAre("csr"));
   EXPECT_EQ(ConditionStatus(MustGetHost("hosts/hv1"), "Enrolled"), "False");
 
+  // A request without a token is refused before any lookup, and audited too.
+  req.set_bootstrap_token("");
+  st = testing::Enroll(*controller_, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_THAT(BadRequestFields(st), ElementsAre("bootstrap_token"));
+
   EXPECT_OK(testing::EnrollNewKey(*controller_, "hosts/hv1", token));
   EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE method = 'Enroll' "
                   "AND code = 'INVALID_ARGUMENT' AND object = 'hosts/hv1'"),
-            2);
+            3);
 }
 
 TEST_F(AgentServiceTest, ConcurrentEnrollmentsWithOneTokenIssueOneCertificate) {
