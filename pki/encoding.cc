@@ -1,6 +1,7 @@
 #include "pki/encoding.h"
 
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
@@ -230,6 +231,16 @@ absl::StatusOr<std::string> Sha256Hex(absl::string_view data) {
 }
 
 }  // namespace
+
+std::string Sha256(absl::string_view data) {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  unsigned int len = 0;
+  if (md == nullptr || EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr) != 1) {
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  }
+  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
+}
 
 absl::StatusOr<std::string> PublicKeySha256Hex(const EVP_PKEY* key) {
   absl::StatusOr<std::string> der = PublicKeyToDer(key);

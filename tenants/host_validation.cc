@@ -1,13 +1,16 @@
 #include "tenants/host_validation.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "tenants/network_names.h"
 #include "tenants/tenant_validation.h"
 
 namespace mandant::tenants {
@@ -61,37 +64,29 @@ absl::Duration BootstrapTokenTtl(const google::protobuf::Duration* ttl, absl::st
 
 std::string CanonicalUnderlayAddress(absl::string_view address, absl::string_view field,
                                      FieldViolations* out) {
-  const std::string text(address);
-  unsigned char bytes[16];
-  char canonical[INET6_ADDRSTRLEN];
   if (address.empty()) {
     out->Add(std::string(field), "is required: the IPv4 or IPv6 address of the host's underlay");
     return "";
   }
-  if (text.find('\0') == std::string::npos && inet_pton(AF_INET, text.c_str(), bytes) == 1) {
-    const bool unusable = (bytes[0] == 0) || (bytes[0] >= 224) ||
-                          (bytes[0] == 255 && bytes[1] == 255 && bytes[2] == 255 && bytes[3] == 255);
-    if (unusable) {
-      out->Add(std::string(field),
-               absl::StrCat("must be a unicast address, got ", QuoteForMessage(address)));
-      return "";
-    }
-    inet_ntop(AF_INET, bytes, canonical, sizeof(canonical));
-    return canonical;
+  std::optional<IpAddress> ip = CanonicalIpAddress(address);
+  if (!ip) {
+    out->Add(std::string(field), absl::StrCat("must be an IPv4 or IPv6 address without prefix, got ",
+                                              QuoteForMessage(address)));
+    return "";
   }
-  if (text.find('\0') == std::string::npos && inet_pton(AF_INET6, text.c_str(), bytes) == 1) {
-    static const unsigned char kZero[16] = {};
-    if (std::memcmp(bytes, kZero, 16) == 0 || bytes[0] == 0xff) {
-      out->Add(std::string(field),
-               absl::StrCat("must be a unicast address, got ", QuoteForMessage(address)));
-      return "";
-    }
-    inet_ntop(AF_INET6, bytes, canonical, sizeof(canonical));
-    return canonical;
+  unsigned char bytes[sizeof(in6_addr)] = {};
+  inet_pton(ip->family, ip->text.c_str(), bytes);  // canonical, so it parses
+  static const unsigned char kZero[sizeof(in6_addr)] = {};
+  const bool unusable =
+      ip->family == AF_INET
+          ? bytes[0] == 0 || bytes[0] >= 224  // unspecified, multicast, broadcast
+          : std::memcmp(bytes, kZero, sizeof(kZero)) == 0 || bytes[0] == 0xff;
+  if (unusable) {
+    out->Add(std::string(field),
+             absl::StrCat("must be a unicast address, got ", QuoteForMessage(address)));
+    return "";
   }
-  out->Add(std::string(field), absl::StrCat("must be an IPv4 or IPv6 address without prefix, got ",
-                                            QuoteForMessage(address)));
-  return "";
+  return ip->text;
 }
 
 FieldViolations ValidateCreateHostRequest(const v1::CreateHostRequest& req) {

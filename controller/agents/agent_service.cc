@@ -1,7 +1,5 @@
 #include "controller/agents/agent_service.h"
 
-#include <openssl/sha.h>
-
 #include <deque>
 #include <optional>
 
@@ -28,12 +26,6 @@ using google::protobuf::util::TimeUtil;
 
 constexpr size_t kMaxCsrBytes = 64 * 1024;
 constexpr size_t kMaxTokenBytes = 200;
-
-std::string Sha256(absl::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
-}
 
 google::protobuf::Duration ToProto(absl::Duration d) {
   return TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(d));
@@ -627,9 +619,9 @@ absl::Status AgentServiceImpl::DoEnroll(api::RpcCall& call, const v1::EnrollRequ
       auth::Principal{host.empty() ? std::string("(no valid host)") : host, auth::Role::kAgent, ""});
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, AgentCsr(request.csr()));
-  const std::string csr_digest = Sha256(request.csr());
+  const std::string csr_digest = pki::Sha256(request.csr());
   return deps_.db->Transact("enroll agent", [&](store::Connection& conn) -> absl::Status {
-    auto token = store_.FindBootstrapToken(conn, Sha256(request.bootstrap_token()));
+    auto token = store_.FindBootstrapToken(conn, pki::Sha256(request.bootstrap_token()));
     if (absl::IsNotFound(token.status()) || (token.ok() && token->host != host)) {
       return BadToken();
     }

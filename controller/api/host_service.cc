@@ -1,7 +1,6 @@
 #include "controller/api/host_service.h"
 
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -11,6 +10,7 @@
 #include "controller/auth/principal.h"
 #include "google/protobuf/util/time_util.h"
 #include "pki/crl.h"
+#include "pki/encoding.h"
 #include "pki/sealing.h"
 #include "tenants/field_violations.h"
 #include "tenants/host_validation.h"
@@ -24,12 +24,6 @@ using google::protobuf::util::TimeUtil;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr absl::string_view kTokenPrefix = "mandant-bootstrap-";
-
-std::string Sha256(absl::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
-}
 
 std::string TokenAssociatedData(int64_t host_id) {
   return absl::StrCat("host_bootstrap_tokens/", host_id);
@@ -122,7 +116,7 @@ absl::StatusOr<std::string> HostServiceImpl::NewToken(store::Connection& conn, i
   MANDANT_ASSIGN_OR_RETURN(std::string sealed,
                            pki::Seal(kek, token, TokenAssociatedData(host_id)));
   MANDANT_RETURN_IF_ERROR(
-      store_.PutBootstrapToken(conn, host_id, Sha256(token), sealed, kek.id(), expire_time));
+      store_.PutBootstrapToken(conn, host_id, pki::Sha256(token), sealed, kek.id(), expire_time));
   return token;
 }
 
@@ -247,11 +241,7 @@ absl::Status HostServiceImpl::IssueToken(RpcCall& call,
       [&](store::Connection& conn) -> absl::Status {
         token.clear();
         MANDANT_ASSIGN_OR_RETURN(v1::Host current, store_.Get(conn, host, /*for_update=*/true));
-        if (!request.etag().empty() && request.etag() != current.etag()) {
-          return absl::AbortedError(absl::StrCat("host \"", host, "\" was changed concurrently (etag ",
-                                                 current.etag(), ", request had ", request.etag(),
-                                                 "); read it again and retry"));
-        }
+        MANDANT_RETURN_IF_ERROR(store::CheckHostEtag(host, current, request.etag()));
         MANDANT_ASSIGN_OR_RETURN(int64_t id, store_.InternalId(conn, host));
         const absl::Time expire = absl::Now() + ttl;
         MANDANT_ASSIGN_OR_RETURN(token, NewToken(conn, id, expire));

@@ -1,8 +1,6 @@
 #include "controller/auth/tokens.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -10,23 +8,12 @@
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "controller/store/uuid.h"
+#include "pki/encoding.h"
 
 namespace mandant::controller::auth {
 namespace {
 
 constexpr absl::string_view kTokenPrefix = "mdt_";
-
-// OpenSSL 3's one-shot SHA256() looks the algorithm up on every call; this
-// runs on every RPC (the token cache is keyed by the token's digest).
-std::string Sha256(absl::string_view data) {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  unsigned int len = 0;
-  if (md == nullptr || EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr) != 1) {
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  }
-  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
-}
 
 absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat(
@@ -73,7 +60,7 @@ absl::StatusOr<NewToken> CreateToken(store::Database& db, absl::string_view subj
         .Query("INSERT INTO api_tokens (id, subject, role, tenant_id, token_sha256, expire_time) "
                "VALUES ($1, $2, $3, $4, $5, to_timestamp($6))",
                {out.id, std::string(subject), std::string(RoleName(role)), tenant_id,
-                store::ByteaParam(Sha256(out.token)),
+                store::ByteaParam(pki::Sha256(out.token)),
                 std::to_string(absl::ToUnixSeconds(out.expire_time))})
         .status();
   }));
@@ -93,7 +80,7 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view aut
   if (!absl::StartsWith(token, kTokenPrefix) || token.size() > 200) {
     return Unauthenticated("the bearer token is malformed");
   }
-  const std::string digest = Sha256(token);
+  const std::string digest = pki::Sha256(token);
   const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);

@@ -1,7 +1,5 @@
 #include "controller/store/host_store.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +12,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "nlohmann/json.hpp"
+#include "pki/encoding.h"
 #include "pki/sealing.h"
 #include "tenants/network_names.h"
 
@@ -25,10 +24,6 @@ using nlohmann::json;
 
 constexpr int kDefaultUnderlayMtu = 1500;
 
-std::string Micros(absl::string_view column) {
-  return absl::StrCat("(extract(epoch FROM ", column, ") * 1000000)::bigint");
-}
-
 std::string DurationParam(absl::Duration d) {
   return absl::StrCat(absl::ToInt64Microseconds(d), " microseconds");
 }
@@ -39,17 +34,17 @@ const std::string& HostColumns() {
       "h.name, h.uid, host(h.underlay_address), h.cordoned, h.cordon_reason, h.capacity_vcpus, "
       "h.capacity_memory_mib, h.capacity_disk_gib, h.base_images::text, h.agent_version, "
       "h.libvirt_version, h.qemu_version, h.certificate_serial IS NOT NULL, ",
-      Micros("h.last_seen_time"), ", h.spec_version, h.applied_spec_version, h.host_errors::text, ",
-      Micros("h.create_time"), ", ", Micros("h.update_time"), ", h.generation, h.id, ",
+      MicrosSql("h.last_seen_time"), ", h.spec_version, h.applied_spec_version, h.host_errors::text, ",
+      MicrosSql("h.create_time"), ", ", MicrosSql("h.update_time"), ", h.generation, h.id, ",
       "(SELECT coalesce(json_agg(json_build_object('tenant', t.name, 'cluster', c.name, "
       "'machine', m.name, 'machine_id', m.machine_id, 'vcpus', m.vcpus, "
       "'memory_mib', m.memory_mib, 'disk_gib', m.disk_gib) ORDER BY t.name, c.name, m.name), "
       "'[]')::text FROM machines m JOIN tenants t ON t.id = m.tenant_id "
       "JOIN clusters c ON c.id = m.cluster_id WHERE m.host_id = h.id), ",
-      Micros("h.connect_time"), ", ", Micros("h.disconnect_time"), ", ",
-      Micros("h.lease_expire_time"), ", ", Micros("now()"), ", h.session_id IS NOT NULL, ",
-      Micros("h.enroll_time"), ", h.refusal_reason, h.refusal_message, ",
-      Micros("h.refusal_time")));
+      MicrosSql("h.connect_time"), ", ", MicrosSql("h.disconnect_time"), ", ",
+      MicrosSql("h.lease_expire_time"), ", ", MicrosSql("now()"), ", h.session_id IS NOT NULL, ",
+      MicrosSql("h.enroll_time"), ", h.refusal_reason, h.refusal_message, ",
+      MicrosSql("h.refusal_time")));
   return *columns;
 }
 
@@ -167,18 +162,6 @@ v1::Host HostFromRow(const Rows& r, int i) {
   return h;
 }
 
-absl::Status Changed(absl::string_view id, const v1::Host& current, absl::string_view etag) {
-  return absl::AbortedError(absl::StrCat("host \"", id, "\" was changed concurrently (etag ",
-                                         current.etag(), ", request had ", etag,
-                                         "); read it again and retry"));
-}
-
-std::string Sha256(absl::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
-}
-
 std::string VmStateText(v1::VmState s) {
   std::string name = v1::VmState_Name(s);
   return name.empty() ? "UNSPECIFIED" : name.substr(sizeof("VM_STATE_") - 1);
@@ -205,14 +188,22 @@ BootstrapTokenRow TokenFromRow(const Rows& r) {
 
 const std::string& TokenColumns() {
   static const std::string* columns = new std::string(absl::StrCat(
-      "b.host_id, h.name, b.sealed_token, ", Micros("b.expire_time"), ", ",
-      Micros("b.used_time"), ", coalesce(b.enroll_request_id::text, ''), b.enroll_csr_sha256, "
+      "b.host_id, h.name, b.sealed_token, ", MicrosSql("b.expire_time"), ", ",
+      MicrosSql("b.used_time"), ", coalesce(b.enroll_request_id::text, ''), b.enroll_csr_sha256, "
       "coalesce(b.certificate_pem, ''), coalesce(b.chain_pem, '') "
       "FROM host_bootstrap_tokens b JOIN hosts h ON h.id = b.host_id"));
   return *columns;
 }
 
 }  // namespace
+
+absl::Status CheckHostEtag(absl::string_view id, const v1::Host& current,
+                           absl::string_view etag) {
+  if (etag.empty() || etag == current.etag()) return absl::OkStatus();
+  return absl::AbortedError(absl::StrCat("host \"", id, "\" was changed concurrently (etag ",
+                                         current.etag(), ", request had ", etag,
+                                         "); read it again and retry"));
+}
 
 std::string HostEtag(absl::string_view uid, int64_t generation) {
   return absl::StrCat(uid.substr(0, 8), "-", generation);
@@ -283,7 +274,7 @@ absl::StatusOr<v1::Host> HostStore::SetCordon(Connection& conn, absl::string_vie
                                               absl::string_view etag, bool cordoned,
                                               absl::string_view reason) {
   MANDANT_ASSIGN_OR_RETURN(v1::Host current, Get(conn, id, /*for_update=*/true));
-  if (!etag.empty() && etag != current.etag()) return Changed(id, current, etag);
+  MANDANT_RETURN_IF_ERROR(CheckHostEtag(id, current, etag));
   if (current.cordoned() == cordoned && current.cordon_reason() == reason) return current;
   MANDANT_RETURN_IF_ERROR(
       conn.Query("UPDATE hosts SET cordoned = $2, cordon_reason = $3, "
@@ -295,7 +286,7 @@ absl::StatusOr<v1::Host> HostStore::SetCordon(Connection& conn, absl::string_vie
 
 absl::Status HostStore::Delete(Connection& conn, absl::string_view id, absl::string_view etag) {
   MANDANT_ASSIGN_OR_RETURN(v1::Host current, Get(conn, id, /*for_update=*/true));
-  if (!etag.empty() && etag != current.etag()) return Changed(id, current, etag);
+  MANDANT_RETURN_IF_ERROR(CheckHostEtag(id, current, etag));
   if (current.allocations_size() > 0) {
     google::rpc::PreconditionFailure failure;
     for (const v1::HostAllocation& a : current.allocations()) {
@@ -400,13 +391,14 @@ absl::StatusOr<AgentSession> HostStore::Connect(Connection& conn, absl::string_v
   }
   MANDANT_ASSIGN_OR_RETURN(
       Rows rows,
-      conn.Query("UPDATE hosts SET session_id = $2::uuid, connect_time = now(), "
+      conn.Query("UPDATE hosts h SET session_id = $2::uuid, connect_time = now(), "
                  "last_seen_time = now(), lease_expire_time = now() + $3::interval, "
                  "refusal_reason = '', refusal_message = '', refusal_time = NULL, "
                  "capacity_vcpus = $4, capacity_memory_mib = $5, capacity_disk_gib = $6, "
                  "underlay_mtu = $7, agent_version = $8, libvirt_version = $9, "
                  "qemu_version = $10, base_images = $11::jsonb "
-                 "WHERE name = $1 RETURNING id, (underlay_mtu IS DISTINCT FROM $7)",
+                 "FROM (SELECT underlay_mtu AS old_mtu FROM hosts WHERE name = $1 FOR UPDATE) o "
+                 "WHERE name = $1 RETURNING id, o.old_mtu <> $7",
                  {std::string(host), std::string(session_id), DurationParam(lease_.lease_duration),
                   std::to_string(hello.capacity().vcpus()),
                   std::to_string(hello.capacity().memory_mib()),
@@ -415,8 +407,9 @@ absl::StatusOr<AgentSession> HostStore::Connect(Connection& conn, absl::string_v
                   hello.libvirt_version(), hello.qemu_version(), images.dump()}));
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("host \"", host, "\" not found"));
   AgentSession session{rows.Int64(0, 0), std::string(host), std::string(session_id)};
+  if (!rows.Bool(0, 1)) return session;
   // The MTU of tenant networks is the smallest over the hosts they span, so
-  // peers' specs may change with this host's.
+  // peers' specs change with this host's.
   MANDANT_RETURN_IF_ERROR(
       conn.Query("SELECT pg_notify('mandant_host_spec', m2.host_id::text) FROM "
                  "(SELECT DISTINCT m2.host_id FROM machines m1 JOIN machines m2 "
@@ -604,7 +597,7 @@ absl::StatusOr<v1::HostSpec> HostStore::DesiredSpec(Connection& conn, int64_t ho
     coded.SetSerializationDeterministic(true);
     spec.SerializeToCodedStream(&coded);
   }
-  const std::string digest = Sha256(content);
+  const std::string digest = pki::Sha256(content);
   int64_t version = host.Int64(0, 0);
   if (host.IsNull(0, 1) || host.Bytes(0, 1) != digest) {
     ++version;

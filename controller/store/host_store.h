@@ -128,6 +128,10 @@ class HostStore {
 
 std::string HostEtag(absl::string_view uid, int64_t generation);
 
+// OK when `etag` is empty or `current`'s; ABORTED naming host `id` otherwise.
+absl::Status CheckHostEtag(absl::string_view id, const v1::Host& current,
+                           absl::string_view etag);
+
 // What a machine's sealed seed is bound to, so that a seed copied into
 // another machine's row does not open.
 std::string SeedAssociatedData(absl::string_view machine_id);

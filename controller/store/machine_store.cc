@@ -9,10 +9,6 @@
 namespace mandant::controller::store {
 namespace {
 
-std::string Micros(absl::string_view column) {
-  return absl::StrCat("(extract(epoch FROM ", column, ") * 1000000)::bigint");
-}
-
 absl::Status NotFound(absl::string_view machine_id) {
   return absl::NotFoundError(absl::StrCat("machine ", machine_id, " not found"));
 }
@@ -115,7 +111,7 @@ absl::StatusOr<MachineObservation> MachineStore::Observation(Connection& conn,
       Rows rows,
       conn.Query(absl::StrCat("SELECT coalesce(h.name, ''), m.vm_state, m.vm_error, "
                               "m.guest_phase, m.guest_message, ",
-                              Micros("m.guest_time"), ", ", Micros("m.status_time"),
+                              MicrosSql("m.guest_time"), ", ", MicrosSql("m.status_time"),
                               " FROM machines m LEFT JOIN hosts h ON h.id = m.host_id "
                               "WHERE m.machine_id::text = $1"),
                  {std::string(machine_id)}));

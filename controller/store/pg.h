@@ -93,6 +93,10 @@ class Connection {
   absl::flat_hash_map<std::string, std::string> prepared_;  // sql -> statement name
 };
 
+// SQL reading timestamptz `column` as microseconds since the epoch (bigint,
+// NULL stays NULL), for Rows::Int64 and absl::FromUnixMicros.
+std::string MicrosSql(absl::string_view column);
+
 // Hex text for a bytea parameter: "\\x..." as PostgreSQL expects in text format.
 std::string ByteaParam(absl::string_view bytes);
 

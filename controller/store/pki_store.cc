@@ -13,10 +13,6 @@ namespace mandant::controller::store {
 namespace {
 
 // Timestamps travel as microseconds since the epoch: exact both ways.
-std::string MicrosSql(absl::string_view column) {
-  return absl::StrCat("(extract(epoch FROM ", column, ") * 1000000)::bigint");
-}
-
 absl::Time TimeAt(const Rows& r, int i, int col) { return absl::FromUnixMicros(r.Int64(i, col)); }
 
 std::optional<absl::Time> OptionalTimeAt(const Rows& r, int i, int col) {
