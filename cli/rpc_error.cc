@@ -43,6 +43,20 @@ std::string Violation(absl::string_view type, absl::string_view subject,
   return absl::StrCat("  - ", head, ": ", SanitizeForTerminal(description), "\n");
 }
 
+// The call id mandantd attaches (google.rpc.RequestInfo) to an error whose
+// detail it keeps in its log; empty when there is none, which for UNAVAILABLE
+// means the answer came from gRPC on this side, not from the server.
+std::string ServerCallId(const grpc::Status& status) {
+  if (status.error_details().empty()) return "";
+  google::rpc::Status rpc_status;
+  if (!rpc_status.ParseFromString(status.error_details())) return "";
+  for (const google::protobuf::Any& any : rpc_status.details()) {
+    google::rpc::RequestInfo info;
+    if (any.UnpackTo(&info)) return info.request_id().empty() ? "-" : info.request_id();
+  }
+  return "";
+}
+
 std::string RenderDetails(const std::string& serialized) {
   google::rpc::Status rpc_status;
   if (!rpc_status.ParseFromString(serialized)) {
@@ -53,6 +67,11 @@ std::string RenderDetails(const std::string& serialized) {
     google::rpc::BadRequest bad_request;
     google::rpc::PreconditionFailure precondition;
     google::rpc::QuotaFailure quota;
+    google::rpc::RequestInfo request_info;
+    if (any.Is<google::rpc::RequestInfo>() && any.UnpackTo(&request_info)) {
+      // Named in the message and by the hint; nothing to list.
+      continue;
+    }
     if (any.UnpackTo(&bad_request)) {
       for (const auto& v : bad_request.field_violations()) {
         absl::StrAppend(&out, Violation("", v.field(), v.description()));
@@ -106,6 +125,14 @@ std::string RenderRpcError(const grpc::Status& status, const RpcErrorContext& co
       }
       break;
     case grpc::StatusCode::UNAVAILABLE:
+      if (const std::string call_id = ServerCallId(status); !call_id.empty()) {
+        absl::StrAppend(&out, "hint: the server",
+                        context.server.empty() ? "" : absl::StrCat(" at ", context.server),
+                        " answered, but cannot serve the request now (its database may be "
+                        "down); try again later, and give the operator the call id ",
+                        SanitizeForTerminal(call_id), " if it persists\n");
+        break;
+      }
       absl::StrAppend(&out, "hint: cannot reach the server",
                       context.server.empty() ? "" : absl::StrCat(" at ", context.server),
                       "; check --server, and --ca-file if the TLS handshake failed",
@@ -132,6 +159,8 @@ ExitCode ExitCodeForRpcStatus(const grpc::Status& status) {
     case grpc::StatusCode::OK:
       return kExitOk;
     case grpc::StatusCode::UNAVAILABLE:
+      // A server that answered was reached.
+      return ServerCallId(status).empty() ? kExitUnreachable : kExitServerError;
     case grpc::StatusCode::UNAUTHENTICATED:
       return kExitUnreachable;
     default:

@@ -44,13 +44,17 @@ std::string StatusCodeName(grpc::StatusCode code);
 //     - <subject>: <description>        (google.rpc.QuotaFailure)
 //   hint: ...                           (UNAUTHENTICATED, UNAVAILABLE,
 //                                        UNIMPLEMENTED)
+// An UNAVAILABLE from the server (its database is down) and one from gRPC on
+// this side (no connection) get different hints.
 // The details come from status.error_details(), a serialized google.rpc.Status;
 // undecodable details are mentioned, not hidden. Server text is sanitized for
 // the terminal. Ends with a newline.
 std::string RenderRpcError(const grpc::Status& status, const RpcErrorContext& context);
 
-// kExitUnreachable for UNAVAILABLE and UNAUTHENTICATED, kExitServerError for
-// any other failure, kExitOk for OK.
+// kExitUnreachable for UNAUTHENTICATED and for an UNAVAILABLE that did not
+// come from the server (no connection), kExitServerError for any other
+// failure, including an UNAVAILABLE the server answered with (it names a
+// call id in a google.rpc.RequestInfo detail), kExitOk for OK.
 ExitCode ExitCodeForRpcStatus(const grpc::Status& status);
 
 // Whether a call that failed with `status` may still have done its work on

@@ -33,6 +33,7 @@
 #include "controller/config.h"
 #include "controller/pki/issuers.h"
 #include "controller/server.h"
+#include "controller/store/audit_store.h"
 #include "controller/store/migrator.h"
 #include "controller/store/pki_store.h"
 #include "pki/certificate_authority.h"
@@ -73,6 +74,19 @@ constexpr char kVersion[] = "0.1.0";
 int Fail(const absl::Status& status) {
   std::cerr << "mandantd: " << status.message() << "\n";
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+// The audit row of an administrative mandantd command, run by whoever has the
+// configuration (and so the database) at hand: recorded as mandantd itself.
+absl::Status AuditCommand(store::Connection& conn, absl::string_view command, std::string object,
+                          std::string message) {
+  store::AuditRecord record;
+  record.principal = "mandantd";
+  record.role = std::string(auth::RoleName(auth::Role::kProviderAdmin));
+  record.method = std::string(command);
+  record.object = std::move(object);
+  record.message = std::move(message);
+  return store::AppendAudit(conn, record);
 }
 
 absl::StatusOr<ControllerConfig> LoadAndInit() {
@@ -163,13 +177,8 @@ int PkiInit() {
       return absl::OkStatus();
     }
     MANDANT_ASSIGN_OR_RETURN(rows, issuers.Init(conn, absl::Now()));
-    return conn
-        .Query(
-            "INSERT INTO audit_log (principal, role, method, object, code, message) "
-            "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki init', 'infrastructure', "
-            "'OK', $1)",
-            {absl::StrCat("root ", rows[0].id, ", infrastructure ", rows[1].id)})
-        .status();
+    return AuditCommand(conn, "mandantd pki init", "infrastructure",
+                        absl::StrCat("root ", rows[0].id, ", infrastructure ", rows[1].id));
   });
   if (!st.ok()) return Fail(st);
   if (existed) {
@@ -240,12 +249,8 @@ int PkiIssue() {
     const absl::Time now = absl::Now();
     spec.not_after = now + absl::GetFlag(FLAGS_ttl);
     MANDANT_ASSIGN_OR_RETURN(issued, issuers.IssueLeaf(conn, *issuer, spec, now));
-    return conn
-        .Query(
-            "INSERT INTO audit_log (principal, role, method, object, code) "
-            "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki issue', $1, 'OK')",
-            {absl::StrCat("infrastructure/certificates/", issued.row.serial)})
-        .status();
+    return AuditCommand(conn, "mandantd pki issue",
+                        absl::StrCat("infrastructure/certificates/", issued.row.serial), "");
   });
   if (!st.ok()) return Fail(st);
   auto key_pem = pki::PrivateKeyToPem(key->get());
@@ -306,13 +311,9 @@ int PkiExportRoot() {
             fsync(fd) != 0) {
           return absl::InternalError(absl::StrCat("cannot write \"", output, "\""));
         }
-        return conn
-            .Query(
-                "INSERT INTO audit_log (principal, role, method, object, code, message) "
-                "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki export-root', $1, 'OK', $2)",
-                {absl::StrCat("infrastructure/issuers/", root.id),
-                 remove ? "exported and removed from the database" : "exported"})
-            .status();
+        return AuditCommand(conn, "mandantd pki export-root",
+                            absl::StrCat("infrastructure/issuers/", root.id),
+                            remove ? "exported and removed from the database" : "exported");
       });
   close(fd);
   if (!st.ok()) {
@@ -349,13 +350,8 @@ int PkiSignPending() {
       (*db)->Transact("pki sign-pending", [&](store::Connection& conn) -> absl::Status {
         MANDANT_RETURN_IF_ERROR(issuers.AttachOfflineRoot(conn, shared));
         MANDANT_ASSIGN_OR_RETURN(count, issuers.SignPending(conn, absl::Now()));
-        return conn
-            .Query(
-                "INSERT INTO audit_log (principal, role, method, object, code, message) "
-                "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki sign-pending', "
-                "'infrastructure', 'OK', $1)",
-                {absl::StrCat("signed ", count, " tenant CA(s) and the root CRL")})
-            .status();
+        return AuditCommand(conn, "mandantd pki sign-pending", "infrastructure",
+                            absl::StrCat("signed ", count, " tenant CA(s) and the root CRL"));
       });
   if (!st.ok()) return Fail(st);
   std::cout << "signed " << count << " pending tenant CA(s) and the root's CRL\n";
@@ -376,13 +372,8 @@ int PkiRotateKek() {
   int total = 0;
   absl::Status st = (*db)->Transact("rotate kek", [&](store::Connection& conn) -> absl::Status {
     MANDANT_ASSIGN_OR_RETURN(total, issuers.RewrapKeys(conn));
-    return conn
-        .Query(
-            "INSERT INTO audit_log (principal, role, method, object, code, message) "
-            "VALUES ('mandantd', 'PROVIDER_ADMIN', 'mandantd pki rotate-kek', "
-            "'infrastructure', 'OK', $1)",
-            {absl::StrCat("re-wrapped ", total, " CA key(s) under KEK ", current)})
-        .status();
+    return AuditCommand(conn, "mandantd pki rotate-kek", "infrastructure",
+                        absl::StrCat("re-wrapped ", total, " CA key(s) under KEK ", current));
   });
   if (!st.ok()) return Fail(st);
   std::cout << "re-wrapped " << total << " CA key(s) under KEK \"" << current

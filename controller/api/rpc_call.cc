@@ -1,35 +1,90 @@
 #include "controller/api/rpc_call.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "controller/store/audit_store.h"
+#include "controller/store/database.h"
 #include "controller/store/idempotency.h"
+#include "controller/store/pg.h"
 #include "controller/store/uuid.h"
 #include "google/protobuf/any.pb.h"
+#include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
 namespace mandant::controller::api {
 namespace {
 
 constexpr absl::string_view kGoogleRpcTypePrefix = "type.googleapis.com/google.rpc.";
+constexpr absl::string_view kRequestInfoUrl = "type.googleapis.com/google.rpc.RequestInfo";
 
 std::string CodeName(absl::StatusCode code) { return absl::StatusCodeToString(code); }
 
+// Whether the handler wrote the message for the caller (see ForCaller).
+bool WrittenForCaller(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kUnavailable:
+      return false;
+    default:
+      return !store::PgErrorOf(status).has_value();
+  }
+}
+
+std::string GenericMessage(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+      if (store::IsOutcomeUnknown(status)) {
+        return "the server lost its database connection while committing this request, so its "
+               "outcome is unknown; retry with the same request_id for a definite answer";
+      }
+      return "the service is temporarily unavailable (its database cannot be reached); "
+             "retry later";
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+      return "internal error";
+    default:
+      return absl::StrCat("the request could not be completed (",
+                          absl::AsciiStrToLower(CodeName(status.code())), ")");
+  }
+}
+
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
+absl::Status ForCaller(const absl::Status& status, absl::string_view call_id) {
+  if (status.ok() || WrittenForCaller(status)) return status;
+  absl::Status out(status.code(), call_id.empty()
+                                      ? GenericMessage(status)
+                                      : absl::StrCat(GenericMessage(status),
+                                                     "; the server's log has the details "
+                                                     "under call id ",
+                                                     call_id));
+  google::rpc::RequestInfo info;
+  info.set_request_id(std::string(call_id));
+  google::protobuf::Any any;
+  any.PackFrom(info);
+  out.SetPayload(kRequestInfoUrl, absl::Cord(any.value()));
+  return out;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view call_id) {
   if (status.ok()) return grpc::Status::OK;
+  const absl::Status visible = ForCaller(status, call_id);
   google::rpc::Status details;
-  details.set_code(static_cast<int>(status.code()));
-  details.set_message(std::string(status.message()));
-  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+  details.set_code(static_cast<int>(visible.code()));
+  details.set_message(std::string(visible.message()));
+  visible.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
     if (!absl::StartsWith(url, kGoogleRpcTypePrefix)) return;
     google::protobuf::Any* any = details.add_details();
     any->set_type_url(std::string(url));
     any->set_value(std::string(payload));
   });
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
+  return grpc::Status(static_cast<grpc::StatusCode>(visible.code()), std::string(visible.message()),
                       details.details_size() > 0 ? details.SerializeAsString() : "");
 }
 
@@ -72,14 +127,15 @@ absl::Status RpcCall::Authenticate(const Credentials& credentials) {
 
 absl::Status RpcCall::Audit(store::Connection& conn, const absl::Status& result,
                             absl::string_view message) const {
-  return conn
-      .Query(
-          "INSERT INTO audit_log (principal, role, method, object, request_id, code, message) "
-          "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-          {principal_.ToString(), std::string(auth::RoleName(principal_.role)), method_, object_,
-           request_id_, CodeName(result.code()),
-           std::string(message.empty() ? result.message() : message)})
-      .status();
+  store::AuditRecord record;
+  record.principal = principal_.ToString();
+  record.role = std::string(auth::RoleName(principal_.role));
+  record.method = method_;
+  record.object = object_;
+  record.request_id = request_id_;
+  record.code = result.code();
+  record.message = std::string(message.empty() ? result.message() : message);
+  return store::AppendAudit(conn, record);
 }
 
 absl::Status RpcCall::TransactIdempotent(absl::string_view what, absl::string_view request_id,
@@ -138,6 +194,18 @@ grpc::Status RpcCall::Finish(const absl::Status& status) {
                  {"request_id", request_id_},
                  {"code", code},
                  {"duration_us", micros}});
+  } else if (!WrittenForCaller(status)) {
+    // The caller got a generic message naming the call id; this line is
+    // where the detail is.
+    MANDANT_LOG(err, "rpc",
+                {{"call_id", call_id_},
+                 {"method", method_},
+                 {"principal", who},
+                 {"object", object_},
+                 {"request_id", request_id_},
+                 {"code", code},
+                 {"duration_us", micros},
+                 {"error", std::string(status.message())}});
   } else {
     MANDANT_LOG(warn, "rpc",
                 {{"call_id", call_id_},
@@ -149,7 +217,7 @@ grpc::Status RpcCall::Finish(const absl::Status& status) {
                  {"duration_us", micros},
                  {"error", std::string(status.message())}});
   }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(status, call_id_);
 }
 
 }  // namespace mandant::controller::api

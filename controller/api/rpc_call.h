@@ -29,10 +29,24 @@ struct ServiceDeps {
   auth::CertificateAuthenticator* certificates = nullptr;
 };
 
-// Converts to grpc::Status. Payloads under type.googleapis.com/google.rpc.*
-// (BadRequest, PreconditionFailure, QuotaFailure) become the google.rpc.Status
-// details a gRPC client reads from the grpc-status-details-bin trailer.
-grpc::Status ToGrpcStatus(const absl::Status& status);
+// What a caller may read of `status`. Handlers write the messages of
+// INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION and the other refusals for
+// the caller; those pass unchanged. Everything else may carry internal text
+// (PostgreSQL's messages, connection strings, file paths) and is replaced
+// with a generic message that names `call_id`, under which the server logs
+// the detail: INTERNAL, UNKNOWN, DATA_LOSS and UNAVAILABLE, and any status
+// that still carries a PostgreSQL error (an SQLSTATE no handler mapped
+// deliberately). The code is kept, so clients still know whether to retry. A
+// replaced status carries a google.rpc.RequestInfo detail with the call id,
+// which also tells a client that the server answered (gRPC's own
+// UNAVAILABLE for a connection that failed has none).
+absl::Status ForCaller(const absl::Status& status, absl::string_view call_id);
+
+// Converts ForCaller(status, call_id) to grpc::Status. Payloads under
+// type.googleapis.com/google.rpc.* (BadRequest, PreconditionFailure,
+// QuotaFailure, RequestInfo) become the google.rpc.Status details a gRPC
+// client reads from the grpc-status-details-bin trailer; others stay inside.
+grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view call_id = "");
 
 // The life of one RPC: authentication, a call id in every log line, metrics
 // by method and code, and an audit row for refused mutations (successful ones
@@ -89,7 +103,8 @@ class RpcCall {
   absl::Status Audit(store::Connection& conn, const absl::Status& result,
                      absl::string_view message = "") const;
 
-  // Ends the call: metrics, one log line, audit of refused mutations.
+  // Ends the call: metrics, one log line (with the full error), audit of
+  // refused mutations; returns what the caller may see (ForCaller).
   grpc::Status Finish(const absl::Status& status);
 
  private:

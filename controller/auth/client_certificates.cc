@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
-#include "controller/store/pki_store.h"
+#include "controller/store/credential_store.h"
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"
 #include "tenants/field_violations.h"
@@ -92,21 +92,16 @@ absl::StatusOr<Principal> CertificateAuthenticator::Authenticate(absl::string_vi
 
   absl::Status checked =
       db_->Run("authenticate certificate", [&](store::Connection& conn) -> absl::Status {
-        MANDANT_ASSIGN_OR_RETURN(
-            store::Rows rows,
-            conn.Query("SELECT c.revoke_time IS NOT NULL, i.kind FROM pki_certificates c "
-                       "JOIN pki_issuers i ON i.id = c.issuer_id "
-                       "WHERE c.serial = $1 AND c.scope = 'infrastructure'",
-                       {info->serial_hex}));
-        if (rows.empty() || rows.Text(0, 1) != "INFRASTRUCTURE") {
+        const store::CredentialStore credentials;
+        MANDANT_ASSIGN_OR_RETURN(std::optional<store::ClientCertificateState> state,
+                                 credentials.FindClientCertificate(conn, info->serial_hex));
+        if (!state || !state->issued_by_infrastructure_ca) {
           return Refused("it was not issued by Mandant's infrastructure CA");
         }
-        if (rows.Bool(0, 0)) return Refused("it is revoked");
+        if (state->revoked) return Refused("it is revoked");
         if (!principal.tenant.empty()) {
-          MANDANT_ASSIGN_OR_RETURN(
-              store::Rows t,
-              conn.Query("SELECT 1 FROM tenants WHERE name = $1", {principal.tenant}));
-          if (t.empty()) return Refused("its tenant no longer exists");
+          MANDANT_ASSIGN_OR_RETURN(bool exists, credentials.TenantExists(conn, principal.tenant));
+          if (!exists) return Refused("its tenant no longer exists");
         }
         return absl::OkStatus();
       });

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "controller/store/credential_store.h"
 #include "controller/store/uuid.h"
 #include "pki/encoding.h"
 
@@ -36,9 +37,8 @@ absl::StatusOr<NewToken> CreateToken(store::Database& db, absl::string_view subj
   }
   const bool tenant_role = role != Role::kProviderAdmin;
   if (tenant_role == tenant.empty()) {
-    return absl::InvalidArgumentError(tenant_role
-                                          ? "tenant: required for tenant roles"
-                                          : "tenant: must be empty for provider admins");
+    return absl::InvalidArgumentError(tenant_role ? "tenant: required for tenant roles"
+                                                  : "tenant: must be empty for provider admins");
   }
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof(raw)) != 1) return absl::InternalError("RAND_bytes failed");
@@ -47,22 +47,15 @@ absl::StatusOr<NewToken> CreateToken(store::Database& db, absl::string_view subj
                                              reinterpret_cast<const char*>(raw), sizeof(raw))));
   out.id = store::NewUuid();
   out.expire_time = absl::Now() + ttl;
-  MANDANT_RETURN_IF_ERROR(db.Transact("create token", [&](store::Connection& conn) -> absl::Status {
-    store::Param tenant_id;
-    if (tenant_role) {
-      MANDANT_ASSIGN_OR_RETURN(store::Rows t,
-                               conn.Query("SELECT id FROM tenants WHERE name = $1",
-                                          {std::string(tenant)}));
-      if (t.empty()) return TenantNotFound(tenant);
-      tenant_id = std::string(t.Text(0, 0));
-    }
-    return conn
-        .Query("INSERT INTO api_tokens (id, subject, role, tenant_id, token_sha256, expire_time) "
-               "VALUES ($1, $2, $3, $4, $5, to_timestamp($6))",
-               {out.id, std::string(subject), std::string(RoleName(role)), tenant_id,
-                store::ByteaParam(pki::Sha256(out.token)),
-                std::to_string(absl::ToUnixSeconds(out.expire_time))})
-        .status();
+  store::NewTokenRow row;
+  row.id = out.id;
+  row.subject = std::string(subject);
+  row.role = std::string(RoleName(role));
+  row.tenant = std::string(tenant);
+  row.token_sha256 = pki::Sha256(out.token);
+  row.expire_time = out.expire_time;
+  MANDANT_RETURN_IF_ERROR(db.Transact("create token", [&](store::Connection& conn) {
+    return store::CredentialStore().InsertToken(conn, row);
   }));
   return out;
 }
@@ -90,25 +83,17 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view aut
       return it->second.principal;
     }
   }
-  Entry entry;
-  bool found = false;
+  std::optional<store::TokenRow> row;
   MANDANT_RETURN_IF_ERROR(db_->Run("authenticate", [&](store::Connection& conn) -> absl::Status {
-    MANDANT_ASSIGN_OR_RETURN(
-        store::Rows rows,
-        conn.Query("SELECT k.subject, k.role, coalesce(t.name, ''), "
-                   "extract(epoch FROM k.expire_time)::bigint "
-                   "FROM api_tokens k LEFT JOIN tenants t ON t.id = k.tenant_id "
-                   "WHERE k.token_sha256 = $1 AND k.revoke_time IS NULL",
-                   {store::ByteaParam(digest)}));
-    if (rows.empty()) return absl::OkStatus();
-    found = true;
-    entry.principal.subject = std::string(rows.Text(0, 0));
-    MANDANT_ASSIGN_OR_RETURN(entry.principal.role, ParseRole(rows.Text(0, 1)));
-    entry.principal.tenant = std::string(rows.Text(0, 2));
-    entry.expire_time = absl::FromUnixSeconds(rows.Int64(0, 3));
+    MANDANT_ASSIGN_OR_RETURN(row, store::CredentialStore().FindToken(conn, digest));
     return absl::OkStatus();
   }));
-  if (!found) return Unauthenticated("the token is unknown or revoked");
+  if (!row) return Unauthenticated("the token is unknown or revoked");
+  Entry entry;
+  entry.principal.subject = row->subject;
+  MANDANT_ASSIGN_OR_RETURN(entry.principal.role, ParseRole(row->role));
+  entry.principal.tenant = row->tenant;
+  entry.expire_time = row->expire_time;
   entry.cached_until = now + cache_ttl_;
   {
     absl::MutexLock lock(&mu_);

@@ -10,6 +10,7 @@ namespace mandant::controller::store {
 namespace {
 
 constexpr absl::string_view kRetryPayloadUrl = "type.mandant.dev/retryable";
+constexpr absl::string_view kOutcomeUnknownPayloadUrl = "type.mandant.dev/outcome-unknown";
 
 absl::Duration Backoff(int attempt) {
   thread_local std::mt19937 rng{std::random_device{}()};
@@ -29,6 +30,16 @@ bool ConnectionLost(const absl::Status& status, const Connection& conn) {
 absl::Status MarkRetryable(absl::Status status) {
   status.SetPayload(kRetryPayloadUrl, absl::Cord("1"));
   return status;
+}
+
+absl::Status MarkOutcomeUnknown(absl::Status status) {
+  status.SetPayload(kOutcomeUnknownPayloadUrl, absl::Cord("1"));
+  return status;
+}
+
+bool IsOutcomeUnknown(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable &&
+         status.GetPayload(kOutcomeUnknownPayloadUrl).has_value();
 }
 
 bool IsRetryable(const absl::Status& status) {
@@ -71,9 +82,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Database::Acquire(absl::Time deadlin
     bool ok = mu_.AwaitWithDeadline(absl::Condition(&available), deadline);
     --waiting_;
     if (!ok) {
-      return absl::UnavailableError(absl::StrCat(
-          "no database connection free within the timeout (pool_size ", options_.pool_size,
-          ", all in use)"));
+      return absl::UnavailableError(
+          absl::StrCat("no database connection free within the timeout (pool_size ",
+                       options_.pool_size, ", all in use)"));
     }
     if (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
@@ -133,9 +144,10 @@ absl::Status Database::Transact(absl::string_view what,
         st = conn->Exec("COMMIT");
         if (!st.ok() && ConnectionLost(st, *conn)) {
           Release(std::move(conn));
-          return absl::UnavailableError(absl::StrCat(
-              what, ": the database connection was lost during COMMIT; the outcome is unknown. "
-                    "Retry with the same request_id to get a definite answer"));
+          return MarkOutcomeUnknown(absl::UnavailableError(absl::StrCat(
+              what,
+              ": the database connection was lost during COMMIT; the outcome is unknown. "
+              "Retry with the same request_id to get a definite answer")));
         }
         if (st.ok()) {
           Release(std::move(conn));
@@ -161,8 +173,13 @@ absl::Status Database::Transact(absl::string_view what,
   if (last.code() == absl::StatusCode::kUnavailable) {
     return absl::UnavailableError(absl::StrCat(what, ": database unavailable: ", last.message()));
   }
-  return absl::AbortedError(absl::StrCat(
-      what, ": gave up after ", options_.max_attempts, " conflicting attempts: ", last.message()));
+  // The last conflict's text is the database's and stays in the log; the
+  // caller learns only that concurrent changes kept winning.
+  MANDANT_LOG(warn, "transaction gave up after conflicts",
+              {{"work", what}, {"attempts", options_.max_attempts}, {"error", last}});
+  return absl::AbortedError(absl::StrCat(what, ": gave up after ", options_.max_attempts,
+                                         " attempts that conflicted with concurrent changes; "
+                                         "retry the request"));
 }
 
 absl::Status Database::Run(absl::string_view what,
@@ -179,6 +196,10 @@ absl::Status Database::Run(absl::string_view what,
     if (!lost) return st;
   }
   return absl::UnavailableError(absl::StrCat(what, ": database unavailable: ", st.message()));
+}
+
+absl::Status Database::Ping() {
+  return Run("readiness", [](Connection& conn) { return conn.Query("SELECT 1").status(); });
 }
 
 PoolStats Database::stats() const {

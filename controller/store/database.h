@@ -4,13 +4,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/store/pg.h"
@@ -45,6 +45,13 @@ absl::Status MarkRetryable(absl::Status status);
 // statuses passed through MarkRetryable.
 bool IsRetryable(const absl::Status& status);
 
+// Marks the UNAVAILABLE a transaction returns when its connection was lost
+// during COMMIT: the work may or may not have been done, and the caller must
+// retry with the same request_id to learn which. Callers are told so in
+// words of their own (api::ForCaller), never with the database's text.
+absl::Status MarkOutcomeUnknown(absl::Status status);
+bool IsOutcomeUnknown(const absl::Status& status);
+
 // A pool of PostgreSQL connections and the transaction runner on top of it.
 // Thread-safe.
 class Database {
@@ -69,6 +76,10 @@ class Database {
   // Runs `body` on a pooled connection outside a transaction (single
   // read-only statements), retrying once on a lost connection.
   absl::Status Run(absl::string_view what, absl::FunctionRef<absl::Status(Connection&)> body);
+
+  // OK when the database answers a trivial query on a pooled connection
+  // (readiness); otherwise UNAVAILABLE with libpq's text, for the log only.
+  absl::Status Ping();
 
   PoolStats stats() const;
   const DatabaseOptions& options() const { return options_; }

@@ -109,6 +109,28 @@ TEST(RenderRpcErrorTest, UnavailableNamesTheServer) {
   EXPECT_EQ(ExitCodeForRpcStatus(status), kExitUnreachable);
 }
 
+// mandantd answers UNAVAILABLE itself when its database is down, with the
+// call id in a google.rpc.RequestInfo detail: that is no connection problem.
+TEST(RenderRpcErrorTest, UnavailableFromTheServerIsNotAConnectionProblem) {
+  google::rpc::RequestInfo info;
+  info.set_request_id("c0ffee12");
+  google::rpc::Status details;
+  details.add_details()->PackFrom(info);
+  grpc::Status status = WithDetails(
+      grpc::StatusCode::UNAVAILABLE,
+      "the service is temporarily unavailable; the server's log has the details under call id "
+      "c0ffee12",
+      details);
+  std::string text = RenderRpcError(status, {"mandant:8443", "", ""});
+  EXPECT_THAT(text, HasSubstr("hint: the server at mandant:8443 answered"));
+  EXPECT_THAT(text, HasSubstr("call id c0ffee12 if it persists"));
+  EXPECT_THAT(text, Not(HasSubstr("cannot reach")));
+  EXPECT_THAT(text, Not(HasSubstr("not shown")));
+  EXPECT_EQ(ExitCodeForRpcStatus(status), kExitServerError);
+  // Whether the work was done is still unknown to the client.
+  EXPECT_TRUE(OutcomeUnknown(status));
+}
+
 TEST(RenderRpcErrorTest, ServerTextCannotControlTheTerminal) {
   google::rpc::BadRequest bad;
   auto* v = bad.add_field_violations();

@@ -1,4 +1,6 @@
 #include "controller/api/rpc_call.h"
+#include "controller/store/database.h"
+#include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
@@ -24,13 +26,63 @@ TEST(ToGrpcStatusTest, FieldViolationsBecomeBadRequestDetails) {
 }
 
 TEST(ToGrpcStatusTest, InternalPayloadsStayInside) {
-  absl::Status st = absl::InternalError("boom");
-  st.SetPayload("type.mandant.dev/pg.error", absl::Cord("23505"));
-  grpc::Status g = ToGrpcStatus(st);
-  EXPECT_EQ(g.error_code(), grpc::StatusCode::INTERNAL);
-  EXPECT_EQ(g.error_message(), "boom");
+  absl::Status st = absl::InvalidArgumentError("page_token: malformed");
+  st.SetPayload("type.mandant.dev/retryable", absl::Cord("1"));
+  grpc::Status g = ToGrpcStatus(st, "c-1");
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(g.error_message(), "page_token: malformed");
   EXPECT_TRUE(g.error_details().empty());
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+}
+
+std::string RequestIdOf(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return "";
+  for (const auto& any : details.details()) {
+    google::rpc::RequestInfo info;
+    if (any.UnpackTo(&info)) return info.request_id();
+  }
+  return "";
+}
+
+// The text of these codes may be a library's (libpq, OpenSSL, a path): the
+// caller gets a generic message with the call id, the code stays.
+TEST(ToGrpcStatusTest, InternalTextNeverReachesTheCaller) {
+  for (absl::Status st : {
+           absl::InternalError("stored response does not parse"),
+           absl::UnknownError("unexpected"),
+           absl::DataLossError("sealed key /var/lib/mandant/kek does not open"),
+           absl::UnavailableError("create tenant: database unavailable: connection to server on "
+                                  "socket \"/tmp/pg/.s.PGSQL.5432\" failed"),
+       }) {
+    grpc::Status g = ToGrpcStatus(st, "0123abcd");
+    EXPECT_EQ(static_cast<int>(g.error_code()), static_cast<int>(st.code()));
+    EXPECT_THAT(g.error_message(), ::testing::Not(::testing::HasSubstr(std::string(st.message()))));
+    EXPECT_THAT(g.error_message(), ::testing::HasSubstr("call id 0123abcd"));
+    EXPECT_EQ(RequestIdOf(g), "0123abcd");
+  }
+}
+
+TEST(ToGrpcStatusTest, UnmappedSqlStateIsHiddenWhateverItsCode) {
+  // A check constraint PostgreSQL reported and no handler mapped: the
+  // store's FAILED_PRECONDITION still carries the SQLSTATE.
+  absl::Status st = absl::FailedPreconditionError(
+      "PostgreSQL 23514: new row for relation \"tenants\" violates check constraint");
+  st.SetPayload("type.mandant.dev/pg.error", absl::Cord(std::string("23514\0tenants_check", 19)));
+  grpc::Status g = ToGrpcStatus(st, "c-2");
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(g.error_message(), ::testing::Not(::testing::HasSubstr("relation")));
+  EXPECT_THAT(g.error_message(), ::testing::HasSubstr("call id c-2"));
+}
+
+TEST(ToGrpcStatusTest, LostCommitTellsTheCallerToRetryWithTheSameRequestId) {
+  absl::Status st = store::MarkOutcomeUnknown(
+      absl::UnavailableError("create tenant: the database connection was lost during COMMIT"));
+  grpc::Status g = ToGrpcStatus(st, "c-3");
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(g.error_message(), ::testing::HasSubstr("outcome is unknown"));
+  EXPECT_THAT(g.error_message(), ::testing::HasSubstr("same request_id"));
+  EXPECT_THAT(g.error_message(), ::testing::Not(::testing::HasSubstr("COMMIT")));
 }
 
 }  // namespace
