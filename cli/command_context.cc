@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/client_certificate.h"
 #include "cli/output.h"
+#include "common/files.h"
 #include "common/secrets.h"
 
 namespace mandant::cli {

@@ -14,6 +14,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/secrets.h"
 #include "common/status_macros.h"
 #include "yaml-cpp/yaml.h"
@@ -182,38 +183,7 @@ absl::Status WriteConfigFile(const std::string& path, const ConfigFile& config) 
   out << YAML::EndMap;
   std::string text = any ? absl::StrCat(out.c_str(), "\n") : std::string("{}\n");
 
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write config file \"", tmp, "\": ", std::strerror(errno)));
-  }
-  bool renamed = false;
-  absl::Cleanup remove_tmp = [&] {
-    if (!renamed) unlink(tmp.c_str());
-  };
-  size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return absl::InternalError(
-          absl::StrCat("cannot write config file \"", tmp, "\": ", std::strerror(err)));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot write config file \"", tmp, "\": ", std::strerror(errno)));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot replace config file \"", path, "\": ", std::strerror(errno)));
-  }
-  renamed = true;
-  return absl::OkStatus();
+  return WriteFileAtomically(path, text, 0600);
 }
 
 std::string ClientSettings::TokenSource() const {

@@ -6,23 +6,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 
 namespace mandant {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read file \"", path, "\": ", std::strerror(errno)));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
   struct stat st;
@@ -33,9 +21,8 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
   // PostgreSQL's rule for its key file: a file of one's own must be 0600 or
   // less; a root-owned one may be group-readable (0640 or less), which is how
   // Kubernetes mounts Secret volumes for a non-root pod (fsGroup).
-  const mode_t forbidden = st.st_uid == 0 && geteuid() != 0
-                               ? (S_IWGRP | S_IXGRP | S_IRWXO)
-                               : (S_IRWXG | S_IRWXO);
+  const mode_t forbidden =
+      st.st_uid == 0 && geteuid() != 0 ? (S_IWGRP | S_IXGRP | S_IRWXO) : (S_IRWXG | S_IRWXO);
   if ((st.st_mode & forbidden) != 0) {
     return absl::PermissionDeniedError(absl::StrCat(
         "secret file \"", path, "\" is accessible by group or others; run chmod 600 on it"));
@@ -55,8 +42,7 @@ absl::StatusOr<std::string> ReadSecret(absl::string_view env, const std::string&
     return std::string(v);
   }
   if (!file.empty()) return ReadSecretFile(file);
-  return absl::NotFoundError(
-      absl::StrCat("no secret given: set ", env, " or name a secret file"));
+  return absl::NotFoundError(absl::StrCat("no secret given: set ", env, " or name a secret file"));
 }
 
 }  // namespace mandant

@@ -19,9 +19,6 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
 // `file` if it is not empty. NOT_FOUND when neither is given.
 absl::StatusOr<std::string> ReadSecret(absl::string_view env, const std::string& file);
 
-// Reads a whole (non-secret) file, such as a certificate.
-absl::StatusOr<std::string> ReadFile(const std::string& path);
-
 }  // namespace mandant
 
 #endif  // MANDANT_COMMON_SECRETS_H_

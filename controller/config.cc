@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/files.h"
 #include "common/secrets.h"
 #include "pki/certificate_builder.h"
 #include "pki/subject_alt_names.h"

@@ -15,8 +15,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -36,6 +34,7 @@
 #include "agents/vm/base_images.h"
 #include "agents/vm/libvirt_hypervisor.h"
 #include "agents/vm/vms.h"
+#include "common/files.h"
 #include "common/logging.h"
 
 ABSL_FLAG(std::string, controller, "", "mandantd's gRPC address, host:port (required)");
@@ -81,14 +80,6 @@ std::string Require(const absl::Flag<std::string>& flag, absl::string_view name)
   return value;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 absl::StatusOr<std::string> BootstrapToken() {
   if (std::string token = absl::GetFlag(FLAGS_token); !token.empty()) return token;
   if (std::string file = absl::GetFlag(FLAGS_token_file); !file.empty()) {
@@ -105,8 +96,7 @@ absl::StatusOr<std::string> BootstrapToken() {
 }
 
 absl::StatusOr<AgentIdentity> LoadOrEnroll(const std::string& state_dir,
-                                           const std::string& controller,
-                                           const std::string& host) {
+                                           const std::string& controller, const std::string& host) {
   auto loaded = AgentIdentity::Load(state_dir);
   if (loaded.ok() || !absl::IsNotFound(loaded.status())) return loaded;
   auto token = BootstrapToken();

@@ -8,18 +8,17 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/status_macros.h"
+#include "controller/store/uuid.h"
 #include "mandant/v1/agent.grpc.pb.h"
 #include "pki/certificate_info.h"
 #include "pki/csr.h"
 #include "pki/encoding.h"
 #include "pki/key.h"
-#include "controller/store/uuid.h"
 
 namespace mandant::agent {
 namespace {
@@ -30,17 +29,6 @@ std::string IdentityDir(const std::string& state_dir) { return state_dir + "/ide
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, " does not exist"));
-    return Errno("cannot read", path);
-  }
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 absl::Status EnsureDir(const std::string& dir) {
@@ -68,43 +56,6 @@ void RemoveStaleTemporaries(const std::string& dir) {
 }
 
 }  // namespace
-
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode) {
-  const std::string dir = path.substr(0, path.rfind('/'));
-  const std::string tmp = absl::StrCat(path, ".tmp-", getpid());
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Errno("cannot create", tmp);
-  size_t written = 0;
-  while (written < data.size()) {
-    const ssize_t n = write(fd, data.data() + written, data.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status st = Errno("cannot write", tmp);
-      close(fd);
-      unlink(tmp.c_str());
-      return st;
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
-    absl::Status st = Errno("cannot sync", tmp);
-    close(fd);
-    unlink(tmp.c_str());
-    return st;
-  }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status st = Errno("cannot rename into", path);
-    unlink(tmp.c_str());
-    return st;
-  }
-  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<AgentIdentity> AgentIdentity::FromPem(std::string state_dir, std::string ca_pem,
                                                      pki::SecretBytes key_pem,
@@ -193,10 +144,9 @@ absl::StatusOr<AgentIdentity> AgentIdentity::Enroll(const std::string& state_dir
     return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
                         absl::StrCat("enrolling at ", controller, ": ", st.error_message()));
   }
-  MANDANT_ASSIGN_OR_RETURN(
-      AgentIdentity id,
-      FromPem(state_dir, ca_pem, std::move(key_pem),
-              absl::StrCat(response.certificate_pem(), response.chain_pem())));
+  MANDANT_ASSIGN_OR_RETURN(AgentIdentity id,
+                           FromPem(state_dir, ca_pem, std::move(key_pem),
+                                   absl::StrCat(response.certificate_pem(), response.chain_pem())));
   MANDANT_RETURN_IF_ERROR(id.Store());
   return id;
 }
@@ -225,8 +175,8 @@ absl::Status AgentIdentity::Renewed(absl::string_view certificate_pem,
   // enroll again are for a broken identity on disk, not a bad answer.
   auto cert = pki::ParseCertificate(certificate_pem);
   if (!cert.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("the renewed certificate does not parse: ",
-                                                   cert.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the renewed certificate does not parse: ", cert.status().message()));
   }
   MANDANT_ASSIGN_OR_RETURN(pki::EvpPkeyPtr key, pki::ParsePrivateKey(pending_key_pem_->view()));
   if (X509_check_private_key(cert->get(), key.get()) != 1) {
@@ -234,10 +184,9 @@ absl::Status AgentIdentity::Renewed(absl::string_view certificate_pem,
         "the renewed certificate is not for the key of this agent's renewal request; keeping "
         "the current certificate");
   }
-  MANDANT_ASSIGN_OR_RETURN(
-      AgentIdentity renewed,
-      FromPem(state_dir_, ca_pem_, pki::SecretBytes(pending_key_pem_->view()),
-              absl::StrCat(certificate_pem, chain_pem)));
+  MANDANT_ASSIGN_OR_RETURN(AgentIdentity renewed,
+                           FromPem(state_dir_, ca_pem_, pki::SecretBytes(pending_key_pem_->view()),
+                                   absl::StrCat(certificate_pem, chain_pem)));
   MANDANT_RETURN_IF_ERROR(renewed.Store());
   *this = std::move(renewed);
   return absl::OkStatus();

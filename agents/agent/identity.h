@@ -69,10 +69,6 @@ class AgentIdentity {
   std::shared_ptr<pki::SecretBytes> pending_key_pem_;
 };
 
-// Writes `data` to `path` with `mode` atomically: a temporary file in the
-// same directory, fsync, rename, fsync of the directory.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, int mode);
-
 }  // namespace mandant::agent
 
 #endif  // MANDANT_AGENTS_AGENT_IDENTITY_H_

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
@@ -189,27 +190,7 @@ absl::Status PrepareEmbeddedRoot(const std::string& dir) {
       "namespaces = []\n"
       "remember_owner = 0\n";
   const std::string path = dir + "/etc/qemu.conf";
-  const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::InternalError(absl::StrCat("creating ", tmp, ": ", strerror(errno)));
-  }
-  ssize_t written = write(fd, conf.data(), conf.size());
-  int write_errno = errno;
-  if (close(fd) != 0 && written >= 0) {
-    write_errno = errno;
-    written = -1;
-  }
-  if (written != static_cast<ssize_t>(conf.size())) {
-    unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("writing ", tmp, ": ", strerror(write_errno)));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("renaming ", tmp, " to ", path, ": ", strerror(e)));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, conf, 0600);
 }
 
 absl::StatusOr<std::unique_ptr<Hypervisor>> LibvirtHypervisor::Open(const std::string& uri) {

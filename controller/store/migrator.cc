@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/files.h"
 #include "common/secrets.h"
 #include "common/status_macros.h"
 #include "openssl/sha.h"

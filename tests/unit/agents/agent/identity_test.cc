@@ -27,7 +27,6 @@ namespace {
 using ::mandant::agent::testing::FakeAgentService;
 using ::mandant::agent::testing::TestPki;
 using ::mandant::testing::StatusIs;
-using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -330,22 +329,6 @@ TEST_F(IdentityTest, RenewedRefusesACertificateForAnotherKeyAndKeepsTheOldIdenti
   absl::StatusOr<std::string> cert = pki_->SignCsr(*csr, "hv1", absl::Hours(48));
   ASSERT_OK(cert);
   EXPECT_OK(id->Renewed(*cert, pki_->ca_pem()));
-}
-
-TEST(WriteFileAtomicallyTest, ReplacesWithModeAndLeavesNoTemporaryFile) {
-  agent::testing::TestDir dir;
-  const std::string path = dir.path() + "/f";
-  ASSERT_OK(WriteFileAtomically(path, "one", 0600));
-  ASSERT_OK(WriteFileAtomically(path, "two", 0644));
-  EXPECT_EQ(Slurp(path), "two");
-  EXPECT_EQ(Mode(path), 0644);
-  std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
-    names.push_back(e.path().filename().string());
-  }
-  EXPECT_THAT(names, ElementsAre("f"));
-  EXPECT_THAT(WriteFileAtomically(dir.path() + "/missing/f", "x", 0600),
-              StatusIs(absl::StatusCode::kInternal, "missing/f"));
 }
 
 }  // namespace
