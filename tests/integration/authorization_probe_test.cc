@@ -142,7 +142,7 @@ enum class Column {
   kAgent,          // of hv-a
   kOtherAgent,     // of hv-b
   kInvalid,        // no, expired, revoked or orphaned credential
-  kExpiredCertificate,
+  kRefusedByTls,   // expired, or not from an infrastructure CA
 };
 
 struct Caller {
@@ -160,11 +160,13 @@ std::unique_ptr<grpc::ClientContext> ContextFor(const Caller& caller) {
   return ctx;
 }
 
-// One row's expected outcome per column. kExpiredCertificate is always
-// kTlsRefused: the server's TLS layer verifies client certificates
-// (controller/serving_credentials.cc), so the handshake fails before any
-// RPC, although docs/api.md (Authentication) promises UNAUTHENTICATED for
-// expired credentials; the summary reports this deviation.
+// One row's expected outcome per column. kRefusedByTls is always
+// kTlsRefused: the server's TLS layer verifies client certificates against
+// the infrastructure CAs (controller/serving_credentials.cc), so the
+// handshake fails before any RPC for an expired certificate or one from
+// another CA, although docs/api.md (Authentication) promises
+// UNAUTHENTICATED for expired credentials; the summary reports this
+// deviation.
 struct Expected {
   Outcome provider;
   Outcome tenant_admin;
@@ -193,7 +195,7 @@ struct Expected {
         return other_agent;
       case Column::kInvalid:
         return invalid;
-      case Column::kExpiredCertificate:
+      case Column::kRefusedByTls:
         return Outcome::kTlsRefused;
     }
     return invalid;
@@ -354,8 +356,10 @@ class AuthorizationProbeTest : public testing::HostTestBase {
 
   v1::IssueCertificateResponse MustIssue(const std::string& parent, const std::string& cn,
                                          const std::vector<std::string>& dns,
-                                         v1::CertificateUsage usage) {
+                                         v1::CertificateUsage usage,
+                                         std::string* key_pem = nullptr) {
     KeyAndCsr k = MakeCsr(cn, dns);
+    if (key_pem != nullptr) *key_pem = k.key_pem;
     v1::IssueCertificateRequest req;
     req.set_parent(parent);
     req.set_csr(k.csr_pem);
@@ -440,6 +444,21 @@ class AuthorizationProbeTest : public testing::HostTestBase {
     ASSERT_FALSE(agent_a_.key_pem.empty());
     ASSERT_FALSE(agent_b_.key_pem.empty());
     enroll_token_ = RegisterHost("hv-e", "10.0.0.3");
+    // hv-d's agent enrolls, then its host is deleted and created again:
+    // the old agent certificate must not speak for the new host.
+    const testing::EnrolledAgent agent_d =
+        testing::EnrollNewKey(*controller_, "hosts/hv-d", RegisterHost("hv-d", "10.0.0.4"))
+            .value_or(testing::EnrolledAgent{});
+    ASSERT_FALSE(agent_d.key_pem.empty());
+    {
+      v1::DeleteHostRequest req;
+      req.set_name("hosts/hv-d");
+      google::protobuf::Empty out;
+      auto ctx = TestController::Context(admin_);
+      grpc::Status st = hosts_->DeleteHost(ctx.get(), req, &out);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+      RegisterHost("hv-d", "10.0.0.4");
+    }
     enroll_csr_ = MakeCsr("", {}).csr_pem;
 
     // Alpha's and the infrastructure's objects.
@@ -461,6 +480,15 @@ class AuthorizationProbeTest : public testing::HostTestBase {
         MustIssue("infrastructure", "probe-victim", {}, v1::CERTIFICATE_USAGE_CLIENT_AUTH)
             .certificate()
             .name();
+    // A client certificate from alpha's own CA: a tenant's PKI never
+    // authenticates anyone to Mandant.
+    std::string tenant_ca_key;
+    const std::string tenant_ca_chain = [&] {
+      v1::IssueCertificateResponse r =
+          MustIssue("tenants/alpha", "", {"client.alpha.svc.mandant.internal"},
+                    v1::CERTIFICATE_USAGE_CLIENT_AUTH, &tenant_ca_key);
+      return r.certificate_pem() + r.chain_pem();
+    }();
     ASSERT_FALSE(alpha_issuer_.empty() || infra_issuer_.empty() || alpha_cert_.empty() ||
                  alpha_victim_.empty() || infra_cert_.empty() || infra_victim_.empty());
 
@@ -547,7 +575,11 @@ class AuthorizationProbeTest : public testing::HostTestBase {
         TokenCaller("token of deleted tenant charlie", Column::kInvalid, orphan),
         CertCaller("cert of deleted tenant charlie", Column::kInvalid, charlie_cert.key_pem,
                    charlie_cert.chain_pem),
-        CertCaller("expired cert(admin alpha)", Column::kExpiredCertificate, expired_cert.key_pem,
+        CertCaller("agent(hv-d) of a deleted host created again", Column::kInvalid, agent_d.key_pem,
+                   agent_d.chain()),
+        CertCaller("client cert from alpha's tenant CA", Column::kRefusedByTls, tenant_ca_key,
+                   tenant_ca_chain),
+        CertCaller("expired cert(admin alpha)", Column::kRefusedByTls, expired_cert.key_pem,
                    expired_cert.chain_pem),
     };
   }
