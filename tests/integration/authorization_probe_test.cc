@@ -28,6 +28,7 @@
 #include <chrono>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -149,7 +150,8 @@ struct Caller {
   std::string name;
   Column column;
   std::shared_ptr<grpc::Channel> channel;
-  std::string token;  // sent as a bearer token when set
+  std::string token;         // sent as a bearer token when set
+  bool certificate = false;  // presents a client certificate
 };
 
 std::unique_ptr<grpc::ClientContext> ContextFor(const Caller& caller) {
@@ -351,7 +353,8 @@ class AuthorizationProbeTest : public testing::HostTestBase {
   }
   Caller CertCaller(const std::string& name, Column column, const std::string& key_pem,
                     const std::string& chain_pem, const std::string& token = "") {
-    return Caller{name, column, testing::MutualTlsChannel(*controller_, key_pem, chain_pem), token};
+    return Caller{name, column, testing::MutualTlsChannel(*controller_, key_pem, chain_pem), token,
+                  true};
   }
 
   v1::IssueCertificateResponse MustIssue(const std::string& parent, const std::string& cn,
@@ -418,6 +421,7 @@ class AuthorizationProbeTest : public testing::HostTestBase {
       auto issued = issuers.IssueLeaf(conn, **issuer, std::move(spec), now);
       if (!issued.ok()) return issued.status();
       out.chain_pem = issued->row.certificate_pem + issued->chain_pem;
+      out.name = absl::StrCat("infrastructure/certificates/", issued->row.serial);
       not_after = issued->row.not_after;
       return absl::OkStatus();
     }));
@@ -541,7 +545,14 @@ class AuthorizationProbeTest : public testing::HostTestBase {
     // valid: it must be accepted, so that only the expiry tells them apart.
     const ClientCert signed_cert = HandSignedCert("signed-cert", absl::Hours(1));
     const ClientCert expired_cert = HandSignedCert("expired-cert", absl::Seconds(1));
-    ASSERT_FALSE(signed_cert.chain_pem.empty() || expired_cert.chain_pem.empty());
+    // A certificate that the infrastructure CA signed but the inventory does
+    // not hold (a lost or forged record) is unknown to Mandant.
+    const ClientCert unknown_cert = HandSignedCert("unknown-cert", absl::Hours(1));
+    ASSERT_FALSE(signed_cert.chain_pem.empty() || expired_cert.chain_pem.empty() ||
+                 unknown_cert.chain_pem.empty());
+    ASSERT_OK(controller_->Sql(absl::StrCat(
+        "DELETE FROM pki_certificates WHERE serial = '",
+        unknown_cert.name.substr(std::string("infrastructure/certificates/").size()), "'")));
 
     callers_ = {
         TokenCaller("provider-admin(token)", Column::kProvider, admin_),
@@ -575,6 +586,8 @@ class AuthorizationProbeTest : public testing::HostTestBase {
         TokenCaller("token of deleted tenant charlie", Column::kInvalid, orphan),
         CertCaller("cert of deleted tenant charlie", Column::kInvalid, charlie_cert.key_pem,
                    charlie_cert.chain_pem),
+        CertCaller("cert missing from the inventory(admin alpha)", Column::kInvalid,
+                   unknown_cert.key_pem, unknown_cert.chain_pem),
         CertCaller("agent(hv-d) of a deleted host created again", Column::kInvalid, agent_d.key_pem,
                    agent_d.chain()),
         CertCaller("client cert from alpha's tenant CA", Column::kRefusedByTls, tenant_ca_key,
@@ -1102,11 +1115,22 @@ TEST_F(AuthorizationProbeTest, EveryRpcRefusesEveryCallerItMustRefuse) {
     if (!probe.deviation.empty()) {
       deviations.push_back(absl::StrCat(probe.rpc, ": ", probe.deviation));
     }
+    // What the callers with a well-formed but invalid token, and those with
+    // such a certificate, were told: one text each, whatever the reason
+    // (docs/api.md: "... give UNAUTHENTICATED, without saying which").
+    std::map<std::string, std::string> refused_token;
+    std::map<std::string, std::string> refused_certificate;
     for (const Caller& caller : callers_) {
       ++cells;
       const Outcome expected = probe.expected.For(caller.column);
       const CallResult got = probe.call(caller);
       const std::string cell = absl::StrCat(probe.rpc, " (", probe.request, ") as ", caller.name);
+      if (caller.column == Column::kInvalid &&
+          got.status.error_code() == grpc::StatusCode::UNAUTHENTICATED &&
+          (caller.certificate || !caller.token.empty())) {
+        (caller.certificate ? refused_certificate : refused_token)[got.status.error_message()] +=
+            absl::StrCat(" ", caller.name, ";");
+      }
       if (!Matches(expected, got.status)) {
         ++failed;
         ADD_FAILURE() << cell << ": expected " << OutcomeName(expected) << ", got "
@@ -1139,6 +1163,14 @@ TEST_F(AuthorizationProbeTest, EveryRpcRefusesEveryCallerItMustRefuse) {
                         << ghost.status.error_message() << "\"";
         }
       }
+    }
+    for (const auto* refused : {&refused_token, &refused_certificate}) {
+      if (refused->size() <= 1) continue;
+      ++failed;
+      std::string texts;
+      for (const auto& [text, who] : *refused) absl::StrAppend(&texts, "\n  \"", text, "\":", who);
+      ADD_FAILURE() << probe.rpc << " (" << probe.request
+                    << "): invalid credentials are told apart:" << texts;
     }
   }
   std::cout << "authorization probe: " << probes.size() << " RPC probes x " << callers_.size()
