@@ -15,7 +15,13 @@
 // allowed caller really reaches the handler and a caller that must be
 // refused fails the test when it gets OK or a validation error instead.
 // A tenant or agent that gets NOT_FOUND for alpha's name must get exactly
-// the code and text it gets for a tenant that does not exist.
+// the code and text it gets for a tenant that does not exist, and all
+// well-formed but invalid tokens (or certificates) get one and the same
+// UNAUTHENTICATED text, whatever made them invalid.
+//
+// Where the code deviates from the documented rules, the cell asserts what
+// the code does (so that a fix makes it fail and be updated) and the row's
+// `deviation` says what the rules want and where; each run prints them.
 //
 // After the table, tenant alpha is suspended and its admins and viewers
 // repeat the calls they may make: reads still succeed, changes and
@@ -156,8 +162,9 @@ struct Caller {
 
 std::unique_ptr<grpc::ClientContext> ContextFor(const Caller& caller) {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  if (!caller.token.empty())
+  if (!caller.token.empty()) {
     ctx->AddMetadata("authorization", absl::StrCat("Bearer ", caller.token));
+  }
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   return ctx;
 }
