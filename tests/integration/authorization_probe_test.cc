@@ -211,8 +211,8 @@ struct Expected {
   }
 };
 
-// What a probe saw: the status, and what the response leaked when the
-// caller may call but must not see alpha (empty when nothing).
+// What a probe saw: the status, and what an allowed response showed or
+// granted beyond the caller's rights (empty when nothing).
 struct CallResult {
   grpc::Status status;
   std::string leak = "";
@@ -741,7 +741,26 @@ std::vector<Probe> AuthorizationProbeTest::Probes() {
                  req.set_csr(login_csr);
                  v1::IssueCertificateResponse out;
                  auto ctx = ContextFor(c);
-                 return CallResult{certs(c)->IssueClientCertificate(ctx.get(), req, &out)};
+                 CallResult r{certs(c)->IssueClientCertificate(ctx.get(), req, &out)};
+                 // The certificate names the caller's own role and tenant,
+                 // never more (a viewer's certificate with a provider
+                 // admin's token is still a viewer).
+                 const char* role = "";
+                 switch (c.column) {
+                   case Column::kProvider: role = "/provider-admin/"; break;
+                   case Column::kTenantAdmin: role = "/tenants/alpha/admin/"; break;
+                   case Column::kTenantViewer: role = "/tenants/alpha/viewer/"; break;
+                   case Column::kForeignAdmin: role = "/tenants/bravo/admin/"; break;
+                   case Column::kForeignViewer: role = "/tenants/bravo/viewer/"; break;
+                   default: break;
+                 }
+                 if (r.status.ok() && (out.certificate().uris_size() != 1 ||
+                                       !absl::StrContains(out.certificate().uris(0), role))) {
+                   r.leak = absl::StrCat("issued an identity that is not the caller's (", role,
+                                         "): ", out.certificate().uris_size() > 0
+                                                    ? out.certificate().uris(0) : "none");
+                 }
+                 return r;
                }});
   p.push_back({"CertificateService.GetCertificate", alpha_cert_,
                {kOk,      kOk,      kOk,      kMissing, kMissing, kMissing, kMissing, kUnauth},
@@ -1147,7 +1166,7 @@ TEST_F(AuthorizationProbeTest, EveryRpcRefusesEveryCallerItMustRefuse) {
       }
       if (!got.leak.empty()) {
         ++failed;
-        ADD_FAILURE() << cell << ": the response leaks another tenant: " << got.leak;
+        ADD_FAILURE() << cell << ": the response shows or grants too much: " << got.leak;
         continue;
       }
       // A tenant (or agent) that gets NOT_FOUND for alpha's name must get
