@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/store/credential_store.h"
 #include "pki/certificate_info.h"
@@ -19,6 +20,16 @@ namespace {
 
 absl::Status Refused(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("client certificate refused: ", why));
+}
+
+// A well-formed Mandant identity that does not authenticate. The caller is
+// told the same whether the certificate is unknown, expired, revoked or of a
+// deleted tenant (docs/api.md, Authentication); the log has the reason.
+absl::Status Invalid(absl::string_view reason, absl::string_view serial,
+                     const Principal& principal) {
+  MANDANT_LOG(info, "client certificate refused",
+              {{"reason", reason}, {"serial", serial}, {"principal", principal.ToString()}});
+  return Refused("it is expired, unknown or revoked");
 }
 
 bool IsSubject(absl::string_view s) {
@@ -75,7 +86,7 @@ absl::StatusOr<Principal> CertificateAuthenticator::Authenticate(absl::string_vi
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(key);
     if (it != cache_.end() && now < it->second.cached_until) {
-      if (now >= it->second.not_after) return Refused("it has expired");
+      if (now >= it->second.not_after) return Invalid("expired", "-", it->second.principal);
       return it->second.principal;
     }
   }
@@ -88,7 +99,7 @@ absl::StatusOr<Principal> CertificateAuthenticator::Authenticate(absl::string_vi
   }
   MANDANT_ASSIGN_OR_RETURN(Principal principal,
                            PrincipalFromIdentity(info->subject_alt_names.uris[0], trust_domain_));
-  if (now >= info->not_after) return Refused("it has expired");
+  if (now >= info->not_after) return Invalid("expired", info->serial_hex, principal);
 
   absl::Status checked =
       db_->Run("authenticate certificate", [&](store::Connection& conn) -> absl::Status {
@@ -96,12 +107,12 @@ absl::StatusOr<Principal> CertificateAuthenticator::Authenticate(absl::string_vi
         MANDANT_ASSIGN_OR_RETURN(std::optional<store::ClientCertificateState> state,
                                  credentials.FindClientCertificate(conn, info->serial_hex));
         if (!state || !state->issued_by_infrastructure_ca) {
-          return Refused("it was not issued by Mandant's infrastructure CA");
+          return Invalid("not in the infrastructure inventory", info->serial_hex, principal);
         }
-        if (state->revoked) return Refused("it is revoked");
+        if (state->revoked) return Invalid("revoked", info->serial_hex, principal);
         if (!principal.tenant.empty()) {
           MANDANT_ASSIGN_OR_RETURN(bool exists, credentials.TenantExists(conn, principal.tenant));
-          if (!exists) return Refused("its tenant no longer exists");
+          if (!exists) return Invalid("its tenant no longer exists", info->serial_hex, principal);
         }
         return absl::OkStatus();
       });

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/store/credential_store.h"
 #include "controller/store/uuid.h"
@@ -19,6 +20,15 @@ constexpr absl::string_view kTokenPrefix = "mdt_";
 absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat(
       why, "; send \"authorization: Bearer <token>\" with a token from \"mandantd token create\""));
+}
+
+// A well-formed token that does not authenticate. The caller is told the
+// same whether it is unknown, expired or revoked (docs/api.md,
+// Authentication), so that a token found somewhere cannot be tested for
+// having been real; the log has the reason.
+absl::Status Refused(absl::string_view reason, absl::string_view principal) {
+  MANDANT_LOG(info, "bearer token refused", {{"reason", reason}, {"principal", principal}});
+  return Unauthenticated("the token is expired, unknown or revoked");
 }
 
 }  // namespace
@@ -79,7 +89,9 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view aut
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(digest);
     if (it != cache_.end() && it->second.cached_until > now) {
-      if (it->second.expire_time <= now) return Unauthenticated("the token has expired");
+      if (it->second.expire_time <= now) {
+        return Refused("expired", it->second.principal.ToString());
+      }
       return it->second.principal;
     }
   }
@@ -88,7 +100,7 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view aut
     MANDANT_ASSIGN_OR_RETURN(row, store::CredentialStore().FindToken(conn, digest));
     return absl::OkStatus();
   }));
-  if (!row) return Unauthenticated("the token is unknown or revoked");
+  if (!row) return Refused("unknown or revoked", "-");
   Entry entry;
   entry.principal.subject = row->subject;
   MANDANT_ASSIGN_OR_RETURN(entry.principal.role, ParseRole(row->role));
@@ -100,7 +112,7 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view aut
     if (cache_.size() > 10000) cache_.clear();
     cache_[digest] = entry;
   }
-  if (entry.expire_time <= now) return Unauthenticated("the token has expired");
+  if (entry.expire_time <= now) return Refused("expired", entry.principal.ToString());
   return entry.principal;
 }
 
