@@ -3,11 +3,13 @@
 #include <deque>
 #include <optional>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "controller/agents/agent_message_validation.h"
 #include "controller/api/certificate_service.h"
 #include "controller/store/pki_store.h"
 #include "controller/store/uuid.h"
@@ -55,48 +57,6 @@ absl::StatusOr<pki::ParsedCsr> AgentCsr(absl::string_view csr) {
     return bad.ToStatus();
   }
   return parsed;
-}
-
-bool IsHex64(absl::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && (c < 'a' || c > 'f')) return false;
-  }
-  return true;
-}
-
-tenants::FieldViolations ValidateHello(const v1::Hello& hello) {
-  tenants::FieldViolations bad;
-  if (hello.capacity().vcpus() < 0 || hello.capacity().memory_mib() < 0 ||
-      hello.capacity().disk_gib() < 0) {
-    bad.Add("hello.capacity", "must not be negative");
-  }
-  if (hello.underlay_mtu() != 0 && (hello.underlay_mtu() < 1280 || hello.underlay_mtu() > 65535)) {
-    bad.Add("hello.underlay_mtu", absl::StrCat("must be 1280-65535, got ", hello.underlay_mtu()));
-  }
-  for (const std::string* s : {&hello.agent_version(), &hello.libvirt_version(),
-                               &hello.qemu_version()}) {
-    if (s->size() > 64) bad.Add("hello", "versions must be at most 64 characters");
-  }
-  if (hello.base_images_size() > 1000) bad.Add("hello.base_images", "at most 1000 images");
-  for (int i = 0; i < hello.base_images_size(); ++i) {
-    const v1::BaseImage& image = hello.base_images(i);
-    bool name_ok = !image.name().empty() && image.name().size() <= 100;
-    for (char c : image.name()) {
-      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' &&
-          c != '-') {
-        name_ok = false;
-      }
-    }
-    if (!name_ok) {
-      bad.Add(absl::StrCat("hello.base_images[", i, "].name"),
-              "must be 1-100 characters of [a-zA-Z0-9._-]");
-    }
-    if (!IsHex64(image.sha256())) {
-      bad.Add(absl::StrCat("hello.base_images[", i, "].sha256"), "must be 64 lower-case hex digits");
-    }
-  }
-  return bad;
 }
 
 // OK when the agent reports the host's registered underlay address: the
@@ -301,15 +261,49 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
           return service_->store_.Heartbeat(conn, session_);
         });
       case v1::AgentMessage::kStatus:
-        return service_->deps_.db->Transact("agent status", [&](store::Connection& conn) {
-          return service_->store_.RecordStatus(conn, session_, message.status());
-        });
+        return RecordStatus(message.status());
       case v1::AgentMessage::kRenewal:
         return Renew(message.renewal());
       case v1::AgentMessage::MESSAGE_NOT_SET:
         break;
     }
     return absl::InvalidArgumentError("an empty AgentMessage; the stream ends");
+  }
+
+  // A status refused by validation ends the stream (INVALID_ARGUMENT, as
+  // any malformed message) and changes nothing.
+  absl::Status RecordStatus(const v1::HostStatus& status) {
+    if (absl::Status invalid = ValidateHostStatus(status).ToStatus(); !invalid.ok()) {
+      MANDANT_LOG(warn, "agent status refused", {{"host", session_.host}, {"error", invalid}});
+      return invalid;
+    }
+    std::vector<std::string> not_placed;
+    MANDANT_RETURN_IF_ERROR(
+        service_->deps_.db->Transact("agent status", [&](store::Connection& conn) {
+          MANDANT_ASSIGN_OR_RETURN(not_placed,
+                                   service_->store_.RecordStatus(conn, session_, status));
+          return absl::OkStatus();
+        }));
+    if (!not_placed.empty()) LogNotPlaced(status, not_placed);
+    return absl::OkStatus();
+  }
+
+  // A VM still being removed after its machine left the host is expected;
+  // any other VM of a machine not placed here is worth a warning.
+  void LogNotPlaced(const v1::HostStatus& status, const std::vector<std::string>& not_placed) {
+    absl::flat_hash_set<std::string> ids(not_placed.begin(), not_placed.end());
+    for (const v1::VmStatus& vm : status.vms()) {
+      if (!ids.contains(absl::AsciiStrToLower(vm.machine_id()))) continue;
+      if (vm.state() == v1::VM_STATE_DELETING) {
+        MANDANT_LOG(debug, "agent status of a VM being removed not recorded",
+                    {{"host", session_.host}, {"machine_id", vm.machine_id()}});
+      } else {
+        MANDANT_LOG(warn, "agent reported a VM whose machine is not placed on its host; ignored",
+                    {{"host", session_.host},
+                     {"machine_id", vm.machine_id()},
+                     {"state", v1::VmState_Name(vm.state())}});
+      }
+    }
   }
 
   // The certificate is checked again (inventory, revocation) every three

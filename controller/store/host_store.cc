@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "controller/store/database.h"
@@ -448,9 +450,9 @@ absl::Status HostStore::Heartbeat(Connection& conn, const AgentSession& session)
       absl::StrCat("a newer stream of host \"", session.host, "\" replaced this one"));
 }
 
-absl::Status HostStore::RecordStatus(Connection& conn, const AgentSession& session,
-                                     const v1::HostStatus& status) {
-  MANDANT_RETURN_IF_ERROR(Heartbeat(conn, session));
+absl::StatusOr<std::vector<std::string>> HostStore::RecordStatus(Connection& conn,
+                                                               const AgentSession& session,
+                                                               const v1::HostStatus& status) {
   json errors = json::array();
   for (const std::string& e : status.host_errors()) errors.push_back(e);
   json networks = json::array();
@@ -462,32 +464,64 @@ absl::Status HostStore::RecordStatus(Connection& conn, const AgentSession& sessi
                                                            n.peer_underlay_addresses().end())},
                         {"error", n.error()}});
   }
-  MANDANT_RETURN_IF_ERROR(
-      conn.Query("UPDATE hosts SET applied_spec_version = greatest(0, least($2::bigint, "
-                 "spec_version)), host_errors = $3::jsonb, network_status = $4::jsonb, "
-                 "status_time = now() WHERE id = $1",
-                 {std::to_string(session.host_id), std::to_string(status.applied_spec_version()),
-                  errors.dump(-1, ' ', false, json::error_handler_t::replace),
-                  networks.dump(-1, ' ', false, json::error_handler_t::replace)})
-          .status());
+  json vms = json::array();
+  std::vector<std::string> reported;
+  reported.reserve(status.vms_size());
   for (const v1::VmStatus& vm : status.vms()) {
     const bool has_guest = vm.has_guest() && vm.guest().has_receive_time();
-    MANDANT_RETURN_IF_ERROR(
-        conn.Query(
-                "UPDATE machines SET vm_state = $3, vm_error = $4, status_time = now(), "
-                "guest_phase = CASE WHEN $5 THEN $6 ELSE guest_phase END, "
-                "guest_message = CASE WHEN $5 THEN $7 ELSE guest_message END, "
-                "guest_time = CASE WHEN $5 THEN $8::timestamptz ELSE guest_time END "
-                "WHERE machine_id::text = $2 AND host_id = $1",
-                {std::to_string(session.host_id), vm.machine_id(), VmStateText(vm.state()),
-                 vm.error(), has_guest ? "true" : "false", GuestPhaseText(vm.guest().phase()),
-                 vm.guest().message(),
-                 has_guest ? Param(TimestampParam(absl::FromUnixMicros(
-                                 TimeUtil::TimestampToMicroseconds(vm.guest().receive_time()))))
-                           : Param()})
-            .status());
+    reported.push_back(absl::AsciiStrToLower(vm.machine_id()));
+    vms.push_back({{"machine_id", reported.back()},
+                   {"vm_state", VmStateText(vm.state())},
+                   {"vm_error", vm.error()},
+                   {"has_guest", has_guest},
+                   {"guest_phase", GuestPhaseText(vm.guest().phase())},
+                   {"guest_message", vm.guest().message()},
+                   {"guest_us", has_guest ? json(TimeUtil::TimestampToMicroseconds(
+                                                vm.guest().receive_time()))
+                                          : json(nullptr)}});
   }
-  return absl::OkStatus();
+  auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  // One statement: the lease, the host's part, and every VM's part in its
+  // machine row, written only while this session holds the host and only
+  // for machines placed on it.
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows,
+      conn.Query(
+          "WITH h AS (UPDATE hosts SET last_seen_time = now(), "
+          "lease_expire_time = now() + $3::interval, "
+          "applied_spec_version = greatest(0, least($4::bigint, spec_version)), "
+          "host_errors = $5::jsonb, network_status = $6::jsonb, status_time = now() "
+          "WHERE id = $1 AND session_id = $2::uuid RETURNING id), "
+          "v AS (UPDATE machines m SET vm_state = s.vm_state, vm_error = s.vm_error, "
+          "status_time = now(), "
+          "guest_phase = CASE WHEN s.has_guest THEN s.guest_phase ELSE m.guest_phase END, "
+          "guest_message = CASE WHEN s.has_guest THEN s.guest_message ELSE m.guest_message END, "
+          "guest_time = CASE WHEN s.has_guest "
+          "THEN 'epoch'::timestamptz + s.guest_us * interval '1 microsecond' "
+          "ELSE m.guest_time END "
+          "FROM h, jsonb_to_recordset($7::jsonb) AS s(machine_id uuid, vm_state text, "
+          "vm_error text, has_guest boolean, guest_phase text, guest_message text, "
+          "guest_us bigint) "
+          "WHERE m.machine_id = s.machine_id AND m.host_id = h.id RETURNING m.machine_id) "
+          "SELECT (SELECT count(*) FROM h), "
+          "(SELECT coalesce(json_agg(machine_id::text), '[]')::text FROM v)",
+          {std::to_string(session.host_id), session.session_id,
+           DurationParam(lease_.lease_duration), std::to_string(status.applied_spec_version()),
+           dump(errors), dump(networks), dump(vms)}));
+  if (rows.empty() || rows.Int64(0, 0) == 0) {
+    // Nothing was written; say why as Heartbeat does.
+    MANDANT_RETURN_IF_ERROR(Heartbeat(conn, session));
+    return absl::InternalError("the host's status was not recorded");
+  }
+  absl::flat_hash_set<std::string> written;
+  for (const json& id : json::parse(rows.Text(0, 1), nullptr, false)) {
+    if (id.is_string()) written.insert(id.get<std::string>());
+  }
+  std::vector<std::string> not_placed;
+  for (std::string& id : reported) {
+    if (!written.contains(id)) not_placed.push_back(std::move(id));
+  }
+  return not_placed;
 }
 
 absl::Status HostStore::Disconnect(Connection& conn, const AgentSession& session) {

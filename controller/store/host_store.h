@@ -102,11 +102,16 @@ class HostStore {
   // Extends the lease. ABORTED when another stream took the host over;
   // NOT_FOUND when the host is gone.
   absl::Status Heartbeat(Connection& conn, const AgentSession& session);
-  // Records what the agent observed: the host's part, and each VM's part in
-  // its machine row (only machines placed on this host). ABORTED/NOT_FOUND
-  // as Heartbeat.
-  absl::Status RecordStatus(Connection& conn, const AgentSession& session,
-                            const v1::HostStatus& status);
+  // Records what the agent observed in one statement: the lease (as
+  // Heartbeat), the host's part, and each VM's part in its machine row, for
+  // machines placed on this host only. Returns the (lower-case) machine ids
+  // of the reported VMs that are not placed on the host and were not
+  // written. `status` must have passed ValidateHostStatus
+  // (controller/agents/agent_message_validation.h), which keeps it within
+  // what the columns hold. ABORTED/NOT_FOUND as Heartbeat, writing nothing.
+  absl::StatusOr<std::vector<std::string>> RecordStatus(Connection& conn,
+                                                        const AgentSession& session,
+                                                        const v1::HostStatus& status);
   // Ends the session if it still holds the host (the lease then runs out
   // at once: the host is not Ready).
   absl::Status Disconnect(Connection& conn, const AgentSession& session);
