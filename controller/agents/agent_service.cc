@@ -444,13 +444,47 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
     }
   }
 
+  // UNAUTHENTICATED, in the transaction that reads it, unless the stream's
+  // certificate is in the inventory, unrevoked and unexpired. Uncached,
+  // unlike the authenticator's check: for what must never reach a revoked
+  // agent (seeds, new certificates).
+  absl::Status CheckCertificateValid(store::Connection& conn) {
+    store::PkiStore pki;
+    auto cert = pki.GetCertificate(conn, store::kInfrastructureScope, "", certificate_serial_);
+    if (absl::IsNotFound(cert.status())) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "client certificate refused: serial ", certificate_serial_, " of host \"",
+          session_.host, "\" is not in the infrastructure inventory"));
+    }
+    MANDANT_RETURN_IF_ERROR(cert.status());
+    if (cert->revoke_time) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "client certificate refused: it is revoked; host \"", session_.host,
+          "\" enrolled again or its certificate was revoked"));
+    }
+    if (cert->not_after <= absl::Now()) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "client certificate refused: it expired at ", absl::FormatTime(cert->not_after),
+          "; host \"", session_.host, "\" must enroll again with a new bootstrap token"));
+    }
+    return absl::OkStatus();
+  }
+
+  // A refused CSR is answered on the stream, which goes on; a stream whose
+  // own certificate is no longer valid gets no new one and ends
+  // (UNAUTHENTICATED).
   absl::Status Renew(const v1::CertificateRenewal& renewal) {
+    // The heartbeats' check, made at every renewal rather than when due.
+    MANDANT_RETURN_IF_ERROR(call_.Authenticate(credentials_));
+    authenticated_at_ = absl::Now();
     v1::ControllerMessage reply;
     v1::RenewedCertificate* out = reply.mutable_certificate();
     absl::Status st = [&]() -> absl::Status {
       MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, AgentCsr(renewal.csr()));
       return service_->deps_.db->Transact(
           "renew agent certificate", [&](store::Connection& conn) -> absl::Status {
+            // The authenticator's answer may be cached for seconds.
+            MANDANT_RETURN_IF_ERROR(CheckCertificateValid(conn));
             MANDANT_ASSIGN_OR_RETURN(
                 IssuedCertificate issued,
                 service_->deps_.issuers->IssueAgentCertificate(
@@ -464,6 +498,11 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
             return absl::OkStatus();
           });
     }();
+    if (absl::IsUnauthenticated(st)) {
+      MANDANT_LOG(warn, "agent certificate renewal refused; the stream ends",
+                  {{"host", session_.host}, {"error", st}});
+      return st;
+    }
     if (!st.ok()) {
       out->Clear();
       out->mutable_error()->set_code(static_cast<int>(st.code()));
@@ -489,16 +528,7 @@ class AgentStream final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::C
                                                                 service_->deps_.issuers->keys()));
           // Seeds carry tenants' secrets: none for a certificate revoked
           // while its stream was open (the host enrolled again).
-          store::PkiStore pki;
-          MANDANT_ASSIGN_OR_RETURN(
-              store::CertificateRow cert,
-              pki.GetCertificate(conn, store::kInfrastructureScope, "", certificate_serial_));
-          if (cert.revoke_time) {
-            return absl::UnauthenticatedError(absl::StrCat(
-                "client certificate refused: it is revoked; host \"", session_.host,
-                "\" enrolled again or its certificate was revoked"));
-          }
-          return absl::OkStatus();
+          return CheckCertificateValid(conn);
         });
     if (absl::IsNotFound(st)) {
       End(absl::UnauthenticatedError(

@@ -1118,5 +1118,42 @@ TEST_F(AgentServiceTest, ARevokedCertificateLosesItsStreamAtTheNextHeartbeat) {
   EXPECT_THAT(*ended, GrpcIs(grpc::StatusCode::UNAUTHENTICATED, ""));
 }
 
+TEST_F(AgentServiceTest, ARevokedStreamGetsNoRenewedCertificate) {
+  EnrolledAgent agent = EnrolledHost("hv1", "10.0.0.1");
+  auto stream = Connect(agent);
+  ASSERT_TRUE(stream->SendHello(HelloFor("hosts/hv1", "10.0.0.1")));
+  ASSERT_TRUE(stream->NextSpec(kSpecWait).has_value());
+  const int64_t issued_before =
+      Count("SELECT count(*) FROM pki_certificates WHERE subject LIKE '%host/hv1%'");
+  ASSERT_GE(issued_before, 1);
+
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_name(
+      absl::StrCat("infrastructure/certificates/", SerialOf(agent.enrollment.certificate_pem())));
+  revoke.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  v1::Certificate revoked;
+  grpc::Status st = controller_->Certificates()->RevokeCertificate(
+      TestController::Context(admin_).get(), revoke, &revoked);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  // At once, within any cache of the authenticator: a well-formed renewal.
+  auto key = testing::NewKeyWithCsr();
+  ASSERT_OK(key);
+  v1::AgentMessage renewal;
+  renewal.mutable_renewal()->set_csr(key->csr_pem);
+  ASSERT_TRUE(stream->Send(renewal));
+  std::optional<v1::ControllerMessage> message;
+  while ((message = stream->Next(kSpecWait)).has_value()) {
+    EXPECT_FALSE(message->has_certificate() && !message->certificate().certificate_pem().empty())
+        << "a revoked stream got a certificate";
+  }
+  std::optional<grpc::Status> ended = stream->WaitEnd(kSpecWait);
+  ASSERT_TRUE(ended.has_value()) << "the revoked stream is still open";
+  EXPECT_THAT(*ended, GrpcIs(grpc::StatusCode::UNAUTHENTICATED, "revoked"));
+  EXPECT_EQ(Count("SELECT count(*) FROM pki_certificates WHERE subject LIKE '%host/hv1%'"),
+            issued_before);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE message = 'agent certificate renewed'"), 0);
+}
+
 }  // namespace
 }  // namespace mandant
