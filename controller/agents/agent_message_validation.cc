@@ -53,8 +53,8 @@ void CheckText(absl::string_view value, size_t min, size_t max, const std::strin
 
 void CheckTimestamp(const google::protobuf::Timestamp& t, const std::string& field,
                     tenants::FieldViolations& bad) {
-  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
-      t.nanos() < 0 || t.nanos() > 999999999) {
+  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
     bad.Add(field, "must be a valid timestamp between years 1 and 9999 (nanos 0-999999999)");
   }
 }
@@ -75,7 +75,8 @@ void ValidateVm(const v1::VmStatus& vm, const std::string& f,
   if (vm.has_guest()) {
     const v1::GuestProgress& g = vm.guest();
     if (!v1::GuestPhase_IsValid(g.phase())) {
-      bad.Add(f + ".guest.phase", absl::StrCat("must be a known GuestPhase (0-5), got ", g.phase()));
+      bad.Add(f + ".guest.phase",
+              absl::StrCat("must be a known GuestPhase (0-5), got ", g.phase()));
     }
     CheckText(g.message(), 0, kMaxGuestMessageLength, f + ".guest.message", bad);
     if (g.has_receive_time()) CheckTimestamp(g.receive_time(), f + ".guest.receive_time", bad);
@@ -85,8 +86,9 @@ void ValidateVm(const v1::VmStatus& vm, const std::string& f,
 void ValidateNetwork(const v1::TenantNetworkStatus& n, const std::string& f,
                      absl::flat_hash_set<std::string>& seen, tenants::FieldViolations& bad) {
   if (n.bridge_name().empty() || n.bridge_name().size() > tenants::kMaxLinkNameLength) {
-    bad.Add(f + ".bridge_name", absl::StrCat("must be a link name of 1-", tenants::kMaxLinkNameLength,
-                                             " bytes, got ", n.bridge_name().size()));
+    bad.Add(f + ".bridge_name",
+            absl::StrCat("must be a link name of 1-", tenants::kMaxLinkNameLength, " bytes, got ",
+                         n.bridge_name().size()));
   } else if (!seen.insert(n.bridge_name()).second) {
     bad.Add(f + ".bridge_name",
             absl::StrCat(tenants::QuoteForMessage(n.bridge_name()),
@@ -94,8 +96,8 @@ void ValidateNetwork(const v1::TenantNetworkStatus& n, const std::string& f,
   }
   if (!n.tenant().empty()) {
     if (n.tenant().size() > kMaxTenantNameLength) {
-      bad.Add(f + ".tenant", absl::StrCat("must be at most ", kMaxTenantNameLength,
-                                          " bytes, got ", n.tenant().size()));
+      bad.Add(f + ".tenant", absl::StrCat("must be at most ", kMaxTenantNameLength, " bytes, got ",
+                                          n.tenant().size()));
     } else if (!tenants::ParseTenantName(n.tenant()).ok()) {
       bad.Add(f + ".tenant", absl::StrCat("must be empty or \"tenants/{tenant}\", got ",
                                           tenants::QuoteForMessage(n.tenant())));
@@ -141,16 +143,15 @@ tenants::FieldViolations ValidateHello(const v1::Hello& hello) {
   CheckText(hello.libvirt_version(), 0, kMaxVersionLength, "hello.libvirt_version", bad);
   CheckText(hello.qemu_version(), 0, kMaxVersionLength, "hello.qemu_version", bad);
   if (hello.base_images_size() > kMaxBaseImages) {
-    bad.Add("hello.base_images", absl::StrCat("at most ", kMaxBaseImages, " images, got ",
-                                              hello.base_images_size()));
+    bad.Add("hello.base_images",
+            absl::StrCat("at most ", kMaxBaseImages, " images, got ", hello.base_images_size()));
     return bad;
   }
   for (int i = 0; i < hello.base_images_size(); ++i) {
     const v1::BaseImage& image = hello.base_images(i);
     bool name_ok = !image.name().empty() && image.name().size() <= kMaxBaseImageNameLength;
     for (char c : image.name()) {
-      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' &&
-          c != '-') {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
         name_ok = false;
       }
     }
@@ -159,7 +160,8 @@ tenants::FieldViolations ValidateHello(const v1::Hello& hello) {
               absl::StrCat("must be 1-", kMaxBaseImageNameLength, " characters of [a-zA-Z0-9._-]"));
     }
     if (!IsHex64(image.sha256())) {
-      bad.Add(absl::StrCat("hello.base_images[", i, "].sha256"), "must be 64 lower-case hex digits");
+      bad.Add(absl::StrCat("hello.base_images[", i, "].sha256"),
+              "must be 64 lower-case hex digits");
     }
   }
   return bad;
@@ -174,9 +176,9 @@ tenants::FieldViolations ValidateHostStatus(const v1::HostStatus& status) {
   // Counts first: a list over its bound is refused without looking at its
   // elements, so a hostile status costs no more than the bound.
   if (status.vms_size() > kMaxStatusVms) {
-    bad.Add("status.vms", absl::StrCat("must list at most ", kMaxStatusVms,
-                                       " VMs (twice the ", kMaxVmsPerHost,
-                                       " a host can be given), got ", status.vms_size()));
+    bad.Add("status.vms",
+            absl::StrCat("must list at most ", kMaxStatusVms, " VMs (twice the ", kMaxVmsPerHost,
+                         " a host can be given), got ", status.vms_size()));
   } else {
     absl::flat_hash_set<std::string> seen;
     for (int i = 0; i < status.vms_size(); ++i) {

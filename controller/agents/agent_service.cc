@@ -73,9 +73,9 @@ void AgentServiceImpl::CheckLeases() {
   const absl::Duration lease = options_.lease.lease_duration;
   for (const auto& stream : registry_.HostStreams()) {
     if (now - stream->last_message() > lease) {
-      stream->End(absl::UnavailableError(
-          absl::StrCat("no message from the agent of host \"", stream->host(),
-                       "\" within its lease of ", absl::FormatDuration(lease))));
+      stream->End(absl::UnavailableError(absl::StrCat("no message from the agent of host \"",
+                                                      stream->host(), "\" within its lease of ",
+                                                      absl::FormatDuration(lease))));
     }
   }
 }

@@ -36,11 +36,11 @@ absl::Status CheckUnderlayAddress(const v1::Hello& hello, const v1::Host& host) 
   const std::string reported =
       tenants::CanonicalUnderlayAddress(hello.underlay_address(), "", &ignored);
   if (reported == host.underlay_address()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "UnderlayAddressMismatch: the agent reports underlay address ",
-      tenants::QuoteForMessage(hello.underlay_address()), " but host ", host.name(),
-      " is registered with ", host.underlay_address(),
-      "; fix the agent's --underlay_address or recreate the host"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("UnderlayAddressMismatch: the agent reports underlay address ",
+                   tenants::QuoteForMessage(hello.underlay_address()), " but host ", host.name(),
+                   " is registered with ", host.underlay_address(),
+                   "; fix the agent's --underlay_address or recreate the host"));
 }
 
 // The serial of the client certificate of an authenticated call.
@@ -71,10 +71,9 @@ absl::Status AgentSession::Open(const v1::AgentMessage& message) {
   }
   const v1::Hello& hello = message.hello();
   if (hello.host() != absl::StrCat("hosts/", p.subject)) {
-    return absl::PermissionDeniedError(absl::StrCat("Hello.host ",
-                                                    tenants::QuoteForMessage(hello.host()),
-                                                    " is not this certificate's host \"hosts/",
-                                                    p.subject, "\""));
+    return absl::PermissionDeniedError(
+        absl::StrCat("Hello.host ", tenants::QuoteForMessage(hello.host()),
+                     " is not this certificate's host \"hosts/", p.subject, "\""));
   }
   MANDANT_RETURN_IF_ERROR(ValidateHello(hello).ToStatus());
   MANDANT_ASSIGN_OR_RETURN(certificate_serial_,
@@ -86,8 +85,8 @@ absl::Status AgentSession::Open(const v1::AgentMessage& message) {
         MANDANT_ASSIGN_OR_RETURN(v1::Host host, env_->store->Get(conn, p.subject));
         mismatch = CheckUnderlayAddress(hello, host);
         MANDANT_RETURN_IF_ERROR(mismatch);
-        MANDANT_ASSIGN_OR_RETURN(
-            session_, env_->store->Connect(conn, p.subject, session_.session_id, hello));
+        MANDANT_ASSIGN_OR_RETURN(session_,
+                                 env_->store->Connect(conn, p.subject, session_.session_id, hello));
         return absl::OkStatus();
       });
   if (!mismatch.ok()) RecordRefusal(p.subject, "UnderlayAddressMismatch", mismatch);
@@ -133,9 +132,9 @@ absl::Status AgentSession::Handle(const v1::AgentMessage& message) {
 }
 
 void AgentSession::Close() {
-  absl::Status st = env_->deps.db->Transact(
-      "agent disconnect",
-      [&](store::Connection& conn) { return env_->store->Disconnect(conn, session_); });
+  absl::Status st = env_->deps.db->Transact("agent disconnect", [&](store::Connection& conn) {
+    return env_->store->Disconnect(conn, session_);
+  });
   if (!st.ok()) {
     MANDANT_LOG(warn, "agent session not closed in the database",
                 {{"host", session_.host}, {"error", st}});
@@ -261,7 +260,8 @@ absl::Status AgentSession::Renew(const v1::CertificateRenewal& renewal) {
                                                         env_->certificate_ttl, absl::Now()));
           MANDANT_RETURN_IF_ERROR(
               env_->store->SetCertificate(conn, session_.host_id, issued.row.serial));
-          MANDANT_RETURN_IF_ERROR(call_->Audit(conn, absl::OkStatus(), "agent certificate renewed"));
+          MANDANT_RETURN_IF_ERROR(
+              call_->Audit(conn, absl::OkStatus(), "agent certificate renewed"));
           out->set_certificate_pem(issued.row.certificate_pem);
           out->set_chain_pem(issued.chain_pem);
           return absl::OkStatus();
@@ -276,7 +276,8 @@ absl::Status AgentSession::Renew(const v1::CertificateRenewal& renewal) {
     out->Clear();
     out->mutable_error()->set_code(static_cast<int>(st.code()));
     out->mutable_error()->set_message(std::string(st.message()));
-    MANDANT_LOG(warn, "agent certificate renewal refused", {{"host", session_.host}, {"error", st}});
+    MANDANT_LOG(warn, "agent certificate renewal refused",
+                {{"host", session_.host}, {"error", st}});
   } else {
     MANDANT_LOG(info, "agent certificate renewed", {{"host", session_.host}});
   }

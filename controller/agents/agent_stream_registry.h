@@ -48,8 +48,7 @@ class AgentStreamRegistry {
   };
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<const AgentStream*, std::shared_ptr<AgentStream>> owned_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<const AgentStream*, std::shared_ptr<AgentStream>> owned_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int64_t, HostEntry> by_host_ ABSL_GUARDED_BY(mu_);
 };
 

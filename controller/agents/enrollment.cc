@@ -58,8 +58,8 @@ absl::Status AgentEnrollment::Enroll(api::RpcCall& call, const v1::EnrollRequest
   tenants::ValidateRequestId(request.request_id(), &bad);
   // Who claims to enroll, for the audit log, refusals of malformed requests
   // included; the token decides.
-  call.AssumePrincipal(
-      auth::Principal{host.empty() ? std::string("(no valid host)") : host, auth::Role::kAgent, ""});
+  call.AssumePrincipal(auth::Principal{host.empty() ? std::string("(no valid host)") : host,
+                                       auth::Role::kAgent, ""});
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, AgentCsr(request.csr()));
   const std::string csr_digest = pki::Sha256(request.csr());
@@ -85,8 +85,8 @@ absl::Status AgentEnrollment::Enroll(api::RpcCall& call, const v1::EnrollRequest
     }
     if (token->expire_time <= now) return BadToken();
     MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
-                             deps_.issuers->IssueAgentCertificate(
-                                 conn, host, csr.public_key.get(), certificate_ttl_, now));
+                             deps_.issuers->IssueAgentCertificate(conn, host, csr.public_key.get(),
+                                                                  certificate_ttl_, now));
     MANDANT_RETURN_IF_ERROR(store_
                                 ->CompleteEnrollment(conn, token->host_id, request.request_id(),
                                                      csr_digest, issued.row.serial,

@@ -134,12 +134,12 @@ TEST(ValidateHostStatusTest, NamesEveryBadNetworkField) {
   n->set_mtu(70000);
   n->add_peer_underlay_addresses(std::string(46, '1'));
   n->set_error(std::string(kMaxErrorLength + 1, 'e'));
-  EXPECT_THAT(Fields(ValidateHostStatus(status)),
-              ElementsAre("status.networks[0].bridge_name", "status.networks[0].tenant",
-                          "status.networks[0].mode", "status.networks[0].vni",
-                          "status.networks[0].vlan_id", "status.networks[0].mtu",
-                          "status.networks[0].peer_underlay_addresses[1]",
-                          "status.networks[0].error"));
+  EXPECT_THAT(
+      Fields(ValidateHostStatus(status)),
+      ElementsAre("status.networks[0].bridge_name", "status.networks[0].tenant",
+                  "status.networks[0].mode", "status.networks[0].vni", "status.networks[0].vlan_id",
+                  "status.networks[0].mtu", "status.networks[0].peer_underlay_addresses[1]",
+                  "status.networks[0].error"));
 }
 
 TEST(ValidateHostStatusTest, RefusesANetworkReportedTwiceAndTooManyPeers) {
@@ -148,9 +148,9 @@ TEST(ValidateHostStatusTest, RefusesANetworkReportedTwiceAndTooManyPeers) {
   for (int i = 0; i < kMaxNetworkPeers; ++i) {
     status.mutable_networks(1)->add_peer_underlay_addresses("10.0.0.3");
   }
-  EXPECT_THAT(Fields(ValidateHostStatus(status)),
-              ElementsAre("status.networks[1].bridge_name",
-                          "status.networks[1].peer_underlay_addresses"));
+  EXPECT_THAT(
+      Fields(ValidateHostStatus(status)),
+      ElementsAre("status.networks[1].bridge_name", "status.networks[1].peer_underlay_addresses"));
 }
 
 TEST(ValidateHostStatusTest, RefusesNulBytesEmptyHostErrorsAndNegativeVersions) {
