@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "controller/agents/agent_message_validation.h"
 #include "controller/agents/enrollment.h"
+#include "controller/agents/host_spec.h"
 #include "controller/api/certificate_service.h"
 #include "controller/pki/issuers.h"
 #include "controller/store/pki_store.h"
@@ -292,7 +293,7 @@ absl::Status AgentSession::SendSpec() {
         MANDANT_RETURN_IF_ERROR(conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
         MANDANT_ASSIGN_OR_RETURN(
             *message.mutable_spec(),
-            env_->store->DesiredSpec(conn, session_.host_id, env_->deps.issuers->keys()));
+            DesiredHostSpec(conn, *env_->store, session_.host_id, env_->deps.issuers->keys()));
         // Seeds carry tenants' secrets: none for a certificate revoked while
         // its stream was open (the host enrolled again).
         return CheckCertificateValid(conn);
