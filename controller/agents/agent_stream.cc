@@ -74,15 +74,17 @@ void AgentStream::OnWriteDone(bool ok) {
 void AgentStream::OnCancel() { End(absl::CancelledError("the call was cancelled")); }
 
 void AgentStream::OnDone() {
-  // Keeps this stream alive until the end of OnDone, whoever else holds it.
-  std::shared_ptr<AgentStream> self = env_.registry->Release(this);
   bool connected = false;
+  int64_t host_id = 0;
   absl::Status final_status;
   {
     absl::MutexLock lock(&mu_);
     connected = connected_;
+    host_id = host_id_;
     final_status = final_status_;
   }
+  // Keeps this stream alive until the end of OnDone, whoever else holds it.
+  std::shared_ptr<AgentStream> self = env_.registry->Release(this, host_id);
   if (connected && self != nullptr) {
     env_.work->Post([self] { self->session_.Close(); });
   }

@@ -10,7 +10,8 @@ void AgentStreamRegistry::Adopt(std::shared_ptr<AgentStream> stream) {
   owned_.emplace(key, std::move(stream));
 }
 
-std::shared_ptr<AgentStream> AgentStreamRegistry::Release(const AgentStream* stream) {
+std::shared_ptr<AgentStream> AgentStreamRegistry::Release(const AgentStream* stream,
+                                                          int64_t host_id) {
   std::shared_ptr<AgentStream> released;
   absl::MutexLock lock(&mu_);
   auto it = owned_.find(stream);
@@ -18,12 +19,8 @@ std::shared_ptr<AgentStream> AgentStreamRegistry::Release(const AgentStream* str
     released = std::move(it->second);
     owned_.erase(it);
   }
-  for (auto host = by_host_.begin(); host != by_host_.end(); ++host) {
-    if (host->second.stream == stream) {
-      by_host_.erase(host);
-      break;
-    }
-  }
+  auto host = by_host_.find(host_id);
+  if (host != by_host_.end() && host->second.stream == stream) by_host_.erase(host);
   // Destroyed (if this was the last owner) by the caller, outside mu_.
   return released;
 }

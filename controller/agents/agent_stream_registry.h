@@ -25,9 +25,10 @@ class AgentStreamRegistry {
   // Takes ownership of a new stream.
   void Adopt(std::shared_ptr<AgentStream> stream);
   // Gives up ownership (OnDone) and drops `stream` from the host index if
-  // it is there. Returns it, so that the caller decides when it may be
-  // destroyed; empty when it was not owned.
-  std::shared_ptr<AgentStream> Release(const AgentStream* stream);
+  // it is the one for `host_id` (0: it holds no host). Returns it, so that
+  // the caller decides when it may be destroyed; empty when it was not
+  // owned.
+  std::shared_ptr<AgentStream> Release(const AgentStream* stream, int64_t host_id);
 
   // Makes `stream` the one holding `host_id`; returns the one it replaced
   // (which the caller ends), if that one is still alive.
