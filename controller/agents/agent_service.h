@@ -7,10 +7,10 @@
 #include <string>
 #include <thread>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "controller/agents/agent_session.h"
+#include "controller/agents/agent_stream_registry.h"
+#include "controller/agents/enrollment.h"
 #include "controller/agents/work_queue.h"
 #include "controller/api/rpc_call.h"
 #include "controller/store/host_store.h"
@@ -32,13 +32,13 @@ struct AgentServiceOptions {
   std::string password;
 };
 
-class AgentStream;
-
-// mandant.v1.AgentService: agent enrollment (sync) and the agents' streams
-// (callback API, so that thousands of idle streams hold no threads). Keeps
-// the registry of the streams this replica holds, wakes them when their
-// host's desired state changes (PostgreSQL NOTIFY "mandant_host_spec") and
-// ends the ones whose lease ran out. Thread-safe.
+// mandant.v1.AgentService: agent enrollment (sync, AgentEnrollment) and the
+// agents' streams (callback API, so that thousands of idle streams hold no
+// threads; AgentStream around an AgentSession). Owns the registry of the
+// streams this replica holds, wakes them when their host's desired state
+// changes (PostgreSQL NOTIFY "mandant_host_spec") and ends the ones whose
+// lease ran out. Thread-safe. Destroy it only after the gRPC server has
+// shut down (every stream is done by then).
 class AgentServiceImpl final
     : public v1::AgentService::WithCallbackMethod_Connect<v1::AgentService::Service> {
  public:
@@ -58,28 +58,18 @@ class AgentServiceImpl final
   void EndAllStreams();
 
  private:
-  friend class AgentStream;
-
-  absl::Status DoEnroll(api::RpcCall& call, const v1::EnrollRequest& request,
-                        v1::EnrollResponse* response);
-  // Registry. Register replaces (and ends with ABORTED) an older stream of
-  // the same host.
-  void Register(int64_t host_id, AgentStream* stream);
-  // Removes `stream` if it is the one registered for its host.
-  void Unregister(AgentStream* stream);
-  // Calls `fn` on every registered stream, outside mu_.
-  template <typename Fn>
-  void ForEachStream(Fn fn);
   void SpecChanged(int64_t host_id);
   void ResyncAll();
   void CheckLeases();
 
-  const api::ServiceDeps deps_;
   const AgentServiceOptions options_;
   store::HostStore store_;
+  const AgentSessionEnv session_env_;
+  AgentEnrollment enrollment_;
+  // Declared before work_: queued tasks may still reach streams it owns
+  // while work_ drains in its destructor.
+  AgentStreamRegistry registry_;
   WorkQueue work_;
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<int64_t, AgentStream*> streams_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<store::Notifications> notifications_;
   std::atomic<bool> stop_{false};
   std::thread lease_thread_;

@@ -1,28 +1,21 @@
 #include "controller/store/host_store.h"
 
-#include <algorithm>
-
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "controller/store/database.h"
 #include "controller/store/pki_store.h"
 #include "controller/store/uuid.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "nlohmann/json.hpp"
-#include "pki/encoding.h"
-#include "pki/sealing.h"
-#include "tenants/network_names.h"
 
 namespace mandant::controller::store {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 using nlohmann::json;
-
-constexpr int kDefaultUnderlayMtu = 1500;
 
 std::string DurationParam(absl::Duration d) {
   return absl::StrCat(absl::ToInt64Microseconds(d), " microseconds");
@@ -160,6 +153,10 @@ v1::Host HostFromRow(const Rows& r, int i) {
   AddCondition(h, "Ready", ready, reason, message, r, i, time_col);
   h.set_etag(HostEtag(h.uid(), h.generation()));
   return h;
+}
+
+v1::NetworkMode NetworkModeFromText(absl::string_view text) {
+  return text == "VLAN" ? v1::NETWORK_MODE_VLAN : v1::NETWORK_MODE_VXLAN;
 }
 
 std::string VmStateText(v1::VmState s) {
@@ -448,9 +445,9 @@ absl::Status HostStore::Heartbeat(Connection& conn, const AgentSession& session)
       absl::StrCat("a newer stream of host \"", session.host, "\" replaced this one"));
 }
 
-absl::Status HostStore::RecordStatus(Connection& conn, const AgentSession& session,
-                                     const v1::HostStatus& status) {
-  MANDANT_RETURN_IF_ERROR(Heartbeat(conn, session));
+absl::StatusOr<std::vector<std::string>> HostStore::RecordStatus(Connection& conn,
+                                                               const AgentSession& session,
+                                                               const v1::HostStatus& status) {
   json errors = json::array();
   for (const std::string& e : status.host_errors()) errors.push_back(e);
   json networks = json::array();
@@ -462,32 +459,64 @@ absl::Status HostStore::RecordStatus(Connection& conn, const AgentSession& sessi
                                                            n.peer_underlay_addresses().end())},
                         {"error", n.error()}});
   }
-  MANDANT_RETURN_IF_ERROR(
-      conn.Query("UPDATE hosts SET applied_spec_version = greatest(0, least($2::bigint, "
-                 "spec_version)), host_errors = $3::jsonb, network_status = $4::jsonb, "
-                 "status_time = now() WHERE id = $1",
-                 {std::to_string(session.host_id), std::to_string(status.applied_spec_version()),
-                  errors.dump(-1, ' ', false, json::error_handler_t::replace),
-                  networks.dump(-1, ' ', false, json::error_handler_t::replace)})
-          .status());
+  json vms = json::array();
+  std::vector<std::string> reported;
+  reported.reserve(status.vms_size());
   for (const v1::VmStatus& vm : status.vms()) {
     const bool has_guest = vm.has_guest() && vm.guest().has_receive_time();
-    MANDANT_RETURN_IF_ERROR(
-        conn.Query(
-                "UPDATE machines SET vm_state = $3, vm_error = $4, status_time = now(), "
-                "guest_phase = CASE WHEN $5 THEN $6 ELSE guest_phase END, "
-                "guest_message = CASE WHEN $5 THEN $7 ELSE guest_message END, "
-                "guest_time = CASE WHEN $5 THEN $8::timestamptz ELSE guest_time END "
-                "WHERE machine_id::text = $2 AND host_id = $1",
-                {std::to_string(session.host_id), vm.machine_id(), VmStateText(vm.state()),
-                 vm.error(), has_guest ? "true" : "false", GuestPhaseText(vm.guest().phase()),
-                 vm.guest().message(),
-                 has_guest ? Param(TimestampParam(absl::FromUnixMicros(
-                                 TimeUtil::TimestampToMicroseconds(vm.guest().receive_time()))))
-                           : Param()})
-            .status());
+    reported.push_back(absl::AsciiStrToLower(vm.machine_id()));
+    vms.push_back({{"machine_id", reported.back()},
+                   {"vm_state", VmStateText(vm.state())},
+                   {"vm_error", vm.error()},
+                   {"has_guest", has_guest},
+                   {"guest_phase", GuestPhaseText(vm.guest().phase())},
+                   {"guest_message", vm.guest().message()},
+                   {"guest_us", has_guest ? json(TimeUtil::TimestampToMicroseconds(
+                                                vm.guest().receive_time()))
+                                          : json(nullptr)}});
   }
-  return absl::OkStatus();
+  auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  // One statement: the lease, the host's part, and every VM's part in its
+  // machine row, written only while this session holds the host and only
+  // for machines placed on it.
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows,
+      conn.Query(
+          "WITH h AS (UPDATE hosts SET last_seen_time = now(), "
+          "lease_expire_time = now() + $3::interval, "
+          "applied_spec_version = greatest(0, least($4::bigint, spec_version)), "
+          "host_errors = $5::jsonb, network_status = $6::jsonb, status_time = now() "
+          "WHERE id = $1 AND session_id = $2::uuid RETURNING id), "
+          "v AS (UPDATE machines m SET vm_state = s.vm_state, vm_error = s.vm_error, "
+          "status_time = now(), "
+          "guest_phase = CASE WHEN s.has_guest THEN s.guest_phase ELSE m.guest_phase END, "
+          "guest_message = CASE WHEN s.has_guest THEN s.guest_message ELSE m.guest_message END, "
+          "guest_time = CASE WHEN s.has_guest "
+          "THEN 'epoch'::timestamptz + s.guest_us * interval '1 microsecond' "
+          "ELSE m.guest_time END "
+          "FROM h, jsonb_to_recordset($7::jsonb) AS s(machine_id uuid, vm_state text, "
+          "vm_error text, has_guest boolean, guest_phase text, guest_message text, "
+          "guest_us bigint) "
+          "WHERE m.machine_id = s.machine_id AND m.host_id = h.id RETURNING m.machine_id) "
+          "SELECT (SELECT count(*) FROM h), "
+          "(SELECT coalesce(json_agg(machine_id::text), '[]')::text FROM v)",
+          {std::to_string(session.host_id), session.session_id,
+           DurationParam(lease_.lease_duration), std::to_string(status.applied_spec_version()),
+           dump(errors), dump(networks), dump(vms)}));
+  if (rows.empty() || rows.Int64(0, 0) == 0) {
+    // Nothing was written; say why as Heartbeat does.
+    MANDANT_RETURN_IF_ERROR(Heartbeat(conn, session));
+    return absl::InternalError("the host's status was not recorded");
+  }
+  absl::flat_hash_set<std::string> written;
+  for (const json& id : json::parse(rows.Text(0, 1), nullptr, false)) {
+    if (id.is_string()) written.insert(id.get<std::string>());
+  }
+  std::vector<std::string> not_placed;
+  for (std::string& id : reported) {
+    if (!written.contains(id)) not_placed.push_back(std::move(id));
+  }
+  return not_placed;
 }
 
 absl::Status HostStore::Disconnect(Connection& conn, const AgentSession& session) {
@@ -498,8 +527,7 @@ absl::Status HostStore::Disconnect(Connection& conn, const AgentSession& session
       .status();
 }
 
-absl::StatusOr<v1::HostSpec> HostStore::DesiredSpec(Connection& conn, int64_t host_id,
-                                                    const pki::KeyRing& keys) {
+absl::StatusOr<HostSpecSources> HostStore::SpecSources(Connection& conn, int64_t host_id) {
   MANDANT_ASSIGN_OR_RETURN(
       Rows host, conn.Query("SELECT spec_version, spec_sha256, "
                             "current_setting('transaction_isolation') FROM hosts "
@@ -509,12 +537,14 @@ absl::StatusOr<v1::HostSpec> HostStore::DesiredSpec(Connection& conn, int64_t ho
   if (host.Text(0, 2) == "read committed" || host.Text(0, 2) == "read uncommitted") {
     // Each statement below would see its own snapshot: a machine changing in
     // between would give a network without its VMs, or VMs without theirs.
-    return absl::InternalError(
-        "HostStore::DesiredSpec must run in a REPEATABLE READ transaction");
+    return absl::InternalError("HostStore::SpecSources must run in a REPEATABLE READ transaction");
   }
-  v1::HostSpec spec;
-  // Networks: one per tenant with a machine here; the flood list names the
-  // other hosts with machines of that tenant.
+  HostSpecSources sources;
+  sources.spec_version = host.Int64(0, 0);
+  if (!host.IsNull(0, 1)) sources.spec_sha256 = host.Bytes(0, 1);
+
+  // Networks: one per tenant with a machine here; the peers are the other
+  // hosts with machines of that tenant.
   MANDANT_ASSIGN_OR_RETURN(
       Rows nets,
       conn.Query(
@@ -526,33 +556,18 @@ absl::StatusOr<v1::HostSpec> HostStore::DesiredSpec(Connection& conn, int64_t ho
           "FROM hosts h3 WHERE h3.id IN (SELECT host_id FROM machines WHERE tenant_id = t.id)) "
           "FROM tenants t WHERE t.id IN (SELECT tenant_id FROM machines WHERE host_id = $1)",
           {std::to_string(host_id)}));
-  std::vector<v1::TenantNetworkSpec> networks;
   for (int i = 0; i < nets.size(); ++i) {
-    v1::TenantNetworkSpec n;
-    n.set_tenant(absl::StrCat("tenants/", nets.Text(i, 0)));
-    const bool vlan = nets.Text(i, 1) == "VLAN";
-    n.set_mode(vlan ? v1::NETWORK_MODE_VLAN : v1::NETWORK_MODE_VXLAN);
-    const uint32_t segment = static_cast<uint32_t>(vlan ? nets.Int64(i, 3) : nets.Int64(i, 2));
-    if (vlan) {
-      n.set_vlan_id(segment);
-    } else {
-      n.set_vni(segment);
-      for (const json& a : json::parse(nets.Text(i, 4), nullptr, false)) {
-        if (a.is_string()) n.add_peer_underlay_addresses(a.get<std::string>());
-      }
+    TenantNetworkRow n;
+    n.tenant = std::string(nets.Text(i, 0));
+    n.mode = NetworkModeFromText(nets.Text(i, 1));
+    n.segment_id = static_cast<uint32_t>(n.mode == v1::NETWORK_MODE_VLAN ? nets.Int64(i, 3)
+                                                                         : nets.Int64(i, 2));
+    for (const json& a : json::parse(nets.Text(i, 4), nullptr, false)) {
+      if (a.is_string()) n.peer_underlay_addresses.push_back(a.get<std::string>());
     }
-    MANDANT_ASSIGN_OR_RETURN(*n.mutable_bridge_name(), tenants::TenantBridgeName(n.mode(), segment));
-    MANDANT_ASSIGN_OR_RETURN(*n.mutable_link_name(), tenants::TenantLinkName(n.mode(), segment));
-    const int underlay_mtu =
-        nets.Int64(i, 5) > 0 ? static_cast<int>(nets.Int64(i, 5)) : kDefaultUnderlayMtu;
-    MANDANT_ASSIGN_OR_RETURN(const int mtu, tenants::TenantNetworkMtu(n.mode(), underlay_mtu));
-    n.set_mtu(mtu);
-    networks.push_back(std::move(n));
+    n.min_underlay_mtu = static_cast<int>(nets.Int64(i, 5));
+    sources.networks.push_back(std::move(n));
   }
-  std::sort(networks.begin(), networks.end(), [](const auto& a, const auto& b) {
-    return a.bridge_name() < b.bridge_name();
-  });
-  for (auto& n : networks) *spec.add_networks() = std::move(n);
 
   MANDANT_ASSIGN_OR_RETURN(
       Rows vms,
@@ -564,50 +579,32 @@ absl::StatusOr<v1::HostSpec> HostStore::DesiredSpec(Connection& conn, int64_t ho
                  "ORDER BY m.machine_id::text",
                  {std::to_string(host_id)}));
   for (int i = 0; i < vms.size(); ++i) {
-    v1::VmSpec* vm = spec.add_vms();
-    vm->set_machine_id(std::string(vms.Text(i, 0)));
-    vm->set_tenant(absl::StrCat("tenants/", vms.Text(i, 1)));
-    vm->set_cluster(absl::StrCat(vm->tenant(), "/clusters/", vms.Text(i, 2)));
-    vm->set_name(std::string(vms.Text(i, 3)));
-    vm->mutable_resources()->set_vcpus(static_cast<int32_t>(vms.Int64(i, 4)));
-    vm->mutable_resources()->set_memory_mib(vms.Int64(i, 5));
-    vm->mutable_resources()->set_disk_gib(vms.Int64(i, 6));
-    vm->set_base_image(std::string(vms.Text(i, 7)));
-    vm->set_base_image_sha256(std::string(vms.Text(i, 8)));
-    v1::Nic* nic = vm->add_nics();
-    nic->set_mac_address(std::string(vms.Text(i, 9)));
-    const v1::NetworkMode mode =
-        vms.Text(i, 12) == "VLAN" ? v1::NETWORK_MODE_VLAN : v1::NETWORK_MODE_VXLAN;
-    MANDANT_ASSIGN_OR_RETURN(
-        *nic->mutable_bridge_name(),
-        tenants::TenantBridgeName(mode, static_cast<uint32_t>(vms.Int64(i, 13))));
-    vm->set_power_state(vms.Text(i, 10) == "OFF" ? v1::POWER_STATE_OFF : v1::POWER_STATE_ON);
-    MANDANT_ASSIGN_OR_RETURN(pki::SecretBytes seed,
-                             pki::Unseal(keys, vms.Bytes(i, 11), SeedAssociatedData(vm->machine_id())));
-    if (!vm->mutable_seed()->ParseFromArray(seed.data(), static_cast<int>(seed.size()))) {
-      return absl::DataLossError(
-          absl::StrCat("machine ", vm->machine_id(), ": the unsealed seed does not parse"));
-    }
+    PlacedMachineRow m;
+    m.machine_id = std::string(vms.Text(i, 0));
+    m.tenant = std::string(vms.Text(i, 1));
+    m.cluster = std::string(vms.Text(i, 2));
+    m.name = std::string(vms.Text(i, 3));
+    m.resources.set_vcpus(static_cast<int32_t>(vms.Int64(i, 4)));
+    m.resources.set_memory_mib(vms.Int64(i, 5));
+    m.resources.set_disk_gib(vms.Int64(i, 6));
+    m.base_image = std::string(vms.Text(i, 7));
+    m.base_image_sha256 = std::string(vms.Text(i, 8));
+    m.node_mac = std::string(vms.Text(i, 9));
+    m.power_state = vms.Text(i, 10) == "OFF" ? v1::POWER_STATE_OFF : v1::POWER_STATE_ON;
+    m.sealed_seed = vms.Bytes(i, 11);
+    m.mode = NetworkModeFromText(vms.Text(i, 12));
+    m.segment_id = static_cast<uint32_t>(vms.Int64(i, 13));
+    sources.machines.push_back(std::move(m));
   }
+  return sources;
+}
 
-  std::string content;
-  google::protobuf::io::StringOutputStream out(&content);
-  {
-    google::protobuf::io::CodedOutputStream coded(&out);
-    coded.SetSerializationDeterministic(true);
-    spec.SerializeToCodedStream(&coded);
-  }
-  const std::string digest = pki::Sha256(content);
-  int64_t version = host.Int64(0, 0);
-  if (host.IsNull(0, 1) || host.Bytes(0, 1) != digest) {
-    ++version;
-    MANDANT_RETURN_IF_ERROR(
-        conn.Query("UPDATE hosts SET spec_version = $2, spec_sha256 = $3::bytea WHERE id = $1",
-                   {std::to_string(host_id), std::to_string(version), ByteaParam(digest)})
-            .status());
-  }
-  spec.set_version(version);
-  return spec;
+absl::Status HostStore::SetSpecVersion(Connection& conn, int64_t host_id, int64_t version,
+                                       absl::string_view spec_sha256) {
+  return conn
+      .Query("UPDATE hosts SET spec_version = $2, spec_sha256 = $3::bytea WHERE id = $1",
+             {std::to_string(host_id), std::to_string(version), ByteaParam(spec_sha256)})
+      .status();
 }
 
 std::string SeedAssociatedData(absl::string_view machine_id) {

@@ -12,7 +12,6 @@
 #include "controller/store/pg.h"
 #include "mandant/v1/agent.pb.h"
 #include "mandant/v1/host.pb.h"
-#include "pki/kek.h"
 
 namespace mandant::controller::store {
 
@@ -42,8 +41,47 @@ struct AgentSession {
   std::string session_id;
 };
 
-// SQL for hosts, their bootstrap tokens, agent sessions and the derivation
-// of each host's desired state. Every method runs on the caller's
+// One tenant network a host needs: a tenant with a machine placed there.
+struct TenantNetworkRow {
+  std::string tenant;  // tenant id, e.g. "acme"
+  v1::NetworkMode mode = v1::NETWORK_MODE_UNSPECIFIED;
+  uint32_t segment_id = 0;  // VNI or VLAN ID
+  // The other hosts with machines of the tenant, sorted.
+  std::vector<std::string> peer_underlay_addresses;
+  // The smallest underlay MTU reported by the hosts the tenant spans (this
+  // one included); 0 when none reported one.
+  int min_underlay_mtu = 0;
+};
+
+// A machine placed on a host, as its row holds it.
+struct PlacedMachineRow {
+  std::string machine_id;
+  std::string tenant;   // tenant id
+  std::string cluster;  // cluster id in the tenant
+  std::string name;
+  v1::Resources resources;
+  std::string base_image;
+  std::string base_image_sha256;
+  std::string node_mac;
+  v1::PowerState power_state = v1::POWER_STATE_ON;
+  std::string sealed_seed;
+  v1::NetworkMode mode = v1::NETWORK_MODE_UNSPECIFIED;  // its tenant's
+  uint32_t segment_id = 0;
+};
+
+// Everything a host's desired state is derived from
+// (controller/agents/host_spec.h), read in one snapshot.
+struct HostSpecSources {
+  int64_t spec_version = 0;
+  // Of the last spec computed; empty when none was.
+  std::string spec_sha256;
+  std::vector<TenantNetworkRow> networks;
+  // Ordered by machine_id.
+  std::vector<PlacedMachineRow> machines;
+};
+
+// SQL for hosts, their bootstrap tokens, agent sessions and the rows each
+// host's desired state is derived from. Every method runs on the caller's
 // connection, inside the caller's transaction.
 class HostStore {
  public:
@@ -102,22 +140,28 @@ class HostStore {
   // Extends the lease. ABORTED when another stream took the host over;
   // NOT_FOUND when the host is gone.
   absl::Status Heartbeat(Connection& conn, const AgentSession& session);
-  // Records what the agent observed: the host's part, and each VM's part in
-  // its machine row (only machines placed on this host). ABORTED/NOT_FOUND
-  // as Heartbeat.
-  absl::Status RecordStatus(Connection& conn, const AgentSession& session,
-                            const v1::HostStatus& status);
+  // Records what the agent observed in one statement: the lease (as
+  // Heartbeat), the host's part, and each VM's part in its machine row, for
+  // machines placed on this host only. Returns the (lower-case) machine ids
+  // of the reported VMs that are not placed on the host and were not
+  // written. `status` must have passed ValidateHostStatus
+  // (controller/agents/agent_message_validation.h), which keeps it within
+  // what the columns hold. ABORTED/NOT_FOUND as Heartbeat, writing nothing.
+  absl::StatusOr<std::vector<std::string>> RecordStatus(Connection& conn,
+                                                        const AgentSession& session,
+                                                        const v1::HostStatus& status);
   // Ends the session if it still holds the host (the lease then runs out
   // at once: the host is not Ready).
   absl::Status Disconnect(Connection& conn, const AgentSession& session);
 
-  // The host's complete desired state. Bumps and records spec_version when
-  // its content differs from the last one computed. Seeds are unsealed with
-  // `keys`. Its reads must see one snapshot, so the caller's transaction
-  // must be REPEATABLE READ (INTERNAL otherwise); retry its serialization
-  // failures.
-  absl::StatusOr<v1::HostSpec> DesiredSpec(Connection& conn, int64_t host_id,
-                                           const pki::KeyRing& keys);
+  // What the host's desired state is derived from; locks the host row.
+  // Its reads must see one snapshot, so the caller's transaction must be
+  // REPEATABLE READ (INTERNAL otherwise); retry its serialization failures.
+  // NOT_FOUND when the host is gone.
+  absl::StatusOr<HostSpecSources> SpecSources(Connection& conn, int64_t host_id);
+  // Records the version and SHA-256 of the host's latest desired state.
+  absl::Status SetSpecVersion(Connection& conn, int64_t host_id, int64_t version,
+                              absl::string_view spec_sha256);
 
  private:
   absl::StatusOr<std::vector<v1::Host>> Select(Connection& conn, absl::string_view where,

@@ -44,9 +44,10 @@ struct MachineObservation {
 };
 
 // SQL for machines (VMs), the rows each host's desired state is derived
-// from (HostStore::DesiredSpec). Written by the cluster reconciler; every
-// change wakes the agents' sessions of the hosts it touches (a trigger
-// notifies "mandant_host_spec"). Runs inside the caller's transaction.
+// from (HostStore::SpecSources, controller/agents/host_spec.h). Written by
+// the cluster reconciler; every change wakes the agents' sessions of the
+// hosts it touches (a trigger notifies "mandant_host_spec"). Runs inside the
+// caller's transaction.
 class MachineStore {
  public:
   // A minimal cluster row for machines to belong to, until the cluster

@@ -897,6 +897,71 @@ TEST_F(AgentServiceTest, HostStatusMakesTheHostReadyAndRecordsVms) {
   EXPECT_EQ(seen->guest_phase, v1::GUEST_PHASE_KUBEADM);
 }
 
+TEST_F(AgentServiceTest, ABadHostStatusIsRefusedAndChangesNothing) {
+  CreateTenant("acme");
+  v1::HostSpec initial;
+  auto stream = ConnectedHost("hv1", "10.0.0.1", &initial);
+  const controller::store::NewMachine m = Machine("acme", "cp-1", "hv1");
+  ASSERT_OK(Insert(m));
+  std::optional<v1::HostSpec> spec =
+      stream->NextSpec(kSpecWait, [](const v1::HostSpec& s) { return s.vms_size() == 1; });
+  ASSERT_TRUE(spec.has_value());
+  v1::HostStatus good;
+  good.set_applied_spec_version(spec->version());
+  v1::VmStatus* vm = good.add_vms();
+  vm->set_machine_id(m.machine_id);
+  vm->set_state(v1::VM_STATE_RUNNING);
+  ASSERT_TRUE(stream->SendStatus(good));
+  v1::Host before = WaitForHost(
+      "hosts/hv1", [](const v1::Host& h) { return ConditionStatus(h, "Ready") == "True"; });
+  ASSERT_EQ(ConditionStatus(before, "Ready"), "True") << before.DebugString();
+
+  // Well-formed VMs beyond the bound, one of them this host's, and a host
+  // error: none of it may be written.
+  v1::HostStatus flood = good;
+  flood.mutable_vms(0)->set_state(v1::VM_STATE_CRASHED);
+  for (int i = 0; i < 1024; ++i) {
+    v1::VmStatus* extra = flood.add_vms();
+    extra->set_machine_id(controller::store::NewUuid());
+    extra->set_state(v1::VM_STATE_RUNNING);
+  }
+  flood.add_host_errors("must not be recorded");
+  ASSERT_TRUE(stream->SendStatus(flood));
+  std::optional<grpc::Status> ended = stream->WaitEnd(kSpecWait);
+  ASSERT_TRUE(ended.has_value()) << "a status over its bounds was accepted";
+  EXPECT_THAT(*ended, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, "at most 1024 VMs"));
+  EXPECT_THAT(BadRequestFields(*ended), ElementsAre("status.vms"));
+
+  absl::StatusOr<controller::store::MachineObservation> seen;
+  ASSERT_OK(InDatabase([&](controller::store::Connection& conn) {
+    seen = machines_.Observation(conn, m.machine_id);
+    return seen.status();
+  }));
+  EXPECT_EQ(seen->vm_state, v1::VM_STATE_RUNNING);
+  EXPECT_EQ(Count("SELECT count(*) FROM hosts WHERE host_errors <> '[]'"), 0);
+
+  // A fresh stream: a status with an unknown enum value and a bad machine
+  // id is refused the same way, naming both fields.
+  EnrolledAgent again = testing::EnrollNewKey(*controller_, "hosts/hv1", IssueToken("hv1")).value();
+  auto second = Connect(again);
+  ASSERT_TRUE(second->SendHello(HelloFor("hosts/hv1", "10.0.0.1")));
+  ASSERT_TRUE(second->NextSpec(kSpecWait).has_value());
+  v1::HostStatus odd = good;
+  odd.mutable_vms(0)->set_state(static_cast<v1::VmState>(99));
+  odd.add_vms()->set_machine_id("'; DROP TABLE machines; --");
+  ASSERT_TRUE(second->SendStatus(odd));
+  ended = second->WaitEnd(kSpecWait);
+  ASSERT_TRUE(ended.has_value()) << "a malformed status was accepted";
+  EXPECT_THAT(*ended, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, "known VmState"));
+  EXPECT_THAT(BadRequestFields(*ended),
+              ElementsAre("status.vms[0].state", "status.vms[1].machine_id"));
+  ASSERT_OK(InDatabase([&](controller::store::Connection& conn) {
+    seen = machines_.Observation(conn, m.machine_id);
+    return seen.status();
+  }));
+  EXPECT_EQ(seen->vm_state, v1::VM_STATE_RUNNING);
+}
+
 TEST_F(AgentServiceTest, ANewStreamOfTheSameHostEndsTheOldOne) {
   EnrolledAgent agent = EnrolledHost("hv1", "10.0.0.1");
   auto first = Connect(agent);
@@ -1051,6 +1116,43 @@ TEST_F(AgentServiceTest, ARevokedCertificateLosesItsStreamAtTheNextHeartbeat) {
   }
   ASSERT_TRUE(ended.has_value()) << "the revoked agent still holds its stream";
   EXPECT_THAT(*ended, GrpcIs(grpc::StatusCode::UNAUTHENTICATED, ""));
+}
+
+TEST_F(AgentServiceTest, ARevokedStreamGetsNoRenewedCertificate) {
+  EnrolledAgent agent = EnrolledHost("hv1", "10.0.0.1");
+  auto stream = Connect(agent);
+  ASSERT_TRUE(stream->SendHello(HelloFor("hosts/hv1", "10.0.0.1")));
+  ASSERT_TRUE(stream->NextSpec(kSpecWait).has_value());
+  const int64_t issued_before =
+      Count("SELECT count(*) FROM pki_certificates WHERE subject LIKE '%host/hv1%'");
+  ASSERT_GE(issued_before, 1);
+
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_name(
+      absl::StrCat("infrastructure/certificates/", SerialOf(agent.enrollment.certificate_pem())));
+  revoke.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  v1::Certificate revoked;
+  grpc::Status st = controller_->Certificates()->RevokeCertificate(
+      TestController::Context(admin_).get(), revoke, &revoked);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  // At once, within any cache of the authenticator: a well-formed renewal.
+  auto key = testing::NewKeyWithCsr();
+  ASSERT_OK(key);
+  v1::AgentMessage renewal;
+  renewal.mutable_renewal()->set_csr(key->csr_pem);
+  ASSERT_TRUE(stream->Send(renewal));
+  std::optional<v1::ControllerMessage> message;
+  while ((message = stream->Next(kSpecWait)).has_value()) {
+    EXPECT_FALSE(message->has_certificate() && !message->certificate().certificate_pem().empty())
+        << "a revoked stream got a certificate";
+  }
+  std::optional<grpc::Status> ended = stream->WaitEnd(kSpecWait);
+  ASSERT_TRUE(ended.has_value()) << "the revoked stream is still open";
+  EXPECT_THAT(*ended, GrpcIs(grpc::StatusCode::UNAUTHENTICATED, "revoked"));
+  EXPECT_EQ(Count("SELECT count(*) FROM pki_certificates WHERE subject LIKE '%host/hv1%'"),
+            issued_before);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE message = 'agent certificate renewed'"), 0);
 }
 
 }  // namespace
