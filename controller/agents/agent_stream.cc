@@ -115,7 +115,7 @@ void AgentStream::End(absl::Status status) {
     finish_now = !writing_ && starting_read_ == 0;
     if (finish_now) finished_ = true;
   }
-  if (finish_now) Finish(api::ToGrpcStatus(status));
+  if (finish_now) Finish(api::ToGrpcStatus(status, call_.call_id()));
 }
 
 void AgentStream::SpecChanged() {
@@ -167,7 +167,7 @@ void AgentStream::FinishedOp() {
       status = final_status_;
     }
   }
-  if (finish_now) Finish(api::ToGrpcStatus(status));
+  if (finish_now) Finish(api::ToGrpcStatus(status, call_.call_id()));
 }
 
 bool AgentStream::Ending() const {
