@@ -326,10 +326,8 @@ absl::StatusOr<store::IssuerRow> SigningIssuer(store::PkiStore& store, store::Co
   const absl::string_view kind = scope.infrastructure() ? "INFRASTRUCTURE" : "TENANT";
   MANDANT_ASSIGN_OR_RETURN(auto issuer, store.ActiveIssuer(conn, scope.name, tenant_uid, kind));
   if (!issuer) {
-    MANDANT_ASSIGN_OR_RETURN(
-        store::Rows pending,
-        conn.Query("SELECT 1 FROM pki_pending_issuers WHERE scope = $1", {scope.name}));
-    if (!pending.empty()) {
+    MANDANT_ASSIGN_OR_RETURN(const bool pending, store.HasPendingIssuer(conn, scope.name));
+    if (pending) {
       return absl::FailedPreconditionError(absl::StrCat(
           scope.name,
           " has no CA yet: it waits for the offline Mandant root to sign it (the provider runs "
@@ -467,7 +465,7 @@ absl::Status CertificateServiceImpl::Issue(RpcCall& call,
         } else {
           MANDANT_ASSIGN_OR_RETURN(store::TenantRef tenant,
                                    store_.GetTenantRef(conn, scope.tenant));
-          if (tenant.state == "SUSPENDED") {
+          if (tenant.state == v1::TENANT_STATE_SUSPENDED) {
             return absl::FailedPreconditionError(
                 absl::StrCat("tenant \"", scope.tenant, "\" is suspended"));
           }
@@ -888,7 +886,7 @@ absl::Status CertificateServiceImpl::UpdatePolicy(RpcCall& call,
       "update issuance policy", request.request_id(), request, response,
       [&](store::Connection& conn) -> absl::Status {
         MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, tenant));
-        if (t.state == "SUSPENDED") {
+        if (t.state == v1::TENANT_STATE_SUSPENDED) {
           return absl::FailedPreconditionError(
               absl::StrCat("tenant \"", tenant, "\" is suspended"));
         }
@@ -984,13 +982,7 @@ absl::Status CertificateServiceImpl::Prepare(RpcCall& call, const v1::PrepareIss
         if (!scope.infrastructure()) {
           MANDANT_ASSIGN_OR_RETURN(store::TenantRef t, store_.GetTenantRef(conn, scope.tenant));
           spec.tenant_uid = t.uid;
-          MANDANT_ASSIGN_OR_RETURN(
-              store::Rows cidrs,
-              conn.Query(
-                  "SELECT c.cidr::text FROM tenant_cidrs c JOIN tenants t ON t.id = c.tenant_id "
-                  "WHERE t.name = $1 ORDER BY c.purpose",
-                  {scope.tenant}));
-          for (int i = 0; i < cidrs.size(); ++i) spec.ip_ranges.emplace_back(cidrs.Text(i, 0));
+          MANDANT_ASSIGN_OR_RETURN(spec.ip_ranges, store_.TenantCidrs(conn, scope.tenant));
         }
         if (spec.kind != "ROOT" && spec.validity > absl::ZeroDuration()) {
           MANDANT_ASSIGN_OR_RETURN(

@@ -10,13 +10,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "nlohmann/json.hpp"
 #include "pki/certificate_info.h"
 #include "pki/crl.h"
 #include "pki/encoding.h"
 #include "pki/key.h"
 #include "pki/sealing.h"
 #include "pki/subject_alt_names.h"
+#include "tenants/names.h"
 
 namespace mandant::controller {
 namespace {
@@ -227,10 +227,7 @@ absl::StatusOr<std::optional<store::IssuerRow>> Issuers::CreateTenantIssuer(stor
     }
     if (!attached) {
       MANDANT_RETURN_IF_ERROR(
-          conn.Query("INSERT INTO pki_pending_issuers (scope, tenant_uid, ip_ranges) "
-                     "VALUES ($1, $2::uuid, $3::text[])",
-                     {spec.scope, spec.tenant_uid, store::TextArrayParam(spec.ip_ranges)})
-              .status());
+          store_.InsertPendingIssuer(conn, spec.scope, spec.tenant_uid, spec.ip_ranges));
       MANDANT_LOG(warn, "tenant intermediate pending: the Mandant root is offline",
                   {{"scope", spec.scope}});
       return std::optional<store::IssuerRow>();
@@ -256,30 +253,21 @@ absl::Status Issuers::AttachOfflineRoot(store::Connection& conn,
 }
 
 absl::StatusOr<int> Issuers::SignPending(store::Connection& conn, absl::Time now) {
-  MANDANT_ASSIGN_OR_RETURN(
-      store::Rows pending,
-      conn.Query("SELECT p.id, p.scope, p.tenant_uid::text, array_to_json(p.ip_ranges)::text, "
-                 "t.name IS NOT NULL FROM pki_pending_issuers p "
-                 "LEFT JOIN tenants t ON t.uid = p.tenant_uid "
-                 "ORDER BY p.id FOR UPDATE OF p"));
+  MANDANT_ASSIGN_OR_RETURN(std::vector<store::PendingIssuerRow> pending,
+                           store_.LockPendingIssuers(conn));
   int signed_count = 0;
-  for (int i = 0; i < pending.size(); ++i) {
-    if (pending.Bool(i, 4)) {
+  for (const store::PendingIssuerRow& p : pending) {
+    if (p.tenant_exists) {
       NewIssuer spec;
       spec.kind = "TENANT";
-      spec.scope = std::string(pending.Text(i, 1));
-      spec.tenant = spec.scope.substr(8);  // "tenants/"
-      spec.tenant_uid = std::string(pending.Text(i, 2));
-      auto ranges = nlohmann::json::parse(pending.Text(i, 3), nullptr, false);
-      if (ranges.is_array()) {
-        for (const auto& r : ranges) spec.ip_ranges.push_back(r.get<std::string>());
-      }
+      spec.scope = p.scope;
+      MANDANT_ASSIGN_OR_RETURN(spec.tenant, tenants::ParseTenantName(p.scope, "scope"));
+      spec.tenant_uid = p.tenant_uid;
+      spec.ip_ranges = p.ip_ranges;
       MANDANT_RETURN_IF_ERROR(CreateIssuer(conn, spec, now).status());
       ++signed_count;
     }
-    MANDANT_RETURN_IF_ERROR(conn.Query("DELETE FROM pki_pending_issuers WHERE id = $1",
-                                       {std::string(pending.Text(i, 0))})
-                                .status());
+    MANDANT_RETURN_IF_ERROR(store_.DeletePendingIssuer(conn, p.id));
   }
   MANDANT_ASSIGN_OR_RETURN(auto root,
                            store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
@@ -303,10 +291,7 @@ absl::StatusOr<Issuers::ExportedRoot> Issuers::ExportRoot(store::Connection& con
   out.certificate_pem = row->certificate_pem;
   MANDANT_ASSIGN_OR_RETURN(out.key_pem, pki::PrivateKeyToPem(ca->private_key()));
   if (remove) {
-    MANDANT_RETURN_IF_ERROR(conn.Query("UPDATE pki_issuers SET sealed_key = NULL, kek_id = NULL "
-                                       "WHERE id = $1",
-                                       {row->id})
-                                .status());
+    MANDANT_RETURN_IF_ERROR(store_.RemoveSealedKey(conn, row->id));
   }
   return out;
 }
@@ -314,10 +299,7 @@ absl::StatusOr<Issuers::ExportedRoot> Issuers::ExportRoot(store::Connection& con
 absl::Status Issuers::RevokeTenantIssuers(store::Connection& conn, absl::string_view tenant,
                                           absl::string_view tenant_uid, absl::Time now) {
   const std::string scope = absl::StrCat("tenants/", tenant);
-  MANDANT_RETURN_IF_ERROR(
-      conn.Query("DELETE FROM pki_pending_issuers WHERE scope = $1 AND tenant_uid = $2::uuid",
-                 {scope, std::string(tenant_uid)})
-          .status());
+  MANDANT_RETURN_IF_ERROR(store_.DeletePendingIssuers(conn, scope, tenant_uid));
   MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
                            store_.ListIssuers(conn, scope, tenant_uid, 0, 1000));
   std::vector<std::string> roots;

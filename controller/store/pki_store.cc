@@ -7,6 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "controller/store/tenant_store.h"
 #include "nlohmann/json.hpp"
 
 namespace mandant::controller::store {
@@ -143,7 +144,7 @@ absl::StatusOr<TenantRef> PkiStore::GetTenantRef(Connection& conn, absl::string_
       Rows rows,
       conn.Query("SELECT uid::text, state FROM tenants WHERE name = $1", {std::string(tenant)}));
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("tenant \"", tenant, "\" not found"));
-  return TenantRef{std::string(rows.Text(0, 0)), std::string(rows.Text(0, 1))};
+  return TenantRef{std::string(rows.Text(0, 0)), TenantStateFromText(rows.Text(0, 1))};
 }
 
 absl::Status PkiStore::InsertIssuer(Connection& conn, const IssuerRow& row) {
@@ -230,6 +231,75 @@ absl::StatusOr<std::vector<IssuerRow>> PkiStore::ListIssuers(Connection& conn,
                  params));
   std::vector<IssuerRow> out;
   for (int i = 0; i < rows.size(); ++i) out.push_back(IssuerFromRow(rows, i));
+  return out;
+}
+
+absl::Status PkiStore::RemoveSealedKey(Connection& conn, absl::string_view id) {
+  return conn
+      .Query("UPDATE pki_issuers SET sealed_key = NULL, kek_id = NULL WHERE id = $1",
+             {std::string(id)})
+      .status();
+}
+
+absl::Status PkiStore::InsertPendingIssuer(Connection& conn, absl::string_view scope,
+                                           absl::string_view tenant_uid,
+                                           const std::vector<std::string>& ip_ranges) {
+  return conn
+      .Query("INSERT INTO pki_pending_issuers (scope, tenant_uid, ip_ranges) "
+             "VALUES ($1, $2::uuid, $3::text[])",
+             {std::string(scope), std::string(tenant_uid), TextArrayParam(ip_ranges)})
+      .status();
+}
+
+absl::StatusOr<bool> PkiStore::HasPendingIssuer(Connection& conn, absl::string_view scope) {
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows,
+      conn.Query("SELECT 1 FROM pki_pending_issuers WHERE scope = $1", {std::string(scope)}));
+  return !rows.empty();
+}
+
+absl::StatusOr<std::vector<PendingIssuerRow>> PkiStore::LockPendingIssuers(Connection& conn) {
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows,
+      conn.Query("SELECT p.id, p.scope, p.tenant_uid::text, array_to_json(p.ip_ranges)::text, "
+                 "t.name IS NOT NULL FROM pki_pending_issuers p "
+                 "LEFT JOIN tenants t ON t.uid = p.tenant_uid "
+                 "ORDER BY p.id FOR UPDATE OF p"));
+  std::vector<PendingIssuerRow> out;
+  out.reserve(rows.size());
+  for (int i = 0; i < rows.size(); ++i) {
+    PendingIssuerRow row;
+    row.id = rows.Int64(i, 0);
+    row.scope = std::string(rows.Text(i, 1));
+    row.tenant_uid = std::string(rows.Text(i, 2));
+    row.ip_ranges = ArrayAt(rows, i, 3);
+    row.tenant_exists = rows.Bool(i, 4);
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+absl::Status PkiStore::DeletePendingIssuer(Connection& conn, int64_t id) {
+  return conn.Query("DELETE FROM pki_pending_issuers WHERE id = $1", {std::to_string(id)})
+      .status();
+}
+
+absl::Status PkiStore::DeletePendingIssuers(Connection& conn, absl::string_view scope,
+                                            absl::string_view tenant_uid) {
+  return conn
+      .Query("DELETE FROM pki_pending_issuers WHERE scope = $1 AND tenant_uid = $2::uuid",
+             {std::string(scope), std::string(tenant_uid)})
+      .status();
+}
+
+absl::StatusOr<std::vector<std::string>> PkiStore::TenantCidrs(Connection& conn,
+                                                               absl::string_view tenant) {
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows, conn.Query("SELECT c.cidr::text FROM tenant_cidrs c JOIN tenants t "
+                            "ON t.id = c.tenant_id WHERE t.name = $1 ORDER BY c.purpose",
+                            {std::string(tenant)}));
+  std::vector<std::string> out;
+  for (int i = 0; i < rows.size(); ++i) out.emplace_back(rows.Text(i, 0));
   return out;
 }
 

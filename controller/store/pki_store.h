@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "controller/store/pg.h"
+#include "mandant/v1/tenant.pb.h"
 
 namespace mandant::controller::store {
 
@@ -105,8 +106,17 @@ struct CertificateFilter {
 // The tenant a tenant scope belongs to.
 struct TenantRef {
   std::string uid;
-  // "ACTIVE" or "SUSPENDED".
-  std::string state;
+  v1::TenantState state = v1::TENANT_STATE_UNSPECIFIED;
+};
+
+// A tenant intermediate waiting for the offline root to sign it.
+struct PendingIssuerRow {
+  int64_t id = 0;
+  std::string scope;
+  std::string tenant_uid;
+  std::vector<std::string> ip_ranges;
+  // False when the tenant was deleted meanwhile.
+  bool tenant_exists = false;
 };
 
 class PkiStore {
@@ -131,6 +141,26 @@ class PkiStore {
   absl::StatusOr<std::vector<IssuerRow>> ListIssuers(Connection& conn, absl::string_view scope,
                                                      absl::string_view tenant_uid, int offset,
                                                      int limit);
+  // Removes an issuer's sealed key (its key is then held offline only).
+  absl::Status RemoveSealedKey(Connection& conn, absl::string_view id);
+
+  // Tenant intermediates recorded while the root's key was offline.
+  absl::Status InsertPendingIssuer(Connection& conn, absl::string_view scope,
+                                   absl::string_view tenant_uid,
+                                   const std::vector<std::string>& ip_ranges);
+  // Whether `scope` has one.
+  absl::StatusOr<bool> HasPendingIssuer(Connection& conn, absl::string_view scope);
+  // All of them, oldest first, locked FOR UPDATE.
+  absl::StatusOr<std::vector<PendingIssuerRow>> LockPendingIssuers(Connection& conn);
+  absl::Status DeletePendingIssuer(Connection& conn, int64_t id);
+  // Those of one tenant (at its deletion).
+  absl::Status DeletePendingIssuers(Connection& conn, absl::string_view scope,
+                                    absl::string_view tenant_uid);
+
+  // The node and storage CIDRs of a tenant (by name), which its
+  // intermediate's name constraints permit.
+  absl::StatusOr<std::vector<std::string>> TenantCidrs(Connection& conn, absl::string_view tenant);
+
   // Changes state (and the matching activate/retire time to `now`) and
   // bumps the generation.
   absl::Status SetIssuerState(Connection& conn, absl::string_view id, absl::string_view state,
