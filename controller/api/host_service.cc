@@ -48,6 +48,19 @@ void CheckTokenTtlForm(const google::protobuf::Duration* ttl, tenants::FieldViol
   }
 }
 
+// Host etags are "{8 hex}-{generation}". store::CheckHostEtag echoes the
+// caller's etag into its ABORTED message, so anything that cannot be one
+// is refused here, quoted and cut.
+void CheckEtagField(absl::string_view etag, tenants::FieldViolations& bad) {
+  constexpr size_t kMaxEtagLength = 32;
+  if (etag.size() > kMaxEtagLength ||
+      etag.find_first_not_of("0123456789abcdef-") != absl::string_view::npos) {
+    bad.Add("etag", absl::StrCat("is not an etag of a host: pass the etag of GetHost or ListHosts "
+                                 "unchanged, got ",
+                                 tenants::QuoteForMessage(etag)));
+  }
+}
+
 }  // namespace
 
 std::string HostIdentity(absl::string_view trust_domain, absl::string_view host) {
@@ -235,10 +248,11 @@ absl::Status HostServiceImpl::IssueToken(RpcCall& call,
   tenants::FieldViolations bad;
   const std::string host = tenants::ParseHostName(request.name(), "name", &bad);
   const absl::Duration ttl = tenants::BootstrapTokenTtl(
-      request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr,
-      kTokenTtlField, &bad);
+      request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr, kTokenTtlField,
+      &bad);
   CheckTokenTtlForm(request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr,
                     bad);
+  CheckEtagField(request.etag(), bad);
   tenants::ValidateRequestId(request.request_id(), &bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
 
@@ -276,6 +290,7 @@ absl::Status HostServiceImpl::Cordon(RpcCall& call, absl::string_view method,
   tenants::FieldViolations bad;
   const std::string host = tenants::ParseHostName(name, "name", &bad);
   tenants::ValidateDisplayName(reason, "reason", &bad);
+  CheckEtagField(etag, bad);
   tenants::ValidateRequestId(request_id, &bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   return call.TransactIdempotent(method, request_id, request, response,
@@ -294,6 +309,7 @@ absl::Status HostServiceImpl::Delete(RpcCall& call, const v1::DeleteHostRequest&
   MANDANT_RETURN_IF_ERROR(RequireAdmin(call));
   tenants::FieldViolations bad;
   const std::string host = tenants::ParseHostName(request.name(), "name", &bad);
+  CheckEtagField(request.etag(), bad);
   tenants::ValidateRequestId(request.request_id(), &bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   google::protobuf::Empty empty;
