@@ -65,9 +65,9 @@ absl::Status CertificateServiceImpl::List(RpcCall& call, const v1::ListCertifica
   if (!request.issuer().empty()) {
     auto issuer = ParseScopedName(request.issuer(), "issuers", "", "issuer");
     if (!issuer.ok() || issuer->scope.name != scope.name) {
-      bad.Add("issuer", absl::StrCat("must be an issuer of the parent scope, \"",
-                                     scope.name, "/issuers/{id}\", got ",
-                                     tenants::QuoteForMessage(request.issuer())));
+      bad.Add("issuer",
+              absl::StrCat("must be an issuer of the parent scope, \"", scope.name,
+                           "/issuers/{id}\", got ", tenants::QuoteForMessage(request.issuer())));
     } else {
       filter.issuer_id = issuer->id;
     }
@@ -75,10 +75,10 @@ absl::Status CertificateServiceImpl::List(RpcCall& call, const v1::ListCertifica
   if (request.has_expire_before()) {
     filter.expire_before = CheckedTimestamp(request.expire_before(), "expire_before", bad);
   }
-  const std::string filters = absl::StrCat(
-      scope.name, ",", filter.issuer_id, ",",
-      filter.expire_before ? absl::ToUnixMicros(*filter.expire_before) : 0, ",",
-      request.include_expired());
+  const std::string filters =
+      absl::StrCat(scope.name, ",", filter.issuer_id, ",",
+                   filter.expire_before ? absl::ToUnixMicros(*filter.expire_before) : 0, ",",
+                   request.include_expired());
   const PageRequest page = ParsePageRequest(request.page_size(), request.page_token(),
                                             kListCertificates, filters, 2, bad);
   if (!page.position.empty()) {

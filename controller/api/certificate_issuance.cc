@@ -132,8 +132,8 @@ void FillIssueResponse(const IssuedCertificate& issued, v1::IssueCertificateResp
 bool IsNameableSubject(absl::string_view subject) {
   if (subject.empty() || subject.size() > kMaxSubjectLength) return false;
   return std::all_of(subject.begin(), subject.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-           c == '@' || c == '-';
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' ||
+           c == '-';
   });
 }
 
@@ -215,9 +215,9 @@ absl::Status CertificateServiceImpl::IssueClient(RpcCall& call,
   }
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   if (!IsNameableSubject(p.subject)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "subject ", tenants::QuoteForMessage(p.subject),
-        " cannot be named in a certificate: 1-128 characters of A-Z a-z 0-9 . _ @ -"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("subject ", tenants::QuoteForMessage(p.subject),
+                     " cannot be named in a certificate: 1-128 characters of A-Z a-z 0-9 . _ @ -"));
   }
   MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, ParseCsrField(request.csr()));
   const std::string& td = issuers_->options().trust_domain;

@@ -66,9 +66,8 @@ absl::Status CertificateServiceImpl::Policy(RpcCall& call,
                                             v1::IssuancePolicy* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
   call.set_object(request.name());
-  MANDANT_ASSIGN_OR_RETURN(PkiScope scope,
-                           ParseScopeSingleton(request.name(), "issuancePolicy",
-                                               /*tenant_only=*/true, "name"));
+  MANDANT_ASSIGN_OR_RETURN(PkiScope scope, ParseScopeSingleton(request.name(), "issuancePolicy",
+                                                               /*tenant_only=*/true, "name"));
   MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), scope.tenant));
   return deps_.db->Run("get issuance policy", [&](store::Connection& conn) -> absl::Status {
     MANDANT_RETURN_IF_ERROR(store_.GetTenantRef(conn, scope.tenant).status());

@@ -41,8 +41,8 @@ absl::Status CertificateServiceImpl::IssuerPage(RpcCall& call,
   MANDANT_ASSIGN_OR_RETURN(PkiScope scope, ParsePkiScope(request.parent(), "parent"));
   MANDANT_RETURN_IF_ERROR(CheckScopeRead(call.principal(), scope));
   tenants::FieldViolations bad;
-  const PageRequest page = ParsePageRequest(request.page_size(), request.page_token(),
-                                            kListIssuers, scope.name, 1, bad);
+  const PageRequest page =
+      ParsePageRequest(request.page_size(), request.page_token(), kListIssuers, scope.name, 1, bad);
   int offset = 0;
   if (!page.position.empty() && (!absl::SimpleAtoi(page.position[0], &offset) || offset < 0)) {
     bad.Add("page_token", "is not a token returned by ListIssuers");
@@ -50,9 +50,8 @@ absl::Status CertificateServiceImpl::IssuerPage(RpcCall& call,
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   return deps_.db->Run("list issuers", [&](store::Connection& conn) -> absl::Status {
     MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));
-    MANDANT_ASSIGN_OR_RETURN(
-        std::vector<store::IssuerRow> rows,
-        store_.ListIssuers(conn, scope.name, uid, offset, page.page_size + 1));
+    MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
+                             store_.ListIssuers(conn, scope.name, uid, offset, page.page_size + 1));
     const bool more = TrimToPage(rows, page.page_size);
     for (const auto& row : rows) IssuerToProto(row, response->add_issuers());
     if (more) {
@@ -170,13 +169,13 @@ absl::Status CertificateServiceImpl::ChangeState(RpcCall& call, absl::string_vie
         const absl::Time now = absl::Now();
         if (activate) {
           if (row.state != "PREPARED") {
-            return absl::FailedPreconditionError(absl::StrCat(
-                issuer, " is ", row.state, "; only a PREPARED issuer activates"));
+            return absl::FailedPreconditionError(
+                absl::StrCat(issuer, " is ", row.state, "; only a PREPARED issuer activates"));
           }
           if (now < row.not_before || now >= row.not_after) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                issuer, " is not valid now (", absl::FormatTime(row.not_before), " to ",
-                absl::FormatTime(row.not_after), ")"));
+            return absl::FailedPreconditionError(
+                absl::StrCat(issuer, " is not valid now (", absl::FormatTime(row.not_before),
+                             " to ", absl::FormatTime(row.not_after), ")"));
           }
           MANDANT_ASSIGN_OR_RETURN(auto current,
                                    store_.ActiveIssuer(conn, scope.name, uid, row.kind));

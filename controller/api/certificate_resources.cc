@@ -1,8 +1,8 @@
 #include "controller/api/certificate_resources.h"
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "tenants/names.h"
@@ -40,9 +40,9 @@ absl::StatusOr<ScopedName> ParseScopedName(absl::string_view name, absl::string_
   const bool id_ok = !id.empty() && id.size() <= kMaxIdLength &&
                      id.find_first_not_of("0123456789abcdef-") == absl::string_view::npos;
   if (at == absl::string_view::npos || !id_ok) {
-    return BadField(field, absl::StrCat("must be \"{scope}/", collection, "/{id}", suffix,
-                                        "\" with a lower-case hex id, got ",
-                                        tenants::QuoteForMessage(name)));
+    return BadField(
+        field, absl::StrCat("must be \"{scope}/", collection, "/{id}", suffix,
+                            "\" with a lower-case hex id, got ", tenants::QuoteForMessage(name)));
   }
   MANDANT_ASSIGN_OR_RETURN(PkiScope scope, ParsePkiScope(name.substr(0, at), field));
   return ScopedName{std::move(scope), std::string(id)};
@@ -50,20 +50,19 @@ absl::StatusOr<ScopedName> ParseScopedName(absl::string_view name, absl::string_
 
 absl::StatusOr<PkiScope> ParseScopeSingleton(absl::string_view name, absl::string_view suffix,
                                              bool tenant_only, absl::string_view field) {
-  const std::string allowed =
-      tenant_only ? absl::StrCat("\"tenants/{tenant}/", suffix, "\"")
-                  : absl::StrCat("\"tenants/{tenant}/", suffix, "\" or \"infrastructure/", suffix,
-                                 "\"");
+  const std::string allowed = tenant_only ? absl::StrCat("\"tenants/{tenant}/", suffix, "\"")
+                                          : absl::StrCat("\"tenants/{tenant}/", suffix,
+                                                         "\" or \"infrastructure/", suffix, "\"");
   absl::string_view scope = name;
   if (!absl::ConsumeSuffix(&scope, absl::StrCat("/", suffix)) ||
       (tenant_only && scope == store::kInfrastructureScope)) {
-    return BadField(field, absl::StrCat("must be ", allowed, ", got ",
-                                        tenants::QuoteForMessage(name)));
+    return BadField(field,
+                    absl::StrCat("must be ", allowed, ", got ", tenants::QuoteForMessage(name)));
   }
   auto parsed = ParsePkiScope(scope, field);
   if (!parsed.ok()) {
-    return BadField(field, absl::StrCat("must be ", allowed, ", got ",
-                                        tenants::QuoteForMessage(name)));
+    return BadField(field,
+                    absl::StrCat("must be ", allowed, ", got ", tenants::QuoteForMessage(name)));
   }
   return parsed;
 }
@@ -107,8 +106,7 @@ absl::Status CheckEtag(absl::string_view what, absl::string_view requested,
                        absl::string_view current) {
   if (requested.empty() || requested == current) return absl::OkStatus();
   return absl::AbortedError(absl::StrCat(what, " was changed concurrently (etag \"", current,
-                                         "\", request had ",
-                                         tenants::QuoteForMessage(requested),
+                                         "\", request had ", tenants::QuoteForMessage(requested),
                                          "); read it again and retry"));
 }
 

@@ -55,9 +55,8 @@ absl::Status CertificateServiceImpl::Bundle(RpcCall& call, const v1::GetTrustBun
                                             v1::TrustBundle* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
   call.set_object(request.name());
-  MANDANT_ASSIGN_OR_RETURN(PkiScope scope,
-                           ParseScopeSingleton(request.name(), "trustBundle",
-                                               /*tenant_only=*/false, "name"));
+  MANDANT_ASSIGN_OR_RETURN(PkiScope scope, ParseScopeSingleton(request.name(), "trustBundle",
+                                                               /*tenant_only=*/false, "name"));
   if (!scope.infrastructure()) MANDANT_RETURN_IF_ERROR(CheckScopeRead(call.principal(), scope));
   return deps_.db->Run("get trust bundle", [&](store::Connection& conn) -> absl::Status {
     MANDANT_ASSIGN_OR_RETURN(const std::string uid, TenantUid(store_, conn, scope));

@@ -1,9 +1,9 @@
 #include "controller/api/paging.h"
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "pki/encoding.h"
 
 namespace mandant::controller::api {
@@ -44,9 +44,9 @@ PageRequest ParsePageRequest(int32_t page_size, absl::string_view page_token,
                              size_t position_fields, tenants::FieldViolations& bad) {
   PageRequest out;
   if (page_size < 0 || page_size > kMaxPageSize) {
-    bad.Add("page_size", absl::StrCat("must be between 0 and ", kMaxPageSize,
-                                      " (0 for the default of ", kDefaultPageSize, "), got ",
-                                      page_size));
+    bad.Add("page_size",
+            absl::StrCat("must be between 0 and ", kMaxPageSize, " (0 for the default of ",
+                         kDefaultPageSize, "), got ", page_size));
   } else if (page_size > 0) {
     out.page_size = page_size;
   }

@@ -2,8 +2,8 @@
 
 #include <openssl/rand.h>
 
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "controller/api/certificate_service.h"
 #include "controller/api/paging.h"
@@ -135,8 +135,8 @@ absl::Status TenantServiceImpl::List(RpcCall& call, const v1::ListTenantsRequest
   MANDANT_RETURN_IF_ERROR(tenants::ValidateListTenantsRequest(request).ToStatus());
   tenants::FieldViolations bad;
   const std::string filters = absl::StrCat(static_cast<int>(request.state()));
-  const PageRequest page = ParsePageRequest(request.page_size(), request.page_token(),
-                                            kListTenants, filters, 1, bad);
+  const PageRequest page =
+      ParsePageRequest(request.page_size(), request.page_token(), kListTenants, filters, 1, bad);
   if (!page.position.empty() && !tenants::CheckTenantId(page.position[0]).empty()) {
     bad.Add("page_token", "is not a token returned by ListTenants");
   }

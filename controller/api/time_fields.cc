@@ -30,9 +30,9 @@ std::string DurationFormProblem(const google::protobuf::Duration& d) {
 std::optional<absl::Duration> CheckedDuration(const google::protobuf::Duration& d,
                                               absl::string_view field, const DurationRange& range,
                                               tenants::FieldViolations& bad) {
-  const std::string allowed = absl::StrCat(absl::FormatDuration(range.min), " to ",
-                                           absl::FormatDuration(range.max),
-                                           range.whole_seconds ? " in whole seconds" : "");
+  const std::string allowed =
+      absl::StrCat(absl::FormatDuration(range.min), " to ", absl::FormatDuration(range.max),
+                   range.whole_seconds ? " in whole seconds" : "");
   if (std::string problem = DurationFormProblem(d); !problem.empty()) {
     bad.Add(std::string(field), absl::StrCat("is not a valid duration: ", problem));
     return std::nullopt;

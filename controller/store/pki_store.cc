@@ -245,9 +245,10 @@ absl::Status PkiStore::InsertPendingIssuer(Connection& conn, absl::string_view s
                                            absl::string_view tenant_uid,
                                            const std::vector<std::string>& ip_ranges) {
   return conn
-      .Query("INSERT INTO pki_pending_issuers (scope, tenant_uid, ip_ranges) "
-             "VALUES ($1, $2::uuid, $3::text[])",
-             {std::string(scope), std::string(tenant_uid), TextArrayParam(ip_ranges)})
+      .Query(
+          "INSERT INTO pki_pending_issuers (scope, tenant_uid, ip_ranges) "
+          "VALUES ($1, $2::uuid, $3::text[])",
+          {std::string(scope), std::string(tenant_uid), TextArrayParam(ip_ranges)})
       .status();
 }
 
@@ -280,8 +281,7 @@ absl::StatusOr<std::vector<PendingIssuerRow>> PkiStore::LockPendingIssuers(Conne
 }
 
 absl::Status PkiStore::DeletePendingIssuer(Connection& conn, int64_t id) {
-  return conn.Query("DELETE FROM pki_pending_issuers WHERE id = $1", {std::to_string(id)})
-      .status();
+  return conn.Query("DELETE FROM pki_pending_issuers WHERE id = $1", {std::to_string(id)}).status();
 }
 
 absl::Status PkiStore::DeletePendingIssuers(Connection& conn, absl::string_view scope,
@@ -294,10 +294,10 @@ absl::Status PkiStore::DeletePendingIssuers(Connection& conn, absl::string_view 
 
 absl::StatusOr<std::vector<std::string>> PkiStore::TenantCidrs(Connection& conn,
                                                                absl::string_view tenant) {
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query("SELECT c.cidr::text FROM tenant_cidrs c JOIN tenants t "
-                            "ON t.id = c.tenant_id WHERE t.name = $1 ORDER BY c.purpose",
-                            {std::string(tenant)}));
+  MANDANT_ASSIGN_OR_RETURN(Rows rows,
+                           conn.Query("SELECT c.cidr::text FROM tenant_cidrs c JOIN tenants t "
+                                      "ON t.id = c.tenant_id WHERE t.name = $1 ORDER BY c.purpose",
+                                      {std::string(tenant)}));
   std::vector<std::string> out;
   for (int i = 0; i < rows.size(); ++i) out.emplace_back(rows.Text(i, 0));
   return out;

@@ -29,10 +29,9 @@ absl::Status PoolExhausted(absl::string_view pool, std::string message) {
 // ABORTED for a stale etag; the caller's is quoted and cut short.
 absl::Status EtagMismatch(absl::string_view id, absl::string_view current,
                           absl::string_view requested) {
-  return absl::AbortedError(absl::StrCat("tenant \"", id, "\" was changed concurrently (etag \"",
-                                         current, "\", request had ",
-                                         tenants::QuoteForMessage(requested),
-                                         "); read it again and retry"));
+  return absl::AbortedError(absl::StrCat(
+      "tenant \"", id, "\" was changed concurrently (etag \"", current, "\", request had ",
+      tenants::QuoteForMessage(requested), "); read it again and retry"));
 }
 
 v1::Tenant TenantFromRow(const Rows& r, int i) {

@@ -34,8 +34,8 @@ TEST(ParsePkiScopeTest, InfrastructureAndTenants) {
 }
 
 TEST(ParsePkiScopeTest, RefusesOthersOnTheField) {
-  for (absl::string_view bad : {"", "tenants/", "tenants/Acme", "hosts/hv1", "infrastructure/",
-                                "tenants/acme/x"}) {
+  for (absl::string_view bad :
+       {"", "tenants/", "tenants/Acme", "hosts/hv1", "infrastructure/", "tenants/acme/x"}) {
     auto st = ParsePkiScope(bad, "parent").status();
     EXPECT_THAT(st, StatusIs(absl::StatusCode::kInvalidArgument, "")) << bad;
     EXPECT_THAT(Fields(st), ElementsAre("parent")) << bad;
@@ -43,8 +43,8 @@ TEST(ParsePkiScopeTest, RefusesOthersOnTheField) {
 }
 
 TEST(ParseScopedNameTest, SplitsScopeAndId) {
-  auto name = ParseScopedName("tenants/acme/issuers/20261126-0a1b2c3d/crl", "issuers", "/crl",
-                              "name");
+  auto name =
+      ParseScopedName("tenants/acme/issuers/20261126-0a1b2c3d/crl", "issuers", "/crl", "name");
   ASSERT_THAT(name, IsOk());
   EXPECT_EQ(name->scope.tenant, "acme");
   EXPECT_EQ(name->id, "20261126-0a1b2c3d");
@@ -55,18 +55,17 @@ TEST(ParseScopedNameTest, SplitsScopeAndId) {
 }
 
 TEST(ParseScopedNameTest, RefusesBadIdsAndScopes) {
-  for (absl::string_view bad :
-       {"tenants/acme/certificates/", "tenants/acme/certificates/0A1B",
-        "tenants/acme/certificates/0a1b/x", "tenants/acme/issuers/0a1b",
-        "foo/certificates/0a1b", "tenants/acme/certificates/zz"}) {
+  for (absl::string_view bad : {"tenants/acme/certificates/", "tenants/acme/certificates/0A1B",
+                                "tenants/acme/certificates/0a1b/x", "tenants/acme/issuers/0a1b",
+                                "foo/certificates/0a1b", "tenants/acme/certificates/zz"}) {
     auto st = ParseScopedName(bad, "certificates", "", "name").status();
     EXPECT_THAT(Fields(st), ElementsAre("name")) << bad;
   }
   const std::string long_id(65, 'a');
   EXPECT_THAT(ParseScopedName("infrastructure/certificates/" + long_id, "certificates", "", "n"),
               Not(IsOk()));
-  EXPECT_THAT(ParseScopedName("infrastructure/certificates/" + std::string(64, 'a'),
-                              "certificates", "", "n"),
+  EXPECT_THAT(ParseScopedName("infrastructure/certificates/" + std::string(64, 'a'), "certificates",
+                              "", "n"),
               IsOk());
 }
 
@@ -166,8 +165,8 @@ TEST(CertificateToProtoTest, NamesAndRevocation) {
   EXPECT_EQ(out.name(), "tenants/acme/certificates/0a1b");
   EXPECT_EQ(out.issuer(), "tenants/acme/issuers/20261126-0a1b2c3d");
   EXPECT_EQ(out.tenant(), "tenants/acme");
-  EXPECT_THAT(out.usages(), ElementsAre(v1::CERTIFICATE_USAGE_SERVER_AUTH,
-                                        v1::CERTIFICATE_USAGE_CLIENT_AUTH));
+  EXPECT_THAT(out.usages(),
+              ElementsAre(v1::CERTIFICATE_USAGE_SERVER_AUTH, v1::CERTIFICATE_USAGE_CLIENT_AUTH));
   EXPECT_EQ(out.key_type(), v1::KEY_TYPE_ED25519);
   EXPECT_EQ(out.not_after().seconds(), 1700086400);
   EXPECT_EQ(out.revocation().revoke_time().seconds(), 1700001000);

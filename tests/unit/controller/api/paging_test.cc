@@ -68,9 +68,9 @@ TEST(PageTokenTest, AnyBytesSurviveInPositions) {
 
 TEST(PageTokenTest, TokenIsUrlSafeAndShort) {
   const std::string token = NextPageToken("ListThings", "f", {"1700000000000000", "0a1b"});
-  EXPECT_EQ(token.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-            std::string::npos);
+  EXPECT_EQ(
+      token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+      std::string::npos);
   EXPECT_LE(token.size(), 100u);
 }
 
@@ -117,8 +117,8 @@ TEST(PageTokenTest, EveryAlteredByteIsRefused) {
 
 TEST(PageTokenTest, TruncatedOrExtendedTokensAreRefused) {
   const std::string token = NextPageToken("ListThings", "f", {"1", "2"});
-  for (const std::string& t : {token.substr(0, token.size() - 1), token.substr(0, 4),
-                               token + "A", token + token}) {
+  for (const std::string& t :
+       {token.substr(0, token.size() - 1), token.substr(0, 4), token + "A", token + token}) {
     tenants::FieldViolations bad;
     Parse(0, t, bad);
     EXPECT_THAT(Fields(bad), ElementsAre("page_token")) << t;

@@ -49,8 +49,8 @@ TEST(CheckedDurationTest, AcceptsTheRangeInclusive) {
 }
 
 TEST(CheckedDurationTest, RefusesOutOfRangeWithoutOverflow) {
-  for (const auto& d : {D(299), D(90 * 86400 + 1), D(0), D(-1), D(-300), D(kInt64Max),
-                        D(kInt64Min), D(kInt64Max, 999999999), D(kInt64Min, -999999999)}) {
+  for (const auto& d : {D(299), D(90 * 86400 + 1), D(0), D(-1), D(-300), D(kInt64Max), D(kInt64Min),
+                        D(kInt64Max, 999999999), D(kInt64Min, -999999999)}) {
     tenants::FieldViolations bad;
     EXPECT_EQ(CheckedDuration(d, "ttl", kTtl, bad), std::nullopt) << d.DebugString();
     ASSERT_THAT(Fields(bad), ElementsAre("ttl")) << d.DebugString();
@@ -60,14 +60,13 @@ TEST(CheckedDurationTest, RefusesOutOfRangeWithoutOverflow) {
 
 TEST(CheckedDurationTest, NegativeIsRefusedEvenWhenTheRangeStartsAtZero) {
   tenants::FieldViolations bad;
-  EXPECT_EQ(CheckedDuration(D(-1), "d", {absl::ZeroDuration(), absl::Hours(1)}, bad),
-            std::nullopt);
+  EXPECT_EQ(CheckedDuration(D(-1), "d", {absl::ZeroDuration(), absl::Hours(1)}, bad), std::nullopt);
   EXPECT_THAT(Fields(bad), ElementsAre("d"));
 }
 
 TEST(CheckedDurationTest, RefusesMalformedNanos) {
-  for (const auto& d : {D(3600, 1000000000), D(3600, -1), D(-3600, 1), D(3600, INT32_MIN),
-                        D(3600, INT32_MAX)}) {
+  for (const auto& d :
+       {D(3600, 1000000000), D(3600, -1), D(-3600, 1), D(3600, INT32_MIN), D(3600, INT32_MAX)}) {
     tenants::FieldViolations bad;
     EXPECT_EQ(CheckedDuration(d, "ttl", kTtl, bad), std::nullopt) << d.DebugString();
     ASSERT_THAT(Fields(bad), ElementsAre("ttl"));
@@ -102,14 +101,13 @@ TEST(CheckedTimestampTest, AcceptsFrom1970To9999) {
   EXPECT_THAT(CheckedTimestamp(T(1700000000, 5), "t", bad),
               Optional(absl::FromUnixSeconds(1700000000) + absl::Nanoseconds(5)));
   EXPECT_THAT(CheckedTimestamp(T(kMaxTimestampSeconds, 999999999), "t", bad),
-              Optional(absl::FromUnixSeconds(kMaxTimestampSeconds) +
-                       absl::Nanoseconds(999999999)));
+              Optional(absl::FromUnixSeconds(kMaxTimestampSeconds) + absl::Nanoseconds(999999999)));
   EXPECT_TRUE(bad.empty());
 }
 
 TEST(CheckedTimestampTest, RefusesOutOfRange) {
-  for (const auto& t : {T(-1), T(kMaxTimestampSeconds + 1), T(kInt64Max), T(kInt64Min),
-                        T(0, -1), T(0, 1000000000), T(1700000000, INT32_MIN)}) {
+  for (const auto& t : {T(-1), T(kMaxTimestampSeconds + 1), T(kInt64Max), T(kInt64Min), T(0, -1),
+                        T(0, 1000000000), T(1700000000, INT32_MIN)}) {
     tenants::FieldViolations bad;
     EXPECT_EQ(CheckedTimestamp(t, "expire_before", bad), std::nullopt) << t.DebugString();
     ASSERT_THAT(Fields(bad), ElementsAre("expire_before"));

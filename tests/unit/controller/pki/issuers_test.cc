@@ -25,8 +25,8 @@ Issuers MakeIssuers(PkiOptions options) {
 }
 
 TEST(NewIssuerIdTest, DateAndRandomPart) {
-  const absl::Time now = absl::FromCivil(absl::CivilSecond(2026, 11, 26, 23, 59, 0),
-                                         absl::UTCTimeZone());
+  const absl::Time now =
+      absl::FromCivil(absl::CivilSecond(2026, 11, 26, 23, 59, 0), absl::UTCTimeZone());
   const std::string a = NewIssuerId(now);
   EXPECT_THAT(a, MatchesRegex("20261126-[0-9a-f]{8}"));
   // Ids of one day differ; the table's primary key relies on it.
