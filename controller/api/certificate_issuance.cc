@@ -5,7 +5,8 @@
 // scope under the tenant's issuance policy, in "infrastructure" under fixed
 // limits (the CSR's CN names the principal; "host/" is for agents).
 // IssueClientCertificate exchanges the caller's credential for a client
-// certificate naming the same principal. For both: every problem of the
+// certificate naming the same principal, never outliving the client
+// certificate the call was made with. For both: every problem of the
 // request is reported at once (INVALID_ARGUMENT), the CSR is parsed and
 // verified before the transaction, the certificate is recorded in the
 // inventory in the same transaction that signs it, FAILED_PRECONDITION when
@@ -24,7 +25,9 @@
 #include "controller/api/certificate_resources.h"
 #include "controller/api/certificate_service.h"
 #include "controller/api/time_fields.h"
+#include "pki/certificate_info.h"
 #include "pki/csr.h"
+#include "pki/encoding.h"
 #include "pki/issuance_policy.h"
 #include "tenants/field_violations.h"
 
@@ -137,6 +140,20 @@ bool IsNameableSubject(absl::string_view subject) {
   });
 }
 
+// When the call was authenticated by a client certificate, its not_after:
+// a certificate cannot extend itself (certificate.proto,
+// IssueClientCertificateRequest.ttl). Nullopt for a bearer token.
+absl::StatusOr<std::optional<absl::Time>> CallerCertificateNotAfter(const RpcCall& call,
+                                                                    const ServiceDeps& deps) {
+  if (deps.certificates == nullptr) return std::optional<absl::Time>();
+  const RpcCall::Credentials credentials = call.CaptureCredentials();
+  if (credentials.peer_certificate_pem.empty()) return std::optional<absl::Time>();
+  MANDANT_ASSIGN_OR_RETURN(pki::X509Ptr cert,
+                           pki::ParseCertificate(credentials.peer_certificate_pem));
+  MANDANT_ASSIGN_OR_RETURN(pki::CertificateInfo info, pki::DescribeCertificate(cert.get()));
+  return std::optional<absl::Time>(info.not_after);
+}
+
 }  // namespace
 
 absl::Status CertificateServiceImpl::Issue(RpcCall& call,
@@ -220,6 +237,8 @@ absl::Status CertificateServiceImpl::IssueClient(RpcCall& call,
                      " cannot be named in a certificate: 1-128 characters of A-Z a-z 0-9 . _ @ -"));
   }
   MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, ParseCsrField(request.csr()));
+  MANDANT_ASSIGN_OR_RETURN(const std::optional<absl::Time> caller_not_after,
+                           CallerCertificateNotAfter(call, deps_));
   const std::string& td = issuers_->options().trust_domain;
   std::string identity;
   switch (p.role) {
@@ -243,7 +262,7 @@ absl::Status CertificateServiceImpl::IssueClient(RpcCall& call,
         spec.common_name = p.subject;
         spec.subject_alt_names.uris.push_back(identity);
         spec.extended_key_usages = {pki::ExtendedKeyUsage::kClientAuth};
-        spec.not_after = now + ttl;
+        spec.not_after = std::min(now + ttl, caller_not_after.value_or(absl::InfiniteFuture()));
         MANDANT_ASSIGN_OR_RETURN(store::IssuerRow issuer, SigningIssuer(store_, conn, scope, ""));
         MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
                                  issuers_->IssueLeaf(conn, issuer, std::move(spec), now));

@@ -850,6 +850,34 @@ TEST_F(CertificateServiceTest, ClientCertificatesAuthenticateAsTheirPrincipal) {
               GrpcIs(grpc::StatusCode::NOT_FOUND, "tenant \"beta\" not found"));
 }
 
+TEST_F(CertificateServiceTest, AClientCertificateCannotExtendItself) {
+  KeyAndCsr k = MakeCsr({});
+  v1::IssueClientCertificateRequest req;
+  req.set_csr(k.csr_pem);
+  req.mutable_ttl()->set_seconds(3600);
+  v1::IssueCertificateResponse login;
+  auto ctx = TestController::Context(acme_admin_);
+  ASSERT_GRPC_OK(certs_->IssueClientCertificate(ctx.get(), req, &login));
+
+  // Asked for 30 days with a certificate that has an hour left: an hour.
+  auto stub = v1::CertificateService::NewStub(
+      MtlsChannel(*controller_, KeyPem(k.key), login.certificate_pem() + login.chain_pem()));
+  KeyAndCsr next = MakeCsr({});
+  req.set_csr(next.csr_pem);
+  req.mutable_ttl()->set_seconds(30 * 86400);
+  v1::IssueCertificateResponse renewed;
+  ctx = TestController::Context("");
+  ASSERT_GRPC_OK(stub->IssueClientCertificate(ctx.get(), req, &renewed));
+  EXPECT_LE(renewed.certificate().not_after().seconds(), login.certificate().not_after().seconds());
+  EXPECT_EQ(renewed.certificate().uris(0), login.certificate().uris(0));
+
+  // A bearer token is not limited that way.
+  ctx = TestController::Context(acme_admin_);
+  ASSERT_GRPC_OK(certs_->IssueClientCertificate(ctx.get(), req, &renewed));
+  EXPECT_GT(renewed.certificate().not_after().seconds(),
+            login.certificate().not_after().seconds() + 29 * 86400);
+}
+
 TEST_F(CertificateServiceTest, UsersOfADeletedTenantLoseAccessToItsSuccessor) {
   KeyAndCsr k = MakeCsr({});
   v1::IssueClientCertificateRequest req;
