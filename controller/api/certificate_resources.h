@@ -3,9 +3,10 @@
 
 // The resources of CertificateService as the handlers share them: PKI
 // scopes and resource names (parsed once, here), who may read or write a
-// scope, etags, and the conversion of store rows to API messages. Used by
-// the certificate_*.cc and issuer_*.cc handler files only; not an API of
-// its own. Pure functions except where a Connection is passed.
+// scope, etags, and the conversion between store rows, API messages and
+// the PKI library's types. Used by the certificate_*.cc handler files only;
+// not an API of its own. Pure functions except where a Connection is
+// passed; thread-safe.
 
 #include <string>
 #include <utility>
