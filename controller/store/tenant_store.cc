@@ -42,7 +42,7 @@ v1::Tenant TenantFromRow(const Rows& r, int i) {
   t.set_state(TenantStateFromText(r.Text(i, 3)));
   t.set_generation(r.Int64(i, 4));
   v1::TenantNetwork* net = t.mutable_network();
-  net->set_mode(r.Text(i, 5) == "VLAN" ? v1::NETWORK_MODE_VLAN : v1::NETWORK_MODE_VXLAN);
+  net->set_mode(NetworkModeFromText(r.Text(i, 5)));
   net->set_vni(static_cast<uint32_t>(r.Int64(i, 6)));
   net->set_vlan_id(static_cast<uint32_t>(r.Int64(i, 7)));
   v1::TenantQuota* q = t.mutable_quota();
@@ -80,6 +80,14 @@ v1::TenantState TenantStateFromText(absl::string_view text) {
 
 std::string TenantStateText(v1::TenantState state) {
   return state == v1::TENANT_STATE_SUSPENDED ? "SUSPENDED" : "ACTIVE";
+}
+
+v1::NetworkMode NetworkModeFromText(absl::string_view text) {
+  return text == "VLAN" ? v1::NETWORK_MODE_VLAN : v1::NETWORK_MODE_VXLAN;
+}
+
+std::string NetworkModeText(v1::NetworkMode mode) {
+  return mode == v1::NETWORK_MODE_VLAN ? "VLAN" : "VXLAN";
 }
 
 std::string TenantEtag(absl::string_view uid, int64_t generation) {
@@ -203,7 +211,7 @@ absl::StatusOr<v1::Tenant> TenantStore::Create(Connection& conn, const NewTenant
       "INSERT INTO tenants (uid, name, display_name, state, network_mode, vni, vlan_id, "
       "quota_clusters, quota_nodes, quota_vcpus, quota_memory_mib, quota_storage_gib) "
       "VALUES ($1, $2, $3, 'ACTIVE', $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-      {NewUuid(), t.id, t.display_name, vlan ? "VLAN" : "VXLAN",
+      {NewUuid(), t.id, t.display_name, NetworkModeText(t.mode),
        vlan ? Param() : Param(std::to_string(segment)),
        vlan ? Param(std::to_string(segment)) : Param(), std::to_string(t.quota.max_clusters),
        std::to_string(t.quota.max_nodes), std::to_string(t.quota.max_vcpus),

@@ -115,6 +115,9 @@ inline constexpr absl::string_view kTenantSelectSql =
 // every state but SUSPENDED is stored as "ACTIVE".
 v1::TenantState TenantStateFromText(absl::string_view text);
 std::string TenantStateText(v1::TenantState state);
+// The tenants.network_mode column <-> the API enum; VXLAN unless "VLAN".
+v1::NetworkMode NetworkModeFromText(absl::string_view text);
+std::string NetworkModeText(v1::NetworkMode mode);
 
 // The etag of a tenant row: changes with every generation and differs
 // between a deleted tenant and a new one of the same name.

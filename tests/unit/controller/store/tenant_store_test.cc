@@ -24,6 +24,16 @@ TEST(TenantStateTextTest, UnknownTextIsUnspecified) {
   EXPECT_EQ(TenantStateFromText("DELETED"), v1::TENANT_STATE_UNSPECIFIED);
 }
 
+TEST(NetworkModeTextTest, RoundTripsBothModes) {
+  for (v1::NetworkMode m : {v1::NETWORK_MODE_VXLAN, v1::NETWORK_MODE_VLAN}) {
+    EXPECT_EQ(NetworkModeFromText(NetworkModeText(m)), m);
+  }
+  EXPECT_EQ(NetworkModeText(v1::NETWORK_MODE_VLAN), "VLAN");
+  EXPECT_EQ(NetworkModeText(v1::NETWORK_MODE_VXLAN), "VXLAN");
+  // The API default (UNSPECIFIED) is stored as VXLAN, as CreateTenant means it.
+  EXPECT_EQ(NetworkModeText(v1::NETWORK_MODE_UNSPECIFIED), "VXLAN");
+}
+
 TEST(TenantEtagTest, DiffersByUidAndGeneration) {
   const std::string a1 = TenantEtag("0a1b2c3d-aaaa-4bbb-8ccc-000000000001", 1);
   EXPECT_EQ(a1, "0a1b2c3d-1");
