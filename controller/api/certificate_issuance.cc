@@ -110,7 +110,8 @@ absl::StatusOr<pki::LeafSpec> InfrastructureLeaf(const pki::ParsedCsr& csr,
 absl::StatusOr<store::IssuerRow> SigningIssuer(store::PkiStore& store, store::Connection& conn,
                                                const PkiScope& scope,
                                                absl::string_view tenant_uid) {
-  const absl::string_view kind = scope.infrastructure() ? "INFRASTRUCTURE" : "TENANT";
+  const store::IssuerKind kind =
+      scope.infrastructure() ? store::IssuerKind::kInfrastructure : store::IssuerKind::kTenant;
   MANDANT_ASSIGN_OR_RETURN(auto issuer, store.ActiveIssuer(conn, scope.name, tenant_uid, kind));
   if (issuer) return *std::move(issuer);
   MANDANT_ASSIGN_OR_RETURN(const bool pending, store.HasPendingIssuer(conn, scope.name));

@@ -76,18 +76,18 @@ absl::Status CertificateServiceImpl::Prepare(RpcCall& call, const v1::PrepareIss
   CheckRequestId(request.request_id(), bad);
   Issuers::NewIssuer spec;
   spec.scope = scope.name;
-  spec.state = "PREPARED";
+  spec.state = store::IssuerState::kPrepared;
   if (scope.infrastructure()) {
     if (request.kind() == v1::ISSUER_KIND_ROOT) {
-      spec.kind = "ROOT";
+      spec.kind = store::IssuerKind::kRoot;
     } else if (request.kind() == v1::ISSUER_KIND_INFRASTRUCTURE) {
-      spec.kind = "INFRASTRUCTURE";
+      spec.kind = store::IssuerKind::kInfrastructure;
     } else {
       bad.Add("kind", "must be ROOT or INFRASTRUCTURE in the infrastructure scope");
     }
   } else if (request.kind() == v1::ISSUER_KIND_TENANT ||
              request.kind() == v1::ISSUER_KIND_UNSPECIFIED) {
-    spec.kind = "TENANT";
+    spec.kind = store::IssuerKind::kTenant;
     spec.tenant = scope.tenant;
   } else {
     bad.Add("kind", "must be TENANT (or unset) in a tenant scope");
@@ -99,7 +99,7 @@ absl::Status CertificateServiceImpl::Prepare(RpcCall& call, const v1::PrepareIss
     bad.Add("key_type", "must be ECDSA_P256 (the default) or ECDSA_P384 for a CA");
   }
   if (request.has_validity()) {
-    const bool root = spec.kind == "ROOT";
+    const bool root = spec.kind == store::IssuerKind::kRoot;
     spec.validity = CheckedDuration(request.validity(), "validity",
                                     root ? kRootValidity : kIntermediateValidity, bad)
                         .value_or(absl::ZeroDuration());
@@ -114,9 +114,9 @@ absl::Status CertificateServiceImpl::Prepare(RpcCall& call, const v1::PrepareIss
           spec.tenant_uid = t.uid;
           MANDANT_ASSIGN_OR_RETURN(spec.ip_ranges, store_.TenantCidrs(conn, scope.tenant));
         }
-        if (spec.kind != "ROOT" && spec.validity > absl::ZeroDuration()) {
-          MANDANT_ASSIGN_OR_RETURN(
-              auto root, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+        if (spec.kind != store::IssuerKind::kRoot && spec.validity > absl::ZeroDuration()) {
+          MANDANT_ASSIGN_OR_RETURN(auto root, store_.ActiveIssuer(conn, store::kInfrastructureScope,
+                                                                  "", store::IssuerKind::kRoot));
           if (root && now + spec.validity > root->not_after) {
             tenants::FieldViolations late;
             late.Add("validity",
@@ -128,7 +128,7 @@ absl::Status CertificateServiceImpl::Prepare(RpcCall& call, const v1::PrepareIss
         auto created = issuers_->CreateIssuer(conn, spec, now);
         if (absl::IsAlreadyExists(created.status())) {
           return absl::FailedPreconditionError(
-              absl::StrCat(scope.name, " already has a PREPARED ", spec.kind,
+              absl::StrCat(scope.name, " already has a PREPARED ", store::IssuerKindText(spec.kind),
                            " issuer; activate or retire it first"));
         }
         MANDANT_RETURN_IF_ERROR(created.status());
@@ -168,9 +168,10 @@ absl::Status CertificateServiceImpl::ChangeState(RpcCall& call, absl::string_vie
         MANDANT_RETURN_IF_ERROR(CheckEtag(issuer, etag, IssuerEtag(row)));
         const absl::Time now = absl::Now();
         if (activate) {
-          if (row.state != "PREPARED") {
+          if (row.state != store::IssuerState::kPrepared) {
             return absl::FailedPreconditionError(
-                absl::StrCat(issuer, " is ", row.state, "; only a PREPARED issuer activates"));
+                absl::StrCat(issuer, " is ", store::IssuerStateText(row.state),
+                             "; only a PREPARED issuer activates"));
           }
           if (now < row.not_before || now >= row.not_after) {
             return absl::FailedPreconditionError(
@@ -180,19 +181,22 @@ absl::Status CertificateServiceImpl::ChangeState(RpcCall& call, absl::string_vie
           MANDANT_ASSIGN_OR_RETURN(auto current,
                                    store_.ActiveIssuer(conn, scope.name, uid, row.kind));
           if (current) {
-            MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, current->id, "RETIRED", now));
+            MANDANT_RETURN_IF_ERROR(
+                store_.SetIssuerState(conn, current->id, store::IssuerState::kRetired, now));
           }
-          MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "ACTIVE", now));
+          MANDANT_RETURN_IF_ERROR(
+              store_.SetIssuerState(conn, row.id, store::IssuerState::kActive, now));
         } else {
-          if (row.state == "ACTIVE") {
+          if (row.state == store::IssuerState::kActive) {
             return absl::FailedPreconditionError(absl::StrCat(
-                issuer, " is the scope's ACTIVE ", row.kind,
+                issuer, " is the scope's ACTIVE ", store::IssuerKindText(row.kind),
                 " issuer; prepare and activate a successor instead, which retires it"));
           }
-          if (row.state == "RETIRED") {
+          if (row.state == store::IssuerState::kRetired) {
             return absl::FailedPreconditionError(absl::StrCat(issuer, " is already RETIRED"));
           }
-          MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "RETIRED", now));
+          MANDANT_RETURN_IF_ERROR(
+              store_.SetIssuerState(conn, row.id, store::IssuerState::kRetired, now));
         }
         MANDANT_ASSIGN_OR_RETURN(row, store_.GetIssuer(conn, scope.name, uid, row.id));
         IssuerToProto(row, response);

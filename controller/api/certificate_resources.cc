@@ -122,17 +122,27 @@ v1::KeyType KeyTypeProto(absl::string_view text) {
   return v1::KEY_TYPE_UNSPECIFIED;
 }
 
-v1::IssuerKind IssuerKindProto(absl::string_view text) {
-  if (text == "ROOT") return v1::ISSUER_KIND_ROOT;
-  if (text == "INFRASTRUCTURE") return v1::ISSUER_KIND_INFRASTRUCTURE;
-  if (text == "TENANT") return v1::ISSUER_KIND_TENANT;
+v1::IssuerKind IssuerKindProto(store::IssuerKind kind) {
+  switch (kind) {
+    case store::IssuerKind::kRoot:
+      return v1::ISSUER_KIND_ROOT;
+    case store::IssuerKind::kInfrastructure:
+      return v1::ISSUER_KIND_INFRASTRUCTURE;
+    case store::IssuerKind::kTenant:
+      return v1::ISSUER_KIND_TENANT;
+  }
   return v1::ISSUER_KIND_UNSPECIFIED;
 }
 
-v1::IssuerState IssuerStateProto(absl::string_view text) {
-  if (text == "PREPARED") return v1::ISSUER_STATE_PREPARED;
-  if (text == "ACTIVE") return v1::ISSUER_STATE_ACTIVE;
-  if (text == "RETIRED") return v1::ISSUER_STATE_RETIRED;
+v1::IssuerState IssuerStateProto(store::IssuerState state) {
+  switch (state) {
+    case store::IssuerState::kPrepared:
+      return v1::ISSUER_STATE_PREPARED;
+    case store::IssuerState::kActive:
+      return v1::ISSUER_STATE_ACTIVE;
+    case store::IssuerState::kRetired:
+      return v1::ISSUER_STATE_RETIRED;
+  }
   return v1::ISSUER_STATE_UNSPECIFIED;
 }
 

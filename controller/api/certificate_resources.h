@@ -84,10 +84,10 @@ void IssuerToProto(const store::IssuerRow& row, v1::Issuer* out);
 // must have been range-checked (time_fields.h) or come from the store.
 pki::IssuancePolicy PolicyFromProto(const v1::IssuancePolicy& policy);
 
-// Row texts to API enums; UNSPECIFIED for text no row should hold.
+// Row values to API enums; UNSPECIFIED for text no row should hold.
 v1::KeyType KeyTypeProto(absl::string_view text);
-v1::IssuerKind IssuerKindProto(absl::string_view text);
-v1::IssuerState IssuerStateProto(absl::string_view text);
+v1::IssuerKind IssuerKindProto(store::IssuerKind kind);
+v1::IssuerState IssuerStateProto(store::IssuerState state);
 v1::CertificateUsage UsageProto(absl::string_view text);
 
 }  // namespace mandant::controller::api

@@ -33,8 +33,8 @@ absl::Status FillTrustBundle(store::PkiStore& store, store::Connection& conn,
     // The scope's own signing CAs; the root is not one of them, and an
     // issuer stays until its own certificate expires, which bounds its
     // leaves.
-    if (row.kind == "ROOT" || row.not_after <= now) continue;
-    if (row.state == "RETIRED" && !infrastructure) {
+    if (row.kind == store::IssuerKind::kRoot || row.not_after <= now) continue;
+    if (row.state == store::IssuerState::kRetired && !infrastructure) {
       // A tenant's retired intermediate stays trusted (rotation) unless
       // it was revoked, as at tenant deletion.
       auto cert = store.GetCertificate(conn, store::kInfrastructureScope, "", row.serial);

@@ -105,7 +105,7 @@ absl::Status TenantServiceImpl::Create(RpcCall& call, const v1::CreateTenantRequ
 absl::Status TenantServiceImpl::CreateTenantPki(store::Connection& conn, const v1::Tenant& tenant) {
   MANDANT_ASSIGN_OR_RETURN(const std::string id, tenants::ParseTenantName(tenant.name()));
   Issuers::NewIssuer issuer;
-  issuer.kind = "TENANT";
+  issuer.kind = store::IssuerKind::kTenant;
   issuer.scope = tenant.name();
   issuer.tenant = id;
   issuer.tenant_uid = tenant.uid();

@@ -23,6 +23,16 @@ namespace mandant::controller::store {
 
 inline constexpr absl::string_view kInfrastructureScope = "infrastructure";
 
+// pki_issuers.kind and pki_issuers.state, converted to and from their
+// column text here only.
+enum class IssuerKind { kRoot, kInfrastructure, kTenant };
+enum class IssuerState { kPrepared, kActive, kRetired };
+absl::string_view IssuerKindText(IssuerKind kind);
+absl::string_view IssuerStateText(IssuerState state);
+// Nullopt for text the schema does not allow.
+std::optional<IssuerKind> IssuerKindFromText(absl::string_view text);
+std::optional<IssuerState> IssuerStateFromText(absl::string_view text);
+
 struct IssuerRow {
   // "20261126-0a1b2c3d".
   std::string id;
@@ -30,10 +40,8 @@ struct IssuerRow {
   std::string scope;
   // Empty in the infrastructure scope.
   std::string tenant_uid;
-  // "ROOT", "INFRASTRUCTURE" or "TENANT".
-  std::string kind;
-  // "PREPARED", "ACTIVE" or "RETIRED".
-  std::string state;
+  IssuerKind kind = IssuerKind::kTenant;
+  IssuerState state = IssuerState::kActive;
   int64_t generation = 1;
   // Empty for a root.
   std::string signed_by;
@@ -136,7 +144,7 @@ class PkiStore {
   // The ACTIVE issuer of `kind` in the scope, or nullopt.
   absl::StatusOr<std::optional<IssuerRow>> ActiveIssuer(Connection& conn, absl::string_view scope,
                                                         absl::string_view tenant_uid,
-                                                        absl::string_view kind);
+                                                        IssuerKind kind);
   // Newest first. Scopes hold few issuers, so pages are by offset.
   absl::StatusOr<std::vector<IssuerRow>> ListIssuers(Connection& conn, absl::string_view scope,
                                                      absl::string_view tenant_uid, int offset,
@@ -163,7 +171,7 @@ class PkiStore {
 
   // Changes state (and the matching activate/retire time to `now`) and
   // bumps the generation.
-  absl::Status SetIssuerState(Connection& conn, absl::string_view id, absl::string_view state,
+  absl::Status SetIssuerState(Connection& conn, absl::string_view id, IssuerState state,
                               absl::Time now);
   absl::Status StoreCrl(Connection& conn, absl::string_view id, int64_t crl_number,
                         absl::string_view der, absl::Time this_update, absl::Time next_update);

@@ -8,6 +8,27 @@
 namespace mandant::controller::store {
 namespace {
 
+TEST(IssuerKindTextTest, RoundTripsEveryKindAndRefusesOthers) {
+  for (IssuerKind k : {IssuerKind::kRoot, IssuerKind::kInfrastructure, IssuerKind::kTenant}) {
+    EXPECT_EQ(IssuerKindFromText(IssuerKindText(k)), k);
+  }
+  EXPECT_EQ(IssuerKindText(IssuerKind::kRoot), "ROOT");
+  EXPECT_EQ(IssuerKindText(IssuerKind::kInfrastructure), "INFRASTRUCTURE");
+  EXPECT_EQ(IssuerKindText(IssuerKind::kTenant), "TENANT");
+  EXPECT_EQ(IssuerKindFromText("root"), std::nullopt);
+  EXPECT_EQ(IssuerKindFromText(""), std::nullopt);
+}
+
+TEST(IssuerStateTextTest, RoundTripsEveryStateAndRefusesOthers) {
+  for (IssuerState s : {IssuerState::kPrepared, IssuerState::kActive, IssuerState::kRetired}) {
+    EXPECT_EQ(IssuerStateFromText(IssuerStateText(s)), s);
+  }
+  EXPECT_EQ(IssuerStateText(IssuerState::kPrepared), "PREPARED");
+  EXPECT_EQ(IssuerStateText(IssuerState::kActive), "ACTIVE");
+  EXPECT_EQ(IssuerStateText(IssuerState::kRetired), "RETIRED");
+  EXPECT_EQ(IssuerStateFromText("SUSPENDED"), std::nullopt);
+}
+
 TEST(TimestampParamTest, MicrosecondsInUtc) {
   EXPECT_EQ(TimestampParam(absl::FromUnixMicros(1700000000123456)),
             "2023-11-14T22:13:20.123456+00:00");
