@@ -154,12 +154,9 @@ struct DurableInventory {
   std::string conninfo;
 };
 
-absl::StatusOr<controller::store::IssuerRow> IssuerRowOf(const pki::CertificateAuthority& ca,
-                                                         absl::string_view id,
-                                                         absl::string_view kind,
-                                                         absl::string_view scope,
-                                                         absl::string_view tenant_uid,
-                                                         absl::string_view signed_by) {
+absl::StatusOr<controller::store::IssuerRow> IssuerRowOf(
+    const pki::CertificateAuthority& ca, absl::string_view id, controller::store::IssuerKind kind,
+    absl::string_view scope, absl::string_view tenant_uid, absl::string_view signed_by) {
   absl::StatusOr<pki::CertificateInfo> info = pki::DescribeCertificate(ca.certificate());
   if (!info.ok()) return info.status();
   absl::StatusOr<std::string> pem = pki::CertificateToPem(ca.certificate());
@@ -168,8 +165,8 @@ absl::StatusOr<controller::store::IssuerRow> IssuerRowOf(const pki::CertificateA
   row.id = std::string(id);
   row.scope = std::string(scope);
   row.tenant_uid = std::string(tenant_uid);
-  row.kind = std::string(kind);
-  row.state = "ACTIVE";
+  row.kind = kind;
+  row.state = controller::store::IssuerState::kActive;
   row.signed_by = std::string(signed_by);
   row.subject = info->subject;
   row.key_type = controller::KeyTypeText(info->key);
@@ -203,12 +200,12 @@ absl::StatusOr<DurableInventory> StartDurableInventory(const pki::CertificateAut
       controller::store::Connection::Open(inv.conninfo, "");
   if (!conn.ok()) return conn.status();
   controller::store::PkiStore store;
-  absl::StatusOr<controller::store::IssuerRow> root_row =
-      IssuerRowOf(root, PostgresSink::kRootId, "ROOT", "infrastructure", "", "");
+  absl::StatusOr<controller::store::IssuerRow> root_row = IssuerRowOf(
+      root, PostgresSink::kRootId, controller::store::IssuerKind::kRoot, "infrastructure", "", "");
   if (!root_row.ok()) return root_row.status();
   absl::StatusOr<controller::store::IssuerRow> inter_row =
-      IssuerRowOf(inter, PostgresSink::kIssuerId, "TENANT", PostgresSink::kScope,
-                  PostgresSink::kTenantUid, PostgresSink::kRootId);
+      IssuerRowOf(inter, PostgresSink::kIssuerId, controller::store::IssuerKind::kTenant,
+                  PostgresSink::kScope, PostgresSink::kTenantUid, PostgresSink::kRootId);
   if (!inter_row.ok()) return inter_row.status();
   if (absl::Status st = store.InsertIssuer(**conn, *root_row); !st.ok()) return st;
   if (absl::Status st = store.InsertIssuer(**conn, *inter_row); !st.ok()) return st;

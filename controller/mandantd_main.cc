@@ -170,8 +170,8 @@ int PkiInit() {
   bool existed = false;
   absl::Status st = (*db)->Transact("pki init", [&](store::Connection& conn) -> absl::Status {
     store::PkiStore pki_store;
-    MANDANT_ASSIGN_OR_RETURN(auto root,
-                             pki_store.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+    MANDANT_ASSIGN_OR_RETURN(auto root, pki_store.ActiveIssuer(conn, store::kInfrastructureScope,
+                                                               "", store::IssuerKind::kRoot));
     if (root && absl::GetFlag(FLAGS_existing_ok)) {
       existed = true;
       rows = {*std::move(root)};
@@ -187,8 +187,8 @@ int PkiInit() {
               << ")\n";
   }
   for (const store::IssuerRow& row : existed ? std::vector<store::IssuerRow>() : rows) {
-    std::cout << "created infrastructure/issuers/" << row.id << " (" << row.kind << ", "
-              << row.subject << ", until "
+    std::cout << "created infrastructure/issuers/" << row.id << " ("
+              << store::IssuerKindText(row.kind) << ", " << row.subject << ", until "
               << absl::FormatTime("%Y-%m-%d", row.not_after, absl::UTCTimeZone()) << ")\n";
   }
   const std::string output = absl::GetFlag(FLAGS_output);
@@ -241,8 +241,9 @@ int PkiIssue() {
   IssuedCertificate issued;
   absl::Status st = (*db)->Transact("pki issue", [&](store::Connection& conn) -> absl::Status {
     store::PkiStore pki_store;
-    MANDANT_ASSIGN_OR_RETURN(auto issuer, pki_store.ActiveIssuer(conn, store::kInfrastructureScope,
-                                                                 "", "INFRASTRUCTURE"));
+    MANDANT_ASSIGN_OR_RETURN(auto issuer,
+                             pki_store.ActiveIssuer(conn, store::kInfrastructureScope, "",
+                                                    store::IssuerKind::kInfrastructure));
     if (!issuer) {
       return absl::FailedPreconditionError(
           "no ACTIVE infrastructure issuer; run `mandantd pki init`");

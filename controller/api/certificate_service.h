@@ -10,7 +10,12 @@
 namespace mandant::controller::api {
 
 // mandant.v1.CertificateService over Mandant's PKI (proto/mandant/v1/
-// certificate.proto states the contract of every RPC). Thread-safe.
+// certificate.proto states the contract of every RPC). Thread-safe: the
+// handlers keep no state of their own between calls.
+//
+// The entry points are in certificate_service.cc; each handler below is
+// defined in the file of its topic (issuance, inventory, trust bundle,
+// issuance policy, issuers), whose header comment states its rules.
 class CertificateServiceImpl final : public v1::CertificateService::Service {
  public:
   // `deps` and `issuers` must outlive the service.
@@ -54,10 +59,12 @@ class CertificateServiceImpl final : public v1::CertificateService::Service {
                             v1::Issuer* response) override;
 
  private:
+  // certificate_issuance.cc
   absl::Status Issue(RpcCall& call, const v1::IssueCertificateRequest& request,
                      v1::IssueCertificateResponse* response);
   absl::Status IssueClient(RpcCall& call, const v1::IssueClientCertificateRequest& request,
                            v1::IssueCertificateResponse* response);
+  // certificate_inventory.cc
   absl::Status Get(RpcCall& call, const v1::GetCertificateRequest& request,
                    v1::Certificate* response);
   absl::Status List(RpcCall& call, const v1::ListCertificatesRequest& request,
@@ -65,15 +72,18 @@ class CertificateServiceImpl final : public v1::CertificateService::Service {
   absl::Status Revoke(RpcCall& call, const v1::RevokeCertificateRequest& request,
                       v1::Certificate* response);
   absl::Status Crl(RpcCall& call, const v1::GetCrlRequest& request, v1::Crl* response);
+  // certificate_trust_bundle.cc
   absl::Status Bundle(RpcCall& call, const v1::GetTrustBundleRequest& request,
                       v1::TrustBundle* response);
+  // certificate_issuance_policy.cc
   absl::Status Policy(RpcCall& call, const v1::GetIssuancePolicyRequest& request,
                       v1::IssuancePolicy* response);
-  absl::Status IssuerPage(RpcCall& call, const v1::ListIssuersRequest& request,
-                          v1::ListIssuersResponse* response);
-
   absl::Status UpdatePolicy(RpcCall& call, const v1::UpdateIssuancePolicyRequest& request,
                             v1::IssuancePolicy* response);
+
+  // certificate_issuers.cc
+  absl::Status IssuerPage(RpcCall& call, const v1::ListIssuersRequest& request,
+                          v1::ListIssuersResponse* response);
   absl::Status Prepare(RpcCall& call, const v1::PrepareIssuerRequest& request,
                        v1::Issuer* response);
   // Activate and Retire: one issuer's state change.

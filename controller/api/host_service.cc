@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "controller/api/paging.h"
+#include "controller/api/time_fields.h"
 #include "controller/auth/principal.h"
 #include "google/protobuf/util/time_util.h"
 #include "pki/crl.h"
@@ -21,8 +23,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 1000;
+constexpr absl::string_view kListHosts = "ListHosts";
+constexpr absl::string_view kTokenTtlField = "bootstrap_token_ttl";
 constexpr absl::string_view kTokenPrefix = "mandant-bootstrap-";
 
 std::string TokenAssociatedData(int64_t host_id) {
@@ -33,14 +35,30 @@ absl::Status RequireAdmin(RpcCall& call) {
   return auth::RequireProviderAdmin(call.principal(), "managing hosts");
 }
 
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) || !absl::StartsWith(raw, "h1:")) {
-    tenants::FieldViolations bad;
-    bad.Add("page_token", "is not a token returned by ListHosts");
-    return bad.ToStatus();
+// tenants::BootstrapTokenTtl checks the range; this refuses what is no
+// google.protobuf.Duration at all (nanos out of range or of the other
+// sign), unless the field already has a violation.
+void CheckTokenTtlForm(const google::protobuf::Duration* ttl, tenants::FieldViolations& bad) {
+  if (ttl == nullptr) return;
+  for (const tenants::FieldViolation& v : bad.violations()) {
+    if (v.field == kTokenTtlField) return;
   }
-  return raw.substr(3);
+  if (std::string problem = DurationFormProblem(*ttl); !problem.empty()) {
+    bad.Add(std::string(kTokenTtlField), absl::StrCat("is not a valid duration: ", problem));
+  }
+}
+
+// Host etags are "{8 hex}-{generation}". store::CheckHostEtag echoes the
+// caller's etag into its ABORTED message, so anything that cannot be one
+// is refused here, quoted and cut.
+void CheckEtagField(absl::string_view etag, tenants::FieldViolations& bad) {
+  constexpr size_t kMaxEtagLength = 32;
+  if (etag.size() > kMaxEtagLength ||
+      etag.find_first_not_of("0123456789abcdef-") != absl::string_view::npos) {
+    bad.Add("etag", absl::StrCat("is not an etag of a host: pass the etag of GetHost or ListHosts "
+                                 "unchanged, got ",
+                                 tenants::QuoteForMessage(etag)));
+  }
 }
 
 }  // namespace
@@ -128,8 +146,8 @@ absl::Status HostServiceImpl::RestoreToken(absl::string_view host, v1::Bootstrap
         absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(token->expire_time()));
     if (row.sealed_token.empty() || row.expire_time != expire || row.expire_time <= absl::Now()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "the bootstrap token of this request for host \"", host,
-          "\" was used, replaced or has expired; issue a new one with IssueBootstrapToken"));
+          "the bootstrap token of this request for host ", tenants::QuoteForMessage(host),
+          " was used, replaced or has expired; issue a new one with IssueBootstrapToken"));
     }
     MANDANT_ASSIGN_OR_RETURN(
         pki::SecretBytes clear,
@@ -145,7 +163,10 @@ absl::Status HostServiceImpl::Create(RpcCall& call, const v1::CreateHostRequest&
   call.set_object(absl::StrCat("hosts/", request.host_id()));
   call.set_request_id(request.request_id());
   MANDANT_RETURN_IF_ERROR(RequireAdmin(call));
-  MANDANT_RETURN_IF_ERROR(tenants::ValidateCreateHostRequest(request).ToStatus());
+  tenants::FieldViolations bad = tenants::ValidateCreateHostRequest(request);
+  CheckTokenTtlForm(request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr,
+                    bad);
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   // Valid now; these only convert.
   tenants::FieldViolations unused;
   const std::string underlay =
@@ -195,26 +216,23 @@ absl::Status HostServiceImpl::List(RpcCall& call, const v1::ListHostsRequest& re
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
   call.set_object("hosts");
   MANDANT_RETURN_IF_ERROR(RequireAdmin(call));
-  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
-    tenants::FieldViolations bad;
-    bad.Add("page_size", absl::StrCat("must be 0-", kMaxPageSize, ", got ", request.page_size()));
-    return bad.ToStatus();
+  tenants::FieldViolations bad;
+  const PageRequest page =
+      ParsePageRequest(request.page_size(), request.page_token(), kListHosts, "", 1, bad);
+  if (!page.position.empty() && !tenants::CheckHostId(page.position[0]).empty()) {
+    bad.Add("page_token", "is not a token returned by ListHosts");
   }
-  std::string after;
-  if (!request.page_token().empty()) {
-    MANDANT_ASSIGN_OR_RETURN(after, DecodePageToken(request.page_token()));
-  }
-  const int page_size = request.page_size() > 0 ? request.page_size() : kDefaultPageSize;
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  const std::string after = page.position.empty() ? "" : page.position[0];
   return deps_.db->Run("list hosts", [&](store::Connection& conn) -> absl::Status {
     MANDANT_ASSIGN_OR_RETURN(std::vector<v1::Host> hosts,
-                             store_.List(conn, after, page_size + 1));
-    const bool more = static_cast<int>(hosts.size()) > page_size;
-    if (more) hosts.resize(page_size);
+                             store_.List(conn, after, page.page_size + 1));
+    const bool more = TrimToPage(hosts, page.page_size);
     for (v1::Host& h : hosts) *response->add_hosts() = std::move(h);
     if (more) {
-      const std::string& last = response->hosts(page_size - 1).name();
-      response->set_next_page_token(
-          absl::WebSafeBase64Escape(absl::StrCat("h1:", last.substr(sizeof("hosts/") - 1))));
+      MANDANT_ASSIGN_OR_RETURN(const std::string last,
+                               tenants::ParseHostName(response->hosts().rbegin()->name()));
+      response->set_next_page_token(NextPageToken(kListHosts, "", {last}));
     }
     return absl::OkStatus();
   });
@@ -230,8 +248,11 @@ absl::Status HostServiceImpl::IssueToken(RpcCall& call,
   tenants::FieldViolations bad;
   const std::string host = tenants::ParseHostName(request.name(), "name", &bad);
   const absl::Duration ttl = tenants::BootstrapTokenTtl(
-      request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr,
-      "bootstrap_token_ttl", &bad);
+      request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr, kTokenTtlField,
+      &bad);
+  CheckTokenTtlForm(request.has_bootstrap_token_ttl() ? &request.bootstrap_token_ttl() : nullptr,
+                    bad);
+  CheckEtagField(request.etag(), bad);
   tenants::ValidateRequestId(request.request_id(), &bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
 
@@ -269,6 +290,7 @@ absl::Status HostServiceImpl::Cordon(RpcCall& call, absl::string_view method,
   tenants::FieldViolations bad;
   const std::string host = tenants::ParseHostName(name, "name", &bad);
   tenants::ValidateDisplayName(reason, "reason", &bad);
+  CheckEtagField(etag, bad);
   tenants::ValidateRequestId(request_id, &bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   return call.TransactIdempotent(method, request_id, request, response,
@@ -287,6 +309,7 @@ absl::Status HostServiceImpl::Delete(RpcCall& call, const v1::DeleteHostRequest&
   MANDANT_RETURN_IF_ERROR(RequireAdmin(call));
   tenants::FieldViolations bad;
   const std::string host = tenants::ParseHostName(request.name(), "name", &bad);
+  CheckEtagField(request.etag(), bad);
   tenants::ValidateRequestId(request.request_id(), &bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   google::protobuf::Empty empty;

@@ -2,12 +2,11 @@
 
 #include <openssl/rand.h>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "controller/api/certificate_service.h"
+#include "controller/api/paging.h"
 #include "controller/auth/principal.h"
 #include "controller/store/idempotency.h"
 #include "controller/store/pki_store.h"
@@ -17,38 +16,13 @@
 namespace mandant::controller::api {
 namespace {
 
-constexpr int kDefaultPageSize = 50;
+constexpr absl::string_view kListTenants = "ListTenants";
+constexpr absl::string_view kQuotaPathPrefix = "quota.";
 
 uint64_t RandomSpread() {
   uint64_t v = 0;
   RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof(v));
   return v | 1;  // never 0, which means "start at the beginning"
-}
-
-// Page tokens are opaque to clients; inside: version, the state filter they
-// were issued for, and the last name of the page.
-std::string EncodePageToken(v1::TenantState state, absl::string_view last) {
-  return absl::WebSafeBase64Escape(absl::StrCat("t1:", static_cast<int>(state), ":", last));
-}
-
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token, v1::TenantState state) {
-  tenants::FieldViolations bad;
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw)) {
-    bad.Add("page_token", "is not a token returned by ListTenants");
-    return bad.ToStatus();
-  }
-  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits(':', 2));
-  int token_state = 0;
-  if (parts.size() != 3 || parts[0] != "t1" || !absl::SimpleAtoi(parts[1], &token_state)) {
-    bad.Add("page_token", "is not a token returned by ListTenants");
-    return bad.ToStatus();
-  }
-  if (token_state != static_cast<int>(state)) {
-    bad.Add("page_token", "was issued for a different state filter; start again without it");
-    return bad.ToStatus();
-  }
-  return parts[2];
 }
 
 }  // namespace
@@ -129,9 +103,9 @@ absl::Status TenantServiceImpl::Create(RpcCall& call, const v1::CreateTenantRequ
 }
 
 absl::Status TenantServiceImpl::CreateTenantPki(store::Connection& conn, const v1::Tenant& tenant) {
-  const std::string id(absl::string_view(tenant.name()).substr(8));  // "tenants/"
+  MANDANT_ASSIGN_OR_RETURN(const std::string id, tenants::ParseTenantName(tenant.name()));
   Issuers::NewIssuer issuer;
-  issuer.kind = "TENANT";
+  issuer.kind = store::IssuerKind::kTenant;
   issuer.scope = tenant.name();
   issuer.tenant = id;
   issuer.tenant_uid = tenant.uid();
@@ -159,27 +133,30 @@ absl::Status TenantServiceImpl::List(RpcCall& call, const v1::ListTenantsRequest
                                      v1::ListTenantsResponse* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
   MANDANT_RETURN_IF_ERROR(tenants::ValidateListTenantsRequest(request).ToStatus());
-  std::string after;
-  if (!request.page_token().empty()) {
-    MANDANT_ASSIGN_OR_RETURN(after, DecodePageToken(request.page_token(), request.state()));
+  tenants::FieldViolations bad;
+  const std::string filters = absl::StrCat(static_cast<int>(request.state()));
+  const PageRequest page =
+      ParsePageRequest(request.page_size(), request.page_token(), kListTenants, filters, 1, bad);
+  if (!page.position.empty() && !tenants::CheckTenantId(page.position[0]).empty()) {
+    bad.Add("page_token", "is not a token returned by ListTenants");
   }
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  const std::string after = page.position.empty() ? "" : page.position[0];
   const auth::Principal& p = call.principal();
   std::string only;
   if (p.role != auth::Role::kProviderAdmin) {
     if (p.tenant.empty()) return absl::OkStatus();  // agents see no tenants
     only = p.tenant;
   }
-  const int page_size = request.page_size() > 0 ? request.page_size() : kDefaultPageSize;
   return deps_.db->Run("list tenants", [&](store::Connection& conn) -> absl::Status {
     MANDANT_ASSIGN_OR_RETURN(auto rows,
-                             store_.List(conn, after, request.state(), only, page_size + 1));
-    const bool more = static_cast<int>(rows.size()) > page_size;
-    if (more) rows.pop_back();
+                             store_.List(conn, after, request.state(), only, page.page_size + 1));
+    const bool more = TrimToPage(rows, page.page_size);
     for (v1::Tenant& t : rows) *response->add_tenants() = std::move(t);
     if (more) {
-      const std::string& last = response->tenants().rbegin()->name();
-      response->set_next_page_token(
-          EncodePageToken(request.state(), absl::string_view(last).substr(8)));  // "tenants/"
+      MANDANT_ASSIGN_OR_RETURN(const std::string last,
+                               tenants::ParseTenantName(response->tenants().rbegin()->name()));
+      response->set_next_page_token(NextPageToken(kListTenants, filters, {last}));
     }
     return absl::OkStatus();
   });
@@ -209,11 +186,13 @@ absl::Status TenantServiceImpl::Update(RpcCall& call, const v1::UpdateTenantRequ
       changes.quota = in.quota();
       provider_only = true;
     } else {
-      // "quota.<field>": copy that one field, which must be set.
+      // "quota.<field>" (ValidateUpdateTenantRequest allows no other):
+      // copy that one field, which must be set.
       provider_only = true;
       if (!changes.quota) changes.quota.emplace();
-      const std::string field(absl::string_view(path).substr(6));
-      const auto* desc = v1::TenantQuota::descriptor()->FindFieldByName(field);
+      absl::string_view field = path;
+      absl::ConsumePrefix(&field, kQuotaPathPrefix);
+      const auto* desc = v1::TenantQuota::descriptor()->FindFieldByName(std::string(field));
       const auto* refl = v1::TenantQuota::GetReflection();
       if (desc == nullptr || !refl->HasField(in.quota(), desc)) {
         unset.Add(absl::StrCat("tenant.", path), "is named in update_mask but not set");
@@ -234,8 +213,9 @@ absl::Status TenantServiceImpl::Update(RpcCall& call, const v1::UpdateTenantRequ
         if (call.principal().role != auth::Role::kProviderAdmin) {
           MANDANT_ASSIGN_OR_RETURN(v1::Tenant current, store_.Get(conn, id));
           if (current.state() == v1::TENANT_STATE_SUSPENDED) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "tenant \"", id, "\" is suspended; ask your provider to reactivate it"));
+            return absl::FailedPreconditionError(
+                absl::StrCat("tenant ", tenants::QuoteForMessage(id),
+                             " is suspended; ask your provider to reactivate it"));
           }
         }
         MANDANT_ASSIGN_OR_RETURN(*response, store_.Update(conn, id, in.etag(), changes));

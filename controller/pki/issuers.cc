@@ -10,20 +10,20 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "nlohmann/json.hpp"
 #include "pki/certificate_info.h"
 #include "pki/crl.h"
 #include "pki/encoding.h"
 #include "pki/key.h"
 #include "pki/sealing.h"
 #include "pki/subject_alt_names.h"
+#include "tenants/names.h"
 
 namespace mandant::controller {
 namespace {
 
 std::string ScopeTitle(const Issuers::NewIssuer& spec) {
-  if (spec.kind == "ROOT") return "root";
-  if (spec.kind == "INFRASTRUCTURE") return "infrastructure";
+  if (spec.kind == store::IssuerKind::kRoot) return "root";
+  if (spec.kind == store::IssuerKind::kInfrastructure) return "infrastructure";
   return absl::StrCat("tenant ", spec.tenant);
 }
 
@@ -95,8 +95,8 @@ std::string Issuers::CrlUrl(absl::string_view issuer_id) const {
 
 absl::StatusOr<std::vector<store::IssuerRow>> Issuers::Init(store::Connection& conn,
                                                             absl::Time now) {
-  MANDANT_ASSIGN_OR_RETURN(auto root,
-                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  MANDANT_ASSIGN_OR_RETURN(auto root, store_.ActiveIssuer(conn, store::kInfrastructureScope, "",
+                                                          store::IssuerKind::kRoot));
   if (root) {
     return absl::FailedPreconditionError(
         absl::StrCat("Mandant's PKI is already initialized (root infrastructure/issuers/", root->id,
@@ -104,11 +104,11 @@ absl::StatusOr<std::vector<store::IssuerRow>> Issuers::Init(store::Connection& c
   }
   std::vector<store::IssuerRow> out;
   NewIssuer spec;
-  spec.kind = "ROOT";
+  spec.kind = store::IssuerKind::kRoot;
   spec.scope = std::string(store::kInfrastructureScope);
   MANDANT_ASSIGN_OR_RETURN(store::IssuerRow root_row, CreateIssuer(conn, spec, now));
   out.push_back(std::move(root_row));
-  spec.kind = "INFRASTRUCTURE";
+  spec.kind = store::IssuerKind::kInfrastructure;
   MANDANT_ASSIGN_OR_RETURN(store::IssuerRow infra_row, CreateIssuer(conn, spec, now));
   out.push_back(std::move(infra_row));
   return out;
@@ -118,7 +118,7 @@ absl::StatusOr<store::IssuerRow> Issuers::CreateIssuer(store::Connection& conn,
                                                        const NewIssuer& spec, absl::Time now) {
   const std::string id = NewIssuerId(now);
   const std::string common_name = absl::StrCat("Mandant ", ScopeTitle(spec), " ", id);
-  if (spec.kind == "ROOT") {
+  if (spec.kind == store::IssuerKind::kRoot) {
     pki::RootCaSpec root;
     root.common_name = common_name;
     root.organization = "Mandant";
@@ -128,8 +128,8 @@ absl::StatusOr<store::IssuerRow> Issuers::CreateIssuer(store::Connection& conn,
     return StoreIssuer(conn, ca, spec, id, "", {}, {});
   }
 
-  MANDANT_ASSIGN_OR_RETURN(auto root_row,
-                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  MANDANT_ASSIGN_OR_RETURN(auto root_row, store_.ActiveIssuer(conn, store::kInfrastructureScope, "",
+                                                              store::IssuerKind::kRoot));
   if (!root_row) {
     return absl::FailedPreconditionError(
         "Mandant's PKI is not initialized: there is no ACTIVE root; run `mandantd pki init`");
@@ -149,7 +149,7 @@ absl::StatusOr<store::IssuerRow> Issuers::CreateIssuer(store::Connection& conn,
         std::min(options_.intermediate_validity, root->not_after() - now - pki::kBackdate);
   }
   std::vector<std::string> dns, uri;
-  if (spec.kind == "TENANT") {
+  if (spec.kind == store::IssuerKind::kTenant) {
     dns.push_back(TenantDnsZone(spec.tenant));
     uri.push_back(TenantTrustDomain(spec.tenant));
     pki::NameConstraints nc;
@@ -217,8 +217,8 @@ absl::StatusOr<store::IssuerRow> Issuers::StoreIssuer(store::Connection& conn,
 absl::StatusOr<std::optional<store::IssuerRow>> Issuers::CreateTenantIssuer(store::Connection& conn,
                                                                             const NewIssuer& spec,
                                                                             absl::Time now) {
-  MANDANT_ASSIGN_OR_RETURN(auto root,
-                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  MANDANT_ASSIGN_OR_RETURN(auto root, store_.ActiveIssuer(conn, store::kInfrastructureScope, "",
+                                                          store::IssuerKind::kRoot));
   if (root && root->sealed_key.empty()) {
     bool attached = false;
     {
@@ -227,10 +227,7 @@ absl::StatusOr<std::optional<store::IssuerRow>> Issuers::CreateTenantIssuer(stor
     }
     if (!attached) {
       MANDANT_RETURN_IF_ERROR(
-          conn.Query("INSERT INTO pki_pending_issuers (scope, tenant_uid, ip_ranges) "
-                     "VALUES ($1, $2::uuid, $3::text[])",
-                     {spec.scope, spec.tenant_uid, store::TextArrayParam(spec.ip_ranges)})
-              .status());
+          store_.InsertPendingIssuer(conn, spec.scope, spec.tenant_uid, spec.ip_ranges));
       MANDANT_LOG(warn, "tenant intermediate pending: the Mandant root is offline",
                   {{"scope", spec.scope}});
       return std::optional<store::IssuerRow>();
@@ -242,8 +239,8 @@ absl::StatusOr<std::optional<store::IssuerRow>> Issuers::CreateTenantIssuer(stor
 
 absl::Status Issuers::AttachOfflineRoot(store::Connection& conn,
                                         std::shared_ptr<const pki::CertificateAuthority> root) {
-  MANDANT_ASSIGN_OR_RETURN(auto row,
-                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  MANDANT_ASSIGN_OR_RETURN(auto row, store_.ActiveIssuer(conn, store::kInfrastructureScope, "",
+                                                         store::IssuerKind::kRoot));
   if (!row) return absl::FailedPreconditionError("there is no ACTIVE root");
   MANDANT_ASSIGN_OR_RETURN(std::string sha, pki::PublicKeySha256Hex(root->private_key()));
   if (sha != row->public_key_sha256) {
@@ -256,40 +253,31 @@ absl::Status Issuers::AttachOfflineRoot(store::Connection& conn,
 }
 
 absl::StatusOr<int> Issuers::SignPending(store::Connection& conn, absl::Time now) {
-  MANDANT_ASSIGN_OR_RETURN(
-      store::Rows pending,
-      conn.Query("SELECT p.id, p.scope, p.tenant_uid::text, array_to_json(p.ip_ranges)::text, "
-                 "t.name IS NOT NULL FROM pki_pending_issuers p "
-                 "LEFT JOIN tenants t ON t.uid = p.tenant_uid "
-                 "ORDER BY p.id FOR UPDATE OF p"));
+  MANDANT_ASSIGN_OR_RETURN(std::vector<store::PendingIssuerRow> pending,
+                           store_.LockPendingIssuers(conn));
   int signed_count = 0;
-  for (int i = 0; i < pending.size(); ++i) {
-    if (pending.Bool(i, 4)) {
+  for (const store::PendingIssuerRow& p : pending) {
+    if (p.tenant_exists) {
       NewIssuer spec;
-      spec.kind = "TENANT";
-      spec.scope = std::string(pending.Text(i, 1));
-      spec.tenant = spec.scope.substr(8);  // "tenants/"
-      spec.tenant_uid = std::string(pending.Text(i, 2));
-      auto ranges = nlohmann::json::parse(pending.Text(i, 3), nullptr, false);
-      if (ranges.is_array()) {
-        for (const auto& r : ranges) spec.ip_ranges.push_back(r.get<std::string>());
-      }
+      spec.kind = store::IssuerKind::kTenant;
+      spec.scope = p.scope;
+      MANDANT_ASSIGN_OR_RETURN(spec.tenant, tenants::ParseTenantName(p.scope, "scope"));
+      spec.tenant_uid = p.tenant_uid;
+      spec.ip_ranges = p.ip_ranges;
       MANDANT_RETURN_IF_ERROR(CreateIssuer(conn, spec, now).status());
       ++signed_count;
     }
-    MANDANT_RETURN_IF_ERROR(conn.Query("DELETE FROM pki_pending_issuers WHERE id = $1",
-                                       {std::string(pending.Text(i, 0))})
-                                .status());
+    MANDANT_RETURN_IF_ERROR(store_.DeletePendingIssuer(conn, p.id));
   }
-  MANDANT_ASSIGN_OR_RETURN(auto root,
-                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  MANDANT_ASSIGN_OR_RETURN(auto root, store_.ActiveIssuer(conn, store::kInfrastructureScope, "",
+                                                          store::IssuerKind::kRoot));
   if (root) MANDANT_RETURN_IF_ERROR(ResignCrl(conn, root->id, now).status());
   return signed_count;
 }
 
 absl::StatusOr<Issuers::ExportedRoot> Issuers::ExportRoot(store::Connection& conn, bool remove) {
-  MANDANT_ASSIGN_OR_RETURN(auto row,
-                           store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "ROOT"));
+  MANDANT_ASSIGN_OR_RETURN(auto row, store_.ActiveIssuer(conn, store::kInfrastructureScope, "",
+                                                         store::IssuerKind::kRoot));
   if (!row)
     return absl::FailedPreconditionError("there is no ACTIVE root; run `mandantd pki init`");
   if (row->sealed_key.empty()) {
@@ -303,10 +291,7 @@ absl::StatusOr<Issuers::ExportedRoot> Issuers::ExportRoot(store::Connection& con
   out.certificate_pem = row->certificate_pem;
   MANDANT_ASSIGN_OR_RETURN(out.key_pem, pki::PrivateKeyToPem(ca->private_key()));
   if (remove) {
-    MANDANT_RETURN_IF_ERROR(conn.Query("UPDATE pki_issuers SET sealed_key = NULL, kek_id = NULL "
-                                       "WHERE id = $1",
-                                       {row->id})
-                                .status());
+    MANDANT_RETURN_IF_ERROR(store_.RemoveSealedKey(conn, row->id));
   }
   return out;
 }
@@ -314,18 +299,16 @@ absl::StatusOr<Issuers::ExportedRoot> Issuers::ExportRoot(store::Connection& con
 absl::Status Issuers::RevokeTenantIssuers(store::Connection& conn, absl::string_view tenant,
                                           absl::string_view tenant_uid, absl::Time now) {
   const std::string scope = absl::StrCat("tenants/", tenant);
-  MANDANT_RETURN_IF_ERROR(
-      conn.Query("DELETE FROM pki_pending_issuers WHERE scope = $1 AND tenant_uid = $2::uuid",
-                 {scope, std::string(tenant_uid)})
-          .status());
+  MANDANT_RETURN_IF_ERROR(store_.DeletePendingIssuers(conn, scope, tenant_uid));
   MANDANT_ASSIGN_OR_RETURN(std::vector<store::IssuerRow> rows,
                            store_.ListIssuers(conn, scope, tenant_uid, 0, 1000));
   std::vector<std::string> roots;
   for (const store::IssuerRow& row : rows) {
     MANDANT_RETURN_IF_ERROR(store_.Revoke(
         conn, row.serial, static_cast<int>(pki::RevocationReason::kCessationOfOperation), now));
-    if (row.state != "RETIRED")
-      MANDANT_RETURN_IF_ERROR(store_.SetIssuerState(conn, row.id, "RETIRED", now));
+    if (row.state != store::IssuerState::kRetired)
+      MANDANT_RETURN_IF_ERROR(
+          store_.SetIssuerState(conn, row.id, store::IssuerState::kRetired, now));
     if (std::find(roots.begin(), roots.end(), row.signed_by) == roots.end()) {
       roots.push_back(row.signed_by);
     }
@@ -358,8 +341,8 @@ absl::Status Issuers::ResignCrls(store::Connection& conn,
 }
 
 absl::StatusOr<store::IssuerRow> Issuers::ActiveInfrastructureIssuer(store::Connection& conn) {
-  MANDANT_ASSIGN_OR_RETURN(
-      auto issuer, store_.ActiveIssuer(conn, store::kInfrastructureScope, "", "INFRASTRUCTURE"));
+  MANDANT_ASSIGN_OR_RETURN(auto issuer, store_.ActiveIssuer(conn, store::kInfrastructureScope, "",
+                                                            store::IssuerKind::kInfrastructure));
   if (!issuer) {
     return absl::FailedPreconditionError(
         "Mandant's PKI is not initialized: no ACTIVE infrastructure issuer; run `mandantd pki "
@@ -493,7 +476,7 @@ absl::StatusOr<std::string> Issuers::InfrastructureBundle(store::Connection& con
                            store_.ListIssuers(conn, store::kInfrastructureScope, "", 0, 1000));
   std::string pem;
   for (const store::IssuerRow& row : rows) {
-    if (row.kind == "INFRASTRUCTURE" && row.not_after > now) {
+    if (row.kind == store::IssuerKind::kInfrastructure && row.not_after > now) {
       absl::StrAppend(&pem, row.certificate_pem);
     }
   }

@@ -84,12 +84,12 @@ class Issuers {
   // tenant, PREPARED for a rotation. FAILED_PRECONDITION when there is no
   // ACTIVE root to sign it or its key is not online.
   struct NewIssuer {
-    std::string kind;
+    store::IssuerKind kind = store::IssuerKind::kTenant;
     std::string scope;
     std::string tenant;
     std::string tenant_uid;
     std::vector<std::string> ip_ranges;
-    std::string state = "ACTIVE";
+    store::IssuerState state = store::IssuerState::kActive;
     pki::KeyType key_type = pki::KeyType::kEcdsaP256;
     absl::Duration validity = absl::ZeroDuration();
   };

@@ -7,6 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "controller/store/tenant_store.h"
 #include "nlohmann/json.hpp"
 
 namespace mandant::controller::store {
@@ -51,8 +52,10 @@ IssuerRow IssuerFromRow(const Rows& r, int i) {
   row.id = std::string(r.Text(i, 0));
   row.scope = std::string(r.Text(i, 1));
   row.tenant_uid = std::string(r.Text(i, 2));
-  row.kind = std::string(r.Text(i, 3));
-  row.state = std::string(r.Text(i, 4));
+  // The schema's CHECK constraints allow no other text; should one appear,
+  // the issuer is read as a tenant CA that signs nothing.
+  row.kind = IssuerKindFromText(r.Text(i, 3)).value_or(IssuerKind::kTenant);
+  row.state = IssuerStateFromText(r.Text(i, 4)).value_or(IssuerState::kRetired);
   row.generation = r.Int64(i, 5);
   row.signed_by = std::string(r.Text(i, 6));
   row.subject = std::string(r.Text(i, 7));
@@ -119,6 +122,44 @@ std::string TenantMatch(absl::string_view tenant_uid, int param) {
 
 }  // namespace
 
+absl::string_view IssuerKindText(IssuerKind kind) {
+  switch (kind) {
+    case IssuerKind::kRoot:
+      return "ROOT";
+    case IssuerKind::kInfrastructure:
+      return "INFRASTRUCTURE";
+    case IssuerKind::kTenant:
+      return "TENANT";
+  }
+  return "TENANT";
+}
+
+absl::string_view IssuerStateText(IssuerState state) {
+  switch (state) {
+    case IssuerState::kPrepared:
+      return "PREPARED";
+    case IssuerState::kActive:
+      return "ACTIVE";
+    case IssuerState::kRetired:
+      return "RETIRED";
+  }
+  return "RETIRED";
+}
+
+std::optional<IssuerKind> IssuerKindFromText(absl::string_view text) {
+  for (IssuerKind k : {IssuerKind::kRoot, IssuerKind::kInfrastructure, IssuerKind::kTenant}) {
+    if (text == IssuerKindText(k)) return k;
+  }
+  return std::nullopt;
+}
+
+std::optional<IssuerState> IssuerStateFromText(absl::string_view text) {
+  for (IssuerState s : {IssuerState::kPrepared, IssuerState::kActive, IssuerState::kRetired}) {
+    if (text == IssuerStateText(s)) return s;
+  }
+  return std::nullopt;
+}
+
 std::string TimestampParam(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", t, absl::UTCTimeZone());
 }
@@ -143,7 +184,7 @@ absl::StatusOr<TenantRef> PkiStore::GetTenantRef(Connection& conn, absl::string_
       Rows rows,
       conn.Query("SELECT uid::text, state FROM tenants WHERE name = $1", {std::string(tenant)}));
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("tenant \"", tenant, "\" not found"));
-  return TenantRef{std::string(rows.Text(0, 0)), std::string(rows.Text(0, 1))};
+  return TenantRef{std::string(rows.Text(0, 0)), TenantStateFromText(rows.Text(0, 1))};
 }
 
 absl::Status PkiStore::InsertIssuer(Connection& conn, const IssuerRow& row) {
@@ -154,8 +195,9 @@ absl::Status PkiStore::InsertIssuer(Connection& conn, const IssuerRow& row) {
       "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, $8, $9, $10, $11::timestamptz, "
       "$12::timestamptz, $13, $14::bytea, $15, $16::text[], $17::text[], "
       "CASE WHEN $5 = 'ACTIVE' THEN now() END)",
-      {row.id, row.scope, row.tenant_uid.empty() ? Param() : Param(row.tenant_uid), row.kind,
-       row.state, row.signed_by.empty() ? Param() : Param(row.signed_by), row.subject, row.key_type,
+      {row.id, row.scope, row.tenant_uid.empty() ? Param() : Param(row.tenant_uid),
+       std::string(IssuerKindText(row.kind)), std::string(IssuerStateText(row.state)),
+       row.signed_by.empty() ? Param() : Param(row.signed_by), row.subject, row.key_type,
        row.public_key_sha256, row.serial, TimestampParam(row.not_before),
        TimestampParam(row.not_after), row.certificate_pem,
        row.sealed_key.empty() ? Param() : Param(ByteaParam(row.sealed_key)),
@@ -166,8 +208,9 @@ absl::Status PkiStore::InsertIssuer(Connection& conn, const IssuerRow& row) {
     if (pg && pg->sqlstate == kUniqueViolation &&
         (pg->constraint == "pki_issuers_one_active" ||
          pg->constraint == "pki_issuers_one_prepared")) {
-      return absl::AlreadyExistsError(absl::StrCat(row.scope, " already has a ", row.state, " ",
-                                                   row.kind, " issuer (", pg->constraint, ")"));
+      return absl::AlreadyExistsError(
+          absl::StrCat(row.scope, " already has a ", IssuerStateText(row.state), " ",
+                       IssuerKindText(row.kind), " issuer (", pg->constraint, ")"));
     }
     return st.status();
   }
@@ -203,8 +246,8 @@ absl::StatusOr<IssuerRow> PkiStore::GetIssuerById(Connection& conn, absl::string
 absl::StatusOr<std::optional<IssuerRow>> PkiStore::ActiveIssuer(Connection& conn,
                                                                 absl::string_view scope,
                                                                 absl::string_view tenant_uid,
-                                                                absl::string_view kind) {
-  std::vector<Param> params = {std::string(scope), std::string(kind)};
+                                                                IssuerKind kind) {
+  std::vector<Param> params = {std::string(scope), std::string(IssuerKindText(kind))};
   if (!tenant_uid.empty()) params.push_back(std::string(tenant_uid));
   MANDANT_ASSIGN_OR_RETURN(
       Rows rows, conn.Query(absl::StrCat("SELECT ", IssuerColumns(),
@@ -233,19 +276,89 @@ absl::StatusOr<std::vector<IssuerRow>> PkiStore::ListIssuers(Connection& conn,
   return out;
 }
 
-absl::Status PkiStore::SetIssuerState(Connection& conn, absl::string_view id,
-                                      absl::string_view state, absl::Time now) {
+absl::Status PkiStore::RemoveSealedKey(Connection& conn, absl::string_view id) {
+  return conn
+      .Query("UPDATE pki_issuers SET sealed_key = NULL, kek_id = NULL WHERE id = $1",
+             {std::string(id)})
+      .status();
+}
+
+absl::Status PkiStore::InsertPendingIssuer(Connection& conn, absl::string_view scope,
+                                           absl::string_view tenant_uid,
+                                           const std::vector<std::string>& ip_ranges) {
+  return conn
+      .Query(
+          "INSERT INTO pki_pending_issuers (scope, tenant_uid, ip_ranges) "
+          "VALUES ($1, $2::uuid, $3::text[])",
+          {std::string(scope), std::string(tenant_uid), TextArrayParam(ip_ranges)})
+      .status();
+}
+
+absl::StatusOr<bool> PkiStore::HasPendingIssuer(Connection& conn, absl::string_view scope) {
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows,
+      conn.Query("SELECT 1 FROM pki_pending_issuers WHERE scope = $1", {std::string(scope)}));
+  return !rows.empty();
+}
+
+absl::StatusOr<std::vector<PendingIssuerRow>> PkiStore::LockPendingIssuers(Connection& conn) {
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows,
+      conn.Query("SELECT p.id, p.scope, p.tenant_uid::text, array_to_json(p.ip_ranges)::text, "
+                 "t.name IS NOT NULL FROM pki_pending_issuers p "
+                 "LEFT JOIN tenants t ON t.uid = p.tenant_uid "
+                 "ORDER BY p.id FOR UPDATE OF p"));
+  std::vector<PendingIssuerRow> out;
+  out.reserve(rows.size());
+  for (int i = 0; i < rows.size(); ++i) {
+    PendingIssuerRow row;
+    row.id = rows.Int64(i, 0);
+    row.scope = std::string(rows.Text(i, 1));
+    row.tenant_uid = std::string(rows.Text(i, 2));
+    row.ip_ranges = ArrayAt(rows, i, 3);
+    row.tenant_exists = rows.Bool(i, 4);
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+absl::Status PkiStore::DeletePendingIssuer(Connection& conn, int64_t id) {
+  return conn.Query("DELETE FROM pki_pending_issuers WHERE id = $1", {std::to_string(id)}).status();
+}
+
+absl::Status PkiStore::DeletePendingIssuers(Connection& conn, absl::string_view scope,
+                                            absl::string_view tenant_uid) {
+  return conn
+      .Query("DELETE FROM pki_pending_issuers WHERE scope = $1 AND tenant_uid = $2::uuid",
+             {std::string(scope), std::string(tenant_uid)})
+      .status();
+}
+
+absl::StatusOr<std::vector<std::string>> PkiStore::TenantCidrs(Connection& conn,
+                                                               absl::string_view tenant) {
+  MANDANT_ASSIGN_OR_RETURN(Rows rows,
+                           conn.Query("SELECT c.cidr::text FROM tenant_cidrs c JOIN tenants t "
+                                      "ON t.id = c.tenant_id WHERE t.name = $1 ORDER BY c.purpose",
+                                      {std::string(tenant)}));
+  std::vector<std::string> out;
+  for (int i = 0; i < rows.size(); ++i) out.emplace_back(rows.Text(i, 0));
+  return out;
+}
+
+absl::Status PkiStore::SetIssuerState(Connection& conn, absl::string_view id, IssuerState state,
+                                      absl::Time now) {
   auto st = conn.Query(
       "UPDATE pki_issuers SET state = $2, generation = generation + 1, "
       "activate_time = CASE WHEN $2 = 'ACTIVE' THEN $3::timestamptz ELSE activate_time END, "
       "retire_time = CASE WHEN $2 = 'RETIRED' THEN $3::timestamptz ELSE retire_time END "
       "WHERE id = $1",
-      {std::string(id), std::string(state), TimestampParam(now)});
+      {std::string(id), std::string(IssuerStateText(state)), TimestampParam(now)});
   if (!st.ok()) {
     auto pg = PgErrorOf(st.status());
     if (pg && pg->sqlstate == kUniqueViolation) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "issuer ", id, ": its scope already has an ", state, " issuer of the same kind"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("issuer ", id, ": its scope already has an ", IssuerStateText(state),
+                       " issuer of the same kind"));
     }
     return st.status();
   }

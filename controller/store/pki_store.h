@@ -17,10 +17,21 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "controller/store/pg.h"
+#include "mandant/v1/tenant.pb.h"
 
 namespace mandant::controller::store {
 
 inline constexpr absl::string_view kInfrastructureScope = "infrastructure";
+
+// pki_issuers.kind and pki_issuers.state, converted to and from their
+// column text here only.
+enum class IssuerKind { kRoot, kInfrastructure, kTenant };
+enum class IssuerState { kPrepared, kActive, kRetired };
+absl::string_view IssuerKindText(IssuerKind kind);
+absl::string_view IssuerStateText(IssuerState state);
+// Nullopt for text the schema does not allow.
+std::optional<IssuerKind> IssuerKindFromText(absl::string_view text);
+std::optional<IssuerState> IssuerStateFromText(absl::string_view text);
 
 struct IssuerRow {
   // "20261126-0a1b2c3d".
@@ -29,10 +40,8 @@ struct IssuerRow {
   std::string scope;
   // Empty in the infrastructure scope.
   std::string tenant_uid;
-  // "ROOT", "INFRASTRUCTURE" or "TENANT".
-  std::string kind;
-  // "PREPARED", "ACTIVE" or "RETIRED".
-  std::string state;
+  IssuerKind kind = IssuerKind::kTenant;
+  IssuerState state = IssuerState::kActive;
   int64_t generation = 1;
   // Empty for a root.
   std::string signed_by;
@@ -105,8 +114,17 @@ struct CertificateFilter {
 // The tenant a tenant scope belongs to.
 struct TenantRef {
   std::string uid;
-  // "ACTIVE" or "SUSPENDED".
-  std::string state;
+  v1::TenantState state = v1::TENANT_STATE_UNSPECIFIED;
+};
+
+// A tenant intermediate waiting for the offline root to sign it.
+struct PendingIssuerRow {
+  int64_t id = 0;
+  std::string scope;
+  std::string tenant_uid;
+  std::vector<std::string> ip_ranges;
+  // False when the tenant was deleted meanwhile.
+  bool tenant_exists = false;
 };
 
 class PkiStore {
@@ -126,14 +144,34 @@ class PkiStore {
   // The ACTIVE issuer of `kind` in the scope, or nullopt.
   absl::StatusOr<std::optional<IssuerRow>> ActiveIssuer(Connection& conn, absl::string_view scope,
                                                         absl::string_view tenant_uid,
-                                                        absl::string_view kind);
+                                                        IssuerKind kind);
   // Newest first. Scopes hold few issuers, so pages are by offset.
   absl::StatusOr<std::vector<IssuerRow>> ListIssuers(Connection& conn, absl::string_view scope,
                                                      absl::string_view tenant_uid, int offset,
                                                      int limit);
+  // Removes an issuer's sealed key (its key is then held offline only).
+  absl::Status RemoveSealedKey(Connection& conn, absl::string_view id);
+
+  // Tenant intermediates recorded while the root's key was offline.
+  absl::Status InsertPendingIssuer(Connection& conn, absl::string_view scope,
+                                   absl::string_view tenant_uid,
+                                   const std::vector<std::string>& ip_ranges);
+  // Whether `scope` has one.
+  absl::StatusOr<bool> HasPendingIssuer(Connection& conn, absl::string_view scope);
+  // All of them, oldest first, locked FOR UPDATE.
+  absl::StatusOr<std::vector<PendingIssuerRow>> LockPendingIssuers(Connection& conn);
+  absl::Status DeletePendingIssuer(Connection& conn, int64_t id);
+  // Those of one tenant (at its deletion).
+  absl::Status DeletePendingIssuers(Connection& conn, absl::string_view scope,
+                                    absl::string_view tenant_uid);
+
+  // The node and storage CIDRs of a tenant (by name), which its
+  // intermediate's name constraints permit.
+  absl::StatusOr<std::vector<std::string>> TenantCidrs(Connection& conn, absl::string_view tenant);
+
   // Changes state (and the matching activate/retire time to `now`) and
   // bumps the generation.
-  absl::Status SetIssuerState(Connection& conn, absl::string_view id, absl::string_view state,
+  absl::Status SetIssuerState(Connection& conn, absl::string_view id, IssuerState state,
                               absl::Time now);
   absl::Status StoreCrl(Connection& conn, absl::string_view id, int64_t crl_number,
                         absl::string_view der, absl::Time this_update, absl::Time next_update);

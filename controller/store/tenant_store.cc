@@ -7,6 +7,7 @@
 #include "controller/store/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
+#include "tenants/field_violations.h"
 
 namespace mandant::controller::store {
 namespace {
@@ -25,14 +26,12 @@ absl::Status PoolExhausted(absl::string_view pool, std::string message) {
   return st;
 }
 
-v1::TenantState StateFromText(absl::string_view s) {
-  if (s == "ACTIVE") return v1::TENANT_STATE_ACTIVE;
-  if (s == "SUSPENDED") return v1::TENANT_STATE_SUSPENDED;
-  return v1::TENANT_STATE_UNSPECIFIED;
-}
-
-std::string StateText(v1::TenantState s) {
-  return s == v1::TENANT_STATE_SUSPENDED ? "SUSPENDED" : "ACTIVE";
+// ABORTED for a stale etag; the caller's is quoted and cut short.
+absl::Status EtagMismatch(absl::string_view id, absl::string_view current,
+                          absl::string_view requested) {
+  return absl::AbortedError(absl::StrCat(
+      "tenant \"", id, "\" was changed concurrently (etag \"", current, "\", request had ",
+      tenants::QuoteForMessage(requested), "); read it again and retry"));
 }
 
 v1::Tenant TenantFromRow(const Rows& r, int i) {
@@ -40,10 +39,10 @@ v1::Tenant TenantFromRow(const Rows& r, int i) {
   t.set_name(absl::StrCat("tenants/", r.Text(i, 0)));
   t.set_uid(std::string(r.Text(i, 1)));
   t.set_display_name(std::string(r.Text(i, 2)));
-  t.set_state(StateFromText(r.Text(i, 3)));
+  t.set_state(TenantStateFromText(r.Text(i, 3)));
   t.set_generation(r.Int64(i, 4));
   v1::TenantNetwork* net = t.mutable_network();
-  net->set_mode(r.Text(i, 5) == "VLAN" ? v1::NETWORK_MODE_VLAN : v1::NETWORK_MODE_VXLAN);
+  net->set_mode(NetworkModeFromText(r.Text(i, 5)));
   net->set_vni(static_cast<uint32_t>(r.Int64(i, 6)));
   net->set_vlan_id(static_cast<uint32_t>(r.Int64(i, 7)));
   v1::TenantQuota* q = t.mutable_quota();
@@ -72,6 +71,24 @@ v1::Tenant TenantFromRow(const Rows& r, int i) {
 }
 
 }  // namespace
+
+v1::TenantState TenantStateFromText(absl::string_view text) {
+  if (text == "ACTIVE") return v1::TENANT_STATE_ACTIVE;
+  if (text == "SUSPENDED") return v1::TENANT_STATE_SUSPENDED;
+  return v1::TENANT_STATE_UNSPECIFIED;
+}
+
+std::string TenantStateText(v1::TenantState state) {
+  return state == v1::TENANT_STATE_SUSPENDED ? "SUSPENDED" : "ACTIVE";
+}
+
+v1::NetworkMode NetworkModeFromText(absl::string_view text) {
+  return text == "VLAN" ? v1::NETWORK_MODE_VLAN : v1::NETWORK_MODE_VXLAN;
+}
+
+std::string NetworkModeText(v1::NetworkMode mode) {
+  return mode == v1::NETWORK_MODE_VLAN ? "VLAN" : "VXLAN";
+}
 
 std::string TenantEtag(absl::string_view uid, int64_t generation) {
   return absl::StrCat(uid.substr(0, 8), "-", generation);
@@ -194,7 +211,7 @@ absl::StatusOr<v1::Tenant> TenantStore::Create(Connection& conn, const NewTenant
       "INSERT INTO tenants (uid, name, display_name, state, network_mode, vni, vlan_id, "
       "quota_clusters, quota_nodes, quota_vcpus, quota_memory_mib, quota_storage_gib) "
       "VALUES ($1, $2, $3, 'ACTIVE', $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-      {NewUuid(), t.id, t.display_name, vlan ? "VLAN" : "VXLAN",
+      {NewUuid(), t.id, t.display_name, NetworkModeText(t.mode),
        vlan ? Param() : Param(std::to_string(segment)),
        vlan ? Param(std::to_string(segment)) : Param(), std::to_string(t.quota.max_clusters),
        std::to_string(t.quota.max_nodes), std::to_string(t.quota.max_vcpus),
@@ -241,7 +258,7 @@ absl::StatusOr<std::vector<v1::Tenant>> TenantStore::List(Connection& conn,
                               "WHERE t.name > $1 AND ($2 = '' OR t.state = $2) "
                               "AND ($3 = '' OR t.name = $3) ORDER BY t.name LIMIT $4"),
                  {std::string(after_id),
-                  state == v1::TENANT_STATE_UNSPECIFIED ? std::string() : StateText(state),
+                  state == v1::TENANT_STATE_UNSPECIFIED ? std::string() : TenantStateText(state),
                   std::string(only_id), std::to_string(limit)}));
   std::vector<v1::Tenant> out;
   out.reserve(rows.size());
@@ -254,9 +271,7 @@ absl::StatusOr<v1::Tenant> TenantStore::Update(Connection& conn, absl::string_vi
                                                const TenantChanges& changes) {
   MANDANT_ASSIGN_OR_RETURN(v1::Tenant current, Get(conn, id, /*for_update=*/true));
   if (!etag.empty() && etag != current.etag()) {
-    return absl::AbortedError(absl::StrCat("tenant \"", id, "\" was changed concurrently (etag ",
-                                           current.etag(), ", request had ", etag,
-                                           "); read it again and retry"));
+    return EtagMismatch(id, current.etag(), etag);
   }
   tenants::QuotaLimits quota{current.quota().max_clusters(), current.quota().max_nodes(),
                              current.quota().max_vcpus(), current.quota().max_memory_mib(),
@@ -278,7 +293,7 @@ absl::StatusOr<v1::Tenant> TenantStore::Update(Connection& conn, absl::string_vi
                  "quota_storage_gib = $8, generation = generation + 1, update_time = now() "
                  "WHERE name = $1",
                  {std::string(id), changes.display_name.value_or(current.display_name()),
-                  StateText(changes.state.value_or(current.state())),
+                  TenantStateText(changes.state.value_or(current.state())),
                   std::to_string(quota.max_clusters), std::to_string(quota.max_nodes),
                   std::to_string(quota.max_vcpus), std::to_string(quota.max_memory_mib),
                   std::to_string(quota.max_storage_gib)})
@@ -289,9 +304,7 @@ absl::StatusOr<v1::Tenant> TenantStore::Update(Connection& conn, absl::string_vi
 absl::Status TenantStore::Delete(Connection& conn, absl::string_view id, absl::string_view etag) {
   MANDANT_ASSIGN_OR_RETURN(v1::Tenant current, Get(conn, id, /*for_update=*/true));
   if (!etag.empty() && etag != current.etag()) {
-    return absl::AbortedError(absl::StrCat("tenant \"", id, "\" was changed concurrently (etag ",
-                                           current.etag(), ", request had ", etag,
-                                           "); read it again and retry"));
+    return EtagMismatch(id, current.etag(), etag);
   }
   MANDANT_ASSIGN_OR_RETURN(
       Rows clusters,

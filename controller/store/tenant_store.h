@@ -111,6 +111,14 @@ inline constexpr absl::string_view kTenantSelectSql =
     "(extract(epoch FROM t.update_time) * 1000000)::bigint "
     "FROM tenants t ";
 
+// The tenants.state column <-> the API enum. Unknown text is UNSPECIFIED;
+// every state but SUSPENDED is stored as "ACTIVE".
+v1::TenantState TenantStateFromText(absl::string_view text);
+std::string TenantStateText(v1::TenantState state);
+// The tenants.network_mode column <-> the API enum; VXLAN unless "VLAN".
+v1::NetworkMode NetworkModeFromText(absl::string_view text);
+std::string NetworkModeText(v1::NetworkMode mode);
+
 // The etag of a tenant row: changes with every generation and differs
 // between a deleted tenant and a new one of the same name.
 std::string TenantEtag(absl::string_view uid, int64_t generation);

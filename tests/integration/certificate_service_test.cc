@@ -466,6 +466,129 @@ TEST_F(CertificateServiceTest, BadRequestsNameTheirFields) {
               GrpcIs(grpc::StatusCode::UNAUTHENTICATED, ""));
 }
 
+TEST_F(CertificateServiceTest, OutOfRangeTimesAreFieldViolations) {
+  // Seconds near INT64_MAX overflowed the conversion to microseconds.
+  v1::ListCertificatesRequest list;
+  list.set_parent("tenants/acme");
+  list.mutable_expire_before()->set_seconds(INT64_MAX);
+  v1::ListCertificatesResponse listed;
+  auto ctx = TestController::Context(acme_admin_);
+  grpc::Status st = certs_->ListCertificates(ctx.get(), list, &listed);
+  EXPECT_THAT(st, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, "9999-12-31"));
+  EXPECT_THAT(Fields(st), ::testing::ElementsAre("expire_before"));
+  list.mutable_expire_before()->set_seconds(1700000000);
+  list.mutable_expire_before()->set_nanos(-1);
+  ctx = TestController::Context(acme_admin_);
+  EXPECT_THAT(Fields(certs_->ListCertificates(ctx.get(), list, &listed)),
+              ::testing::ElementsAre("expire_before"));
+
+  KeyAndCsr k = MakeCsr({"api.acme.svc.mandant.internal"});
+  v1::IssueCertificateRequest issue;
+  issue.set_parent("tenants/acme");
+  issue.set_csr(k.csr_pem);
+  issue.add_usages(v1::CERTIFICATE_USAGE_SERVER_AUTH);
+  for (auto [seconds, nanos] : std::vector<std::pair<int64_t, int32_t>>{
+           {INT64_MAX, 0}, {3600, 1000000000}, {3600, -5}, {398 * 86400, 0}}) {
+    issue.mutable_ttl()->set_seconds(seconds);
+    issue.mutable_ttl()->set_nanos(nanos);
+    v1::IssueCertificateResponse resp;
+    ctx = TestController::Context(acme_admin_);
+    EXPECT_THAT(Fields(certs_->IssueCertificate(ctx.get(), issue, &resp)),
+                ::testing::ElementsAre("ttl"))
+        << seconds << "s " << nanos << "ns";
+  }
+
+  v1::UpdateIssuancePolicyRequest policy;
+  policy.mutable_policy()->set_name("tenants/acme/issuancePolicy");
+  policy.mutable_policy()->mutable_max_ttl()->set_seconds(INT64_MIN);
+  policy.mutable_update_mask()->add_paths("max_ttl");
+  v1::IssuancePolicy updated;
+  ctx = TestController::Context(acme_admin_);
+  EXPECT_THAT(Fields(certs_->UpdateIssuancePolicy(ctx.get(), policy, &updated)),
+              ::testing::ElementsAre("policy.max_ttl"));
+
+  v1::PrepareIssuerRequest prepare;
+  prepare.set_parent("tenants/acme");
+  prepare.mutable_validity()->set_seconds(INT64_MAX);
+  v1::Issuer issuer;
+  ctx = TestController::Context(admin_);
+  EXPECT_THAT(Fields(certs_->PrepareIssuer(ctx.get(), prepare, &issuer)),
+              ::testing::ElementsAre("validity"));
+}
+
+TEST_F(CertificateServiceTest, ListPageTokensAreCheckedAndBoundToTheirFilters) {
+  for (int i = 0; i < 3; ++i) {
+    KeyAndCsr k = MakeCsr({absl::StrCat("api", i, ".acme.svc.mandant.internal")});
+    v1::IssueCertificateResponse resp;
+    ASSERT_GRPC_OK(Issue(acme_admin_, "tenants/acme", k.csr_pem, &resp));
+  }
+  v1::ListCertificatesRequest req;
+  req.set_parent("tenants/acme");
+  req.set_page_size(2);
+  v1::ListCertificatesResponse first;
+  auto ctx = TestController::Context(acme_admin_);
+  ASSERT_GRPC_OK(certs_->ListCertificates(ctx.get(), req, &first));
+  ASSERT_EQ(first.certificates_size(), 2);
+  ASSERT_FALSE(first.next_page_token().empty());
+  req.set_page_token(first.next_page_token());
+  v1::ListCertificatesResponse second;
+  ctx = TestController::Context(acme_admin_);
+  ASSERT_GRPC_OK(certs_->ListCertificates(ctx.get(), req, &second));
+  EXPECT_EQ(second.certificates_size(), 1);
+  EXPECT_EQ(second.next_page_token(), "");
+
+  // The same token with other filters, in another tenant, or altered.
+  req.set_include_expired(true);
+  ctx = TestController::Context(acme_admin_);
+  EXPECT_THAT(Fields(certs_->ListCertificates(ctx.get(), req, &second)),
+              ::testing::ElementsAre("page_token"));
+  req.set_include_expired(false);
+  std::string altered = first.next_page_token();
+  altered[altered.size() / 2] = altered[altered.size() / 2] == 'A' ? 'B' : 'A';
+  for (const std::string& token : {altered, std::string("garbage!"), std::string(1025, 'A')}) {
+    req.set_page_token(token);
+    ctx = TestController::Context(acme_admin_);
+    grpc::Status st = certs_->ListCertificates(ctx.get(), req, &second);
+    EXPECT_THAT(st, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, "page_token"));
+    EXPECT_THAT(Fields(st), ::testing::ElementsAre("page_token"));
+  }
+
+  v1::ListIssuersRequest issuers;
+  issuers.set_parent("tenants/acme");
+  issuers.set_page_token(first.next_page_token());  // a ListCertificates token
+  v1::ListIssuersResponse listed;
+  ctx = TestController::Context(acme_admin_);
+  EXPECT_THAT(Fields(certs_->ListIssuers(ctx.get(), issuers, &listed)),
+              ::testing::ElementsAre("page_token"));
+  issuers.set_page_token(std::string(4096, 'x'));
+  issuers.set_page_size(1001);
+  ctx = TestController::Context(acme_admin_);
+  EXPECT_THAT(Fields(certs_->ListIssuers(ctx.get(), issuers, &listed)),
+              ::testing::ElementsAre("page_size", "page_token"));
+}
+
+TEST_F(CertificateServiceTest, CallersStringsAreQuotedAndCutInErrors) {
+  KeyAndCsr k = MakeCsr({"api.acme.svc.mandant.internal"});
+  v1::IssueCertificateResponse issued;
+  ASSERT_GRPC_OK(Issue(acme_admin_, "tenants/acme", k.csr_pem, &issued));
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_name(issued.certificate().name());
+  revoke.set_etag(std::string(1, '\x1b') + "[2J" + std::string(1000, 'e'));
+  v1::Certificate cert;
+  auto ctx = TestController::Context(acme_admin_);
+  grpc::Status st = certs_->RevokeCertificate(ctx.get(), revoke, &cert);
+  EXPECT_THAT(st, GrpcIs(grpc::StatusCode::ABORTED, "\"\\x1b[2Jeee"));
+  EXPECT_THAT(st.error_message(), ::testing::Not(HasSubstr("\x1b")));
+  EXPECT_LT(st.error_message().size(), 300u);
+
+  v1::GetCertificateRequest get;
+  get.set_name("tenants/acme/certificates/\n" + std::string(1000, 'z'));
+  ctx = TestController::Context(acme_admin_);
+  st = certs_->GetCertificate(ctx.get(), get, &cert);
+  EXPECT_THAT(st, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, "\\n"));
+  EXPECT_LT(st.error_message().size(), 300u);
+}
+
 TEST_F(CertificateServiceTest, RequestIdReplaysTheFirstCertificate) {
   KeyAndCsr k = MakeCsr({"api.acme.svc.mandant.internal"});
   v1::IssueCertificateRequest req;
@@ -725,6 +848,34 @@ TEST_F(CertificateServiceTest, ClientCertificatesAuthenticateAsTheirPrincipal) {
   ctx = TestController::Context("");
   EXPECT_THAT(stub->IssueCertificate(ctx.get(), issue, &issued),
               GrpcIs(grpc::StatusCode::NOT_FOUND, "tenant \"beta\" not found"));
+}
+
+TEST_F(CertificateServiceTest, AClientCertificateCannotExtendItself) {
+  KeyAndCsr k = MakeCsr({});
+  v1::IssueClientCertificateRequest req;
+  req.set_csr(k.csr_pem);
+  req.mutable_ttl()->set_seconds(3600);
+  v1::IssueCertificateResponse login;
+  auto ctx = TestController::Context(acme_admin_);
+  ASSERT_GRPC_OK(certs_->IssueClientCertificate(ctx.get(), req, &login));
+
+  // Asked for 30 days with a certificate that has an hour left: an hour.
+  auto stub = v1::CertificateService::NewStub(
+      MtlsChannel(*controller_, KeyPem(k.key), login.certificate_pem() + login.chain_pem()));
+  KeyAndCsr next = MakeCsr({});
+  req.set_csr(next.csr_pem);
+  req.mutable_ttl()->set_seconds(30 * 86400);
+  v1::IssueCertificateResponse renewed;
+  ctx = TestController::Context("");
+  ASSERT_GRPC_OK(stub->IssueClientCertificate(ctx.get(), req, &renewed));
+  EXPECT_LE(renewed.certificate().not_after().seconds(), login.certificate().not_after().seconds());
+  EXPECT_EQ(renewed.certificate().uris(0), login.certificate().uris(0));
+
+  // A bearer token is not limited that way.
+  ctx = TestController::Context(acme_admin_);
+  ASSERT_GRPC_OK(certs_->IssueClientCertificate(ctx.get(), req, &renewed));
+  EXPECT_GT(renewed.certificate().not_after().seconds(),
+            login.certificate().not_after().seconds() + 29 * 86400);
 }
 
 TEST_F(CertificateServiceTest, UsersOfADeletedTenantLoseAccessToItsSuccessor) {

@@ -335,6 +335,31 @@ TEST_F(HostServiceTest, ListHostsPagesThroughAllHostsInNameOrder) {
   ctx = TestController::Context(admin_);
   st = hosts_->ListHosts(ctx.get(), bad, &listed);
   EXPECT_THAT(BadRequestFields(st), ElementsAre("page_size"));
+  // Tokens are capped like ListTenants' and are not interchangeable with them.
+  bad.Clear();
+  bad.set_page_token(std::string(1025, 'A'));
+  ctx = TestController::Context(admin_);
+  st = hosts_->ListHosts(ctx.get(), bad, &listed);
+  EXPECT_THAT(st, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, "at most 1024 bytes"));
+  EXPECT_THAT(BadRequestFields(st), ElementsAre("page_token"));
+  v1::ListTenantsRequest tenants_page;
+  tenants_page.set_page_size(1);
+  v1::ListTenantsResponse tenants_listed;
+  for (const char* id : {"acme", "beta"}) {
+    v1::CreateTenantRequest create;
+    create.set_tenant_id(id);
+    create.mutable_tenant()->set_display_name(id);
+    v1::Tenant tenant;
+    ctx = TestController::Context(admin_);
+    ASSERT_GRPC_OK(controller_->Tenants()->CreateTenant(ctx.get(), create, &tenant));
+  }
+  ctx = TestController::Context(admin_);
+  ASSERT_GRPC_OK(controller_->Tenants()->ListTenants(ctx.get(), tenants_page, &tenants_listed));
+  ASSERT_FALSE(tenants_listed.next_page_token().empty());
+  bad.set_page_token(tenants_listed.next_page_token());
+  ctx = TestController::Context(admin_);
+  EXPECT_THAT(BadRequestFields(hosts_->ListHosts(ctx.get(), bad, &listed)),
+              ElementsAre("page_token"));
 
   v1::Host missing;
   EXPECT_THAT(GetHost("hosts/nope", &missing), GrpcIs(grpc::StatusCode::NOT_FOUND, "nope"));
@@ -363,6 +388,14 @@ TEST_F(HostServiceTest, CordonAndUncordonAreConditionalOnTheEtag) {
   ctx = TestController::Context(admin_);
   EXPECT_THAT(hosts_->CordonHost(ctx.get(), cordon, &refused),
               GrpcIs(grpc::StatusCode::ABORTED, ""));
+  // What cannot be an etag is refused, quoted and cut, not echoed.
+  v1::CordonHostRequest hostile = cordon;
+  hostile.set_etag("\x1b[2J" + std::string(500, 'e'));
+  ctx = TestController::Context(admin_);
+  grpc::Status st = hosts_->CordonHost(ctx.get(), hostile, &refused);
+  EXPECT_THAT(st, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, "\"\\x1b[2Jeee"));
+  EXPECT_THAT(BadRequestFields(st), ElementsAre("etag"));
+  EXPECT_LT(st.error_message().size(), 300u);
   v1::UncordonHostRequest uncordon;
   uncordon.set_name("hosts/hv1");
   uncordon.set_etag(created.etag());
@@ -406,7 +439,7 @@ TEST_F(HostServiceTest, CordonAndUncordonAreConditionalOnTheEtag) {
   long_reason.set_name("hosts/hv1");
   long_reason.set_reason(std::string(201, 'x'));
   ctx = TestController::Context(admin_);
-  grpc::Status st = hosts_->CordonHost(ctx.get(), long_reason, &refused);
+  st = hosts_->CordonHost(ctx.get(), long_reason, &refused);
   EXPECT_THAT(BadRequestFields(st), ElementsAre("reason")) << st.error_message();
 }
 
@@ -463,6 +496,15 @@ TEST_F(HostServiceTest, IssueBootstrapTokenReplacesTheOldToken) {
   ctx = TestController::Context(admin_);
   grpc::Status st = hosts_->IssueBootstrapToken(ctx.get(), bad_ttl, &issued);
   EXPECT_THAT(BadRequestFields(st), ElementsAre("bootstrap_token_ttl")) << st.error_message();
+  // Not a google.protobuf.Duration: nanos of the other sign, or out of range.
+  for (int32_t nanos : {-5, 1000000000}) {
+    bad_ttl.mutable_bootstrap_token_ttl()->set_seconds(3600);
+    bad_ttl.mutable_bootstrap_token_ttl()->set_nanos(nanos);
+    ctx = TestController::Context(admin_);
+    st = hosts_->IssueBootstrapToken(ctx.get(), bad_ttl, &issued);
+    EXPECT_THAT(st, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, "not a valid duration"));
+    EXPECT_THAT(BadRequestFields(st), ElementsAre("bootstrap_token_ttl"));
+  }
 }
 
 TEST_F(HostServiceTest, DeleteHostWaitsForItsMachinesAndRevokesTheAgent) {

@@ -322,6 +322,12 @@ TEST_F(TenantServiceTest, UpdateWithStaleEtagIsAborted) {
   google::protobuf::Empty empty;
   EXPECT_THAT(stub_->DeleteTenant(TestController::Context(admin_).get(), del, &empty),
               GrpcIs(grpc::StatusCode::ABORTED, "changed concurrently"));
+  // The caller's etag is quoted and cut in the message, never echoed raw.
+  del.set_etag("\x1b[2J" + std::string(1000, 'e'));
+  grpc::Status hostile = stub_->DeleteTenant(TestController::Context(admin_).get(), del, &empty);
+  EXPECT_THAT(hostile, GrpcIs(grpc::StatusCode::ABORTED, "request had \"\\x1b[2Jeee"));
+  EXPECT_EQ(hostile.error_message().find('\x1b'), std::string::npos);
+  EXPECT_LT(hostile.error_message().size(), 300u);
   del.set_etag(updated.etag());
   ASSERT_GRPC_OK(stub_->DeleteTenant(TestController::Context(admin_).get(), del, &empty));
 }
