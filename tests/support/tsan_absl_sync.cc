@@ -8,8 +8,9 @@
 // (the executable's definitions win over a shared library's, also for calls
 // from gRPC, whose mutexes are absl::Mutex) and call the library's own through
 // dlsym(RTLD_NEXT), telling TSan about each release and acquire. Waits release
-// the mutex before and acquire it after; a Condition is evaluated after an
-// acquire, since abseil evaluates it with the mutex held, on whichever thread.
+// the mutex before and acquire it after; a Condition is evaluated between an
+// acquire and a release, since abseil evaluates it with the mutex held, on
+// whichever thread, and may release the mutex right after.
 //
 // Only what Mandant and gRPC call is covered: Lock, Unlock, TryLock, the
 // reader variants, Await*, LockWhen*, CondVar::Wait*.
@@ -54,9 +55,14 @@ struct AcquireThenEval {
   const absl::Condition* cond;
 };
 
+// abseil evaluates a waiter's Condition with the mutex held, then either
+// returns with it held or releases it inside the library: the evaluation is
+// bracketed by an acquire and a release of its own.
 bool EvalAfterAcquire(AcquireThenEval* arg) {
   __tsan_acquire(arg->mu);
-  return arg->cond->Eval();
+  const bool result = arg->cond->Eval();
+  __tsan_release(arg->mu);
+  return result;
 }
 
 }  // namespace
