@@ -20,10 +20,20 @@ function(mandant_cc_library)
   add_library(mandant::${ARG_NAME} ALIAS ${target})
 endfunction()
 
+# In a ThreadSanitizer build, every executable carries the absl::Mutex
+# annotations (CMakeLists.txt, tests/support/tsan_absl_sync.cc).
+function(mandant_tsan_executable name)
+  if(TARGET mandant_tsan_absl_sync)
+    target_sources(${name} PRIVATE $<TARGET_OBJECTS:mandant_tsan_absl_sync>)
+    target_link_libraries(${name} PRIVATE ${CMAKE_DL_LIBS})
+  endif()
+endfunction()
+
 function(mandant_cc_binary)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  mandant_tsan_executable(${ARG_NAME})
 endfunction()
 
 function(mandant_cc_test)
@@ -34,6 +44,7 @@ function(mandant_cc_test)
   else()
     target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   endif()
+  mandant_tsan_executable(${ARG_NAME})
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
   if(ARG_LABELS)
     set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}")

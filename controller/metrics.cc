@@ -24,6 +24,14 @@ std::string RenderLabels(const Labels& labels, absl::string_view extra_key = "",
   return out;
 }
 
+// "# HELP" (when there is help text) and "# TYPE" lines of one metric.
+void AppendHeader(const std::map<std::string, std::string>& help, const std::string& name,
+                  absl::string_view type, std::string* out) {
+  auto it = help.find(name);
+  if (it != help.end()) absl::StrAppend(out, "# HELP ", name, " ", it->second, "\n");
+  absl::StrAppend(out, "# TYPE ", name, " ", type, "\n");
+}
+
 }  // namespace
 
 Metrics::Metrics()
@@ -62,19 +70,14 @@ void Metrics::Describe(std::string name, std::string help) {
 std::string Metrics::RenderPrometheus() const {
   absl::MutexLock lock(&mu_);
   std::string out;
-  auto header = [&](const std::string& name, absl::string_view type) {
-    auto it = help_.find(name);
-    if (it != help_.end()) absl::StrAppend(&out, "# HELP ", name, " ", it->second, "\n");
-    absl::StrAppend(&out, "# TYPE ", name, " ", type, "\n");
-  };
   for (const auto& [name, series] : counters_) {
-    header(name, "counter");
+    AppendHeader(help_, name, "counter", &out);
     for (const auto& [labels, v] : series) {
       absl::StrAppend(&out, name, RenderLabels(labels), " ", v, "\n");
     }
   }
   for (const auto& [name, series] : histograms_) {
-    header(name, "histogram");
+    AppendHeader(help_, name, "histogram", &out);
     for (const auto& [labels, h] : series) {
       uint64_t cumulative = 0;
       for (size_t i = 0; i < bounds_.size(); ++i) {

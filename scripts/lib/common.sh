@@ -9,7 +9,8 @@
 #   mandant::warn MSG   warning on stderr
 #   mandant::die MSG    error on stderr, exit 1
 #   mandant::build_env  exports the ccache settings shared by test and demo
-#   mandant::configure  configures $MANDANT_BUILD_DIR with CMake + Ninja
+#   mandant::configure [CMAKE_ARGS...]
+#                       configures $MANDANT_BUILD_DIR with CMake + Ninja
 #   mandant::ninja ARGS runs ninja in $MANDANT_BUILD_DIR (MANDANT_BUILD_JOBS
 #                       limits parallel jobs; default: ninja's own choice)
 
@@ -60,17 +61,36 @@ mandant::cmake_cache_value() {
   sed -n "s/^${key}:[A-Z]*=//p" "${cache}" | head -n 1
 }
 
-# Configures the build directory unless it is already configured with our
-# generator, build type and compiler launcher (ninja re-runs CMake by itself
-# when a CMakeLists.txt changes). Extra CMake arguments come from the
-# environment variable MANDANT_CMAKE_ARGS (split on whitespace), e.g.
-# MANDANT_CMAKE_ARGS="-DMANDANT_BUILD_BENCH=OFF"; giving any forces a
-# configure run.
+# Configures the build directory unless it is already configured with the
+# same arguments (ninja re-runs CMake by itself when a CMakeLists.txt
+# changes). The arguments are: our generator, build type and compiler
+# launcher; -DMANDANT_WERROR=ON when $MANDANT_WERROR is 1 (default: 1 when
+# CI=true, else 0); the function's own arguments (scripts/test passes a build
+# variant's); and the environment variable MANDANT_CMAKE_ARGS (split on
+# whitespace), e.g. MANDANT_CMAKE_ARGS="-DMANDANT_BUILD_BENCH=OFF". They are
+# recorded in $MANDANT_BUILD_DIR/mandant-configure-args; changing any of them
+# runs CMake again.
 mandant::configure() {
   local -a extra_args=()
   if [[ -n "${MANDANT_CMAKE_ARGS:-}" ]]; then
     read -r -a extra_args <<<"${MANDANT_CMAKE_ARGS}"
   fi
+  local werror="${MANDANT_WERROR:-}"
+  if [[ -z "${werror}" ]]; then
+    werror=0
+    [[ "${CI:-}" == true ]] && werror=1
+  fi
+  [[ "${werror}" == 0 || "${werror}" == 1 ]] ||
+    mandant::die "MANDANT_WERROR must be 0 or 1, not \"${werror}\""
+  local -a args=(
+    -G Ninja
+    -DCMAKE_BUILD_TYPE="${MANDANT_BUILD_TYPE}"
+    -DCMAKE_C_COMPILER_LAUNCHER=ccache
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+    -DMANDANT_WERROR="$([[ "${werror}" == 1 ]] && echo ON || echo OFF)"
+    "$@"
+    "${extra_args[@]}"
+  )
 
   local generator
   generator="$(mandant::cmake_cache_value CMAKE_GENERATOR)"
@@ -79,19 +99,16 @@ mandant::configure() {
       "the scripts use Ninja. Remove that directory (rm -rf ${MANDANT_BUILD_DIR}) and run again."
   fi
 
-  if [[ -f "${MANDANT_BUILD_DIR}/build.ninja" &&
-    "$(mandant::cmake_cache_value CMAKE_BUILD_TYPE)" == "${MANDANT_BUILD_TYPE}" &&
-    "$(mandant::cmake_cache_value CMAKE_CXX_COMPILER_LAUNCHER)" == "ccache" &&
-    ${#extra_args[@]} -eq 0 ]]; then
+  local stamp="${MANDANT_BUILD_DIR}/mandant-configure-args"
+  if [[ -f "${MANDANT_BUILD_DIR}/build.ninja" && -f "${stamp}" &&
+    "$(cat "${stamp}")" == "$(printf '%s\n' "${args[@]}")" ]]; then
     return 0
   fi
 
-  mandant::info "configuring ${MANDANT_BUILD_DIR} (${MANDANT_BUILD_TYPE}, Ninja, ccache)"
-  cmake -S "${MANDANT_ROOT}" -B "${MANDANT_BUILD_DIR}" -G Ninja \
-    -DCMAKE_BUILD_TYPE="${MANDANT_BUILD_TYPE}" \
-    -DCMAKE_C_COMPILER_LAUNCHER=ccache \
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-    "${extra_args[@]}"
+  mandant::info "configuring ${MANDANT_BUILD_DIR}: ${args[*]}"
+  rm -f "${stamp}"
+  cmake -S "${MANDANT_ROOT}" -B "${MANDANT_BUILD_DIR}" "${args[@]}"
+  printf '%s\n' "${args[@]}" >"${stamp}"
 }
 
 mandant::ninja() {
