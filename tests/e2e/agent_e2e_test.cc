@@ -117,15 +117,16 @@ std::string UserData(const std::string& script, const std::string& args) {
   for (absl::string_view line : absl::StrSplit(script, '\n')) {
     absl::StrAppend(&indented, "      ", line, "\n");
   }
-  return absl::StrCat("#cloud-config\n"
-                      "write_files:\n"
-                      "  - path: /root/probe.sh\n"
-                      "    permissions: '0755'\n"
-                      "    content: |\n",
-                      indented,
-                      "runcmd:\n"
-                      "  - [sh, -c, '/root/probe.sh ",
-                      args, " >/dev/ttyS0 2>&1 &']\n");
+  return absl::StrCat(
+      "#cloud-config\n"
+      "write_files:\n"
+      "  - path: /root/probe.sh\n"
+      "    permissions: '0755'\n"
+      "    content: |\n",
+      indented,
+      "runcmd:\n"
+      "  - [sh, -c, '/root/probe.sh ",
+      args, " >/dev/ttyS0 2>&1 &']\n");
 }
 
 // Tenant A's guests: reach the peer, report it, then keep broadcasting into
@@ -180,18 +181,35 @@ struct World {
   // addresses.
   const std::string node_prefix = "10.80.0";
   const std::string bcast = node_prefix + ".255";
-  Guest a1{"a1", "6a1e3c2e-0000-4000-8000-00000000a001", "acme", 0, "02:4d:00:00:0a:01",
+  Guest a1{"a1",
+           "6a1e3c2e-0000-4000-8000-00000000a001",
+           "acme",
+           0,
+           "02:4d:00:00:0a:01",
            node_prefix + ".11/24",
            UserData(kReachScript, absl::StrCat(node_prefix, ".12 ", bcast))};
-  Guest a2{"a2", "6a1e3c2e-0000-4000-8000-00000000a002", "acme", 1, "02:4d:00:00:0a:02",
+  Guest a2{"a2",
+           "6a1e3c2e-0000-4000-8000-00000000a002",
+           "acme",
+           1,
+           "02:4d:00:00:0a:02",
            node_prefix + ".12/24",
            UserData(kReachScript, absl::StrCat(node_prefix, ".11 ", bcast))};
   // Tenant B, on host 1 beside a1, with a2's address: if the networks were
   // joined it would answer for a2 and reach a1.
-  Guest b1{"b1", "6a1e3c2e-0000-4000-8000-00000000b001", "beta", 0, "02:4d:00:00:0b:01",
-           node_prefix + ".12/24", UserData(kLeakScript, absl::StrCat(node_prefix, ".11"))};
+  Guest b1{"b1",
+           "6a1e3c2e-0000-4000-8000-00000000b001",
+           "beta",
+           0,
+           "02:4d:00:00:0b:01",
+           node_prefix + ".12/24",
+           UserData(kLeakScript, absl::StrCat(node_prefix, ".11"))};
   // Placed while the agent is killed.
-  Guest a3{"a3", "6a1e3c2e-0000-4000-8000-00000000a003", "acme", 0, "02:4d:00:00:0a:03",
+  Guest a3{"a3",
+           "6a1e3c2e-0000-4000-8000-00000000a003",
+           "acme",
+           0,
+           "02:4d:00:00:0a:03",
            node_prefix + ".13/24",
            UserData(kReachScript, absl::StrCat(node_prefix, ".11 ", bcast))};
   std::vector<const Guest*> placed;
@@ -259,8 +277,7 @@ class AgentE2eTest : public ::testing::Test {
       req.set_tenant_id(t);
       req.mutable_tenant()->set_display_name(t);
       v1::Tenant tenant;
-      ASSERT_GRPC_OK(
-          w.tenants->CreateTenant(TestController::Context(w.admin).get(), req, &tenant));
+      ASSERT_GRPC_OK(w.tenants->CreateTenant(TestController::Context(w.admin).get(), req, &tenant));
       w.tenant_vni[t] = tenant.network().vni();
       MachineStore store;
       ASSERT_OK(w.controller->server().database().Transact(
@@ -372,11 +389,12 @@ class AgentE2eTest : public ::testing::Test {
     m.base_image_sha256 = w.image_sha256;
     m.node_mac = g.mac;
     m.seed.set_user_data(g.user_data);
-    m.seed.set_meta_data(absl::StrCat("instance-id: ", g.machine_id, "\nlocal-hostname: ", g.name,
-                                      "\n"));
-    m.seed.set_network_config(absl::StrCat("version: 2\nethernets:\n  nic0:\n    match:\n"
-                                           "      macaddress: \"",
-                                           g.mac, "\"\n    addresses: [", g.address, "]\n"));
+    m.seed.set_meta_data(
+        absl::StrCat("instance-id: ", g.machine_id, "\nlocal-hostname: ", g.name, "\n"));
+    m.seed.set_network_config(
+        absl::StrCat("version: 2\nethernets:\n  nic0:\n    match:\n"
+                     "      macaddress: \"",
+                     g.mac, "\"\n    addresses: [", g.address, "]\n"));
     auto keys = w.controller->KeyRing();
     ASSERT_OK(keys.status());
     MachineStore store;
@@ -390,9 +408,8 @@ class AgentE2eTest : public ::testing::Test {
   static void Remove(const std::string& machine_id) {
     MachineStore store;
     ASSERT_OK(world_->controller->server().database().Transact(
-        "remove", [&](controller::store::Connection& conn) {
-          return store.Delete(conn, machine_id);
-        }));
+        "remove",
+        [&](controller::store::Connection& conn) { return store.Delete(conn, machine_id); }));
   }
 
   static MachineObservation Observe(const std::string& machine_id) {
@@ -425,11 +442,11 @@ std::set<std::string> AgentE2eTest::passed_steps_;
 
 // Skips the current step unless `step` (an earlier TEST_F of this suite)
 // passed; a step that builds on a broken world would only fail confusingly.
-#define REQUIRE_STEP(step)                                                           \
-  do {                                                                               \
-    if (!StepPassed(#step)) {                                                        \
+#define REQUIRE_STEP(step)                                                            \
+  do {                                                                                \
+    if (!StepPassed(#step)) {                                                         \
       GTEST_SKIP() << "needs step " #step ", which failed or was skipped; see above"; \
-    }                                                                                \
+    }                                                                                 \
   } while (0)
 
 TEST_F(AgentE2eTest, AgentsEnrollAndReportReady) {
@@ -447,9 +464,9 @@ TEST_F(AgentE2eTest, VmsRunOnTheirHosts) {
   w.placed_at = absl::Now();
   for (const Guest* g : {&w.a1, &w.a2, &w.b1}) Place(*g);
   for (const Guest* g : {&w.a1, &w.a2, &w.b1}) {
-    EXPECT_TRUE(WaitFor(absl::Seconds(120), [&] {
-      return Observe(g->machine_id).vm_state == v1::VM_STATE_RUNNING;
-    })) << g->name << " never ran: " << Observe(g->machine_id).vm_error << "\n"
+    EXPECT_TRUE(WaitFor(absl::Seconds(120),
+                        [&] { return Observe(g->machine_id).vm_state == v1::VM_STATE_RUNNING; }))
+        << g->name << " never ran: " << Observe(g->machine_id).vm_error << "\n"
         << AgentLog(g->host);
   }
   printf("[ figure ] HostSpec change -> 3 VMs defined and running (2 hosts): %.1f s\n",
@@ -494,9 +511,10 @@ TEST_F(AgentE2eTest, TenantAGuestsReachEachOtherOverVxlan) {
   w.capture_b = *std::move(capture_b);
   w.capture_a = *std::move(capture_a);
   for (const Guest* g : {&w.a1, &w.a2}) {
-    ASSERT_TRUE(WaitFor(absl::Minutes(8), [&] {
-      return Observe(g->machine_id).guest_phase == v1::GUEST_PHASE_READY;
-    })) << g->name << " did not reach its peer: " << Observe(g->machine_id).guest_message;
+    ASSERT_TRUE(
+        WaitFor(absl::Minutes(8),
+                [&] { return Observe(g->machine_id).guest_phase == v1::GUEST_PHASE_READY; }))
+        << g->name << " did not reach its peer: " << Observe(g->machine_id).guest_message;
     EXPECT_TRUE(absl::StrContains(Observe(g->machine_id).guest_message, "reached"));
   }
   printf("[ figure ] placement -> tenant A's guests reached each other over VXLAN: %.1f s\n",
@@ -513,19 +531,22 @@ TEST_F(AgentE2eTest, TenantBGetsNoReplyAndNoFrameCrosses) {
   World& w = *world_;
   int first_attempt = -1;
   int attempt = -1;
-  ASSERT_TRUE(WaitFor(absl::Minutes(3), [&] {
-    MachineObservation o = Observe(w.b1.machine_id);
-    if (o.guest_phase == v1::GUEST_PHASE_FAILED) return true;
-    int n = -1;
-    const size_t open = o.guest_message.rfind('(');
-    if (open != std::string::npos) {
-      (void)absl::SimpleAtoi(
-          absl::StripSuffix(absl::string_view(o.guest_message).substr(open + 1), ")"), &n);
-    }
-    if (n >= 0 && first_attempt < 0) first_attempt = n;
-    attempt = n;
-    return first_attempt >= 0 && attempt >= first_attempt + 10;
-  })) << "b1 reports: " << Observe(w.b1.machine_id).guest_message;
+  ASSERT_TRUE(WaitFor(
+      absl::Minutes(3),
+      [&] {
+        MachineObservation o = Observe(w.b1.machine_id);
+        if (o.guest_phase == v1::GUEST_PHASE_FAILED) return true;
+        int n = -1;
+        const size_t open = o.guest_message.rfind('(');
+        if (open != std::string::npos) {
+          (void)absl::SimpleAtoi(
+              absl::StripSuffix(absl::string_view(o.guest_message).substr(open + 1), ")"), &n);
+        }
+        if (n >= 0 && first_attempt < 0) first_attempt = n;
+        attempt = n;
+        return first_attempt >= 0 && attempt >= first_attempt + 10;
+      }))
+      << "b1 reports: " << Observe(w.b1.machine_id).guest_message;
   MachineObservation b = Observe(w.b1.machine_id);
   EXPECT_NE(b.guest_phase, v1::GUEST_PHASE_FAILED) << b.guest_message;
   EXPECT_FALSE(absl::StrContains(b.guest_message, "LEAK")) << b.guest_message;
@@ -546,9 +567,10 @@ TEST_F(AgentE2eTest, TenantBGetsNoReplyAndNoFrameCrosses) {
     EXPECT_NE(f.source_mac, w.a2.mac) << "tenant A's frame on tenant B's bridge";
   }
   EXPECT_GT(b_frames, 0) << "no frame of b1 seen on its own bridge";
-  printf("[ facts  ] b1 (tenant B on A's addresses) after %d probes: \"%s\"; frames of a2 on host "
-         "1's acme bridge: %d, of b1 on its beta bridge: %d, of A on beta: 0\n",
-         attempt - first_attempt, b.guest_message.c_str(), a_frames_on_a, b_frames);
+  printf(
+      "[ facts  ] b1 (tenant B on A's addresses) after %d probes: \"%s\"; frames of a2 on host "
+      "1's acme bridge: %d, of b1 on its beta bridge: %d, of A on beta: 0\n",
+      attempt - first_attempt, b.guest_message.c_str(), a_frames_on_a, b_frames);
 }
 
 // kill -9 of host 1's agent while it creates a new VM, then a restart: the
@@ -564,8 +586,7 @@ TEST_F(AgentE2eTest, KillMidReconcileKeepsQemuProcesses) {
   // exists; disk, seed, definition and start follow), not at a guessed time.
   const std::string a3_dir = absl::StrCat(StateDir(0), "/vms/", w.a3.machine_id);
   ASSERT_TRUE(WaitFor(
-      absl::Seconds(60), [&] { return access(a3_dir.c_str(), F_OK) == 0; },
-      absl::Milliseconds(5)))
+      absl::Seconds(60), [&] { return access(a3_dir.c_str(), F_OK) == 0; }, absl::Milliseconds(5)))
       << "host 1's agent never started on a3\n"
       << AgentLog(0);
   KillAgent(0);
@@ -573,20 +594,22 @@ TEST_F(AgentE2eTest, KillMidReconcileKeepsQemuProcesses) {
   const std::string a3_files =
       left.ok() ? std::string(absl::StripAsciiWhitespace(*left)) : left.status().ToString();
   StartAgent(0, "");
-  ASSERT_TRUE(WaitFor(absl::Seconds(180), [&] {
-    return Observe(w.a3.machine_id).vm_state == v1::VM_STATE_RUNNING && HostReady(0);
-  })) << Observe(w.a3.machine_id).vm_error << "\n"
+  ASSERT_TRUE(WaitFor(
+      absl::Seconds(180),
+      [&] { return Observe(w.a3.machine_id).vm_state == v1::VM_STATE_RUNNING && HostReady(0); }))
+      << Observe(w.a3.machine_id).vm_error << "\n"
       << AgentLog(0);
   std::map<std::string, std::vector<pid_t>> after = QemuProcesses();
   EXPECT_EQ(after[w.a1.machine_id], before[w.a1.machine_id]) << "a1's QEMU was replaced";
   EXPECT_EQ(after[w.b1.machine_id], before[w.b1.machine_id]) << "b1's QEMU was replaced";
   EXPECT_EQ(after[w.a2.machine_id], before[w.a2.machine_id]) << "a2's QEMU was replaced";
   EXPECT_EQ(after[w.a3.machine_id].size(), 1u) << "a3 must run exactly once";
-  printf("[ facts  ] killed with a3's directory holding [%s]; after the restart: a1 pid %d -> "
-         "%d, b1 pid %d -> %d\n",
-         absl::StrReplaceAll(a3_files, {{"\n", " "}}).c_str(), before[w.a1.machine_id].front(),
-         after[w.a1.machine_id].front(), before[w.b1.machine_id].front(),
-         after[w.b1.machine_id].front());
+  printf(
+      "[ facts  ] killed with a3's directory holding [%s]; after the restart: a1 pid %d -> "
+      "%d, b1 pid %d -> %d\n",
+      absl::StrReplaceAll(a3_files, {{"\n", " "}}).c_str(), before[w.a1.machine_id].front(),
+      after[w.a1.machine_id].front(), before[w.b1.machine_id].front(),
+      after[w.b1.machine_id].front());
   fflush(stdout);
   w.qemu_after_restart = after;
 }
@@ -633,15 +656,18 @@ TEST_F(AgentE2eTest, RemovalLeavesNothing) {
     }
     return true;
   })) << "QEMU processes left";
-  ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] {
-    for (int i = 0; i < 2; ++i) {
-      auto links = w.ns->Links(w.ns->host(i));
-      if (!links.ok() || absl::StrContains(*links, "mb-x") || absl::StrContains(*links, "mx-")) {
-        return false;
-      }
-    }
-    return true;
-  })) << *w.ns->Links(w.ns->host(0)) << *w.ns->Links(w.ns->host(1));
+  ASSERT_TRUE(WaitFor(absl::Seconds(60),
+                      [&] {
+                        for (int i = 0; i < 2; ++i) {
+                          auto links = w.ns->Links(w.ns->host(i));
+                          if (!links.ok() || absl::StrContains(*links, "mb-x") ||
+                              absl::StrContains(*links, "mx-")) {
+                            return false;
+                          }
+                        }
+                        return true;
+                      }))
+      << *w.ns->Links(w.ns->host(0)) << *w.ns->Links(w.ns->host(1));
   // A deletion that failed once (e.g. QEMU still exiting under load) is
   // retried with backoff; the host must end up empty all the same.
   auto vm_files = [&](int i) {

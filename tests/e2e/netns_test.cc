@@ -205,10 +205,11 @@ TEST(NetworkNamespacesCleanupTest, DestructionRemovesNamespacesAndKillsTheirProc
   // A grandchild that the fixture did not start itself, as QEMU under an agent.
   // Written under another name and renamed, so the poll below never reads
   // a half-written pid.
-  auto pid = (*first)->Spawn(
-      host, {"sh", "-c", "sleep 600 & echo $! > " + *dir + "/pid.tmp; mv " + *dir + "/pid.tmp " +
-                             *dir + "/pid; wait"},
-      *dir + "/sh.log");
+  auto pid = (*first)->Spawn(host,
+                             {"sh", "-c",
+                              "sleep 600 & echo $! > " + *dir + "/pid.tmp; mv " + *dir +
+                                  "/pid.tmp " + *dir + "/pid; wait"},
+                             *dir + "/sh.log");
   ASSERT_TRUE(pid.ok());
   pid_t grandchild = 0;
   for (int i = 0; i < 100 && grandchild == 0; ++i) {

@@ -192,9 +192,10 @@ TEST_F(CertificateBuilderTest, SubjectKeyIdentifierIsTheSha1OfTheKeyBits) {
   // `openssl pkey -pubin -outform DER | tail -c 65 | sha1sum` (the last 65
   // bytes of a P-256 SPKI are the uncompressed point); the same as `openssl
   // req -x509` writes for this key.
-  EXPECT_EQ(absl::BytesToHexString(absl::string_view(
-                reinterpret_cast<const char*>(ASN1_STRING_get0_data(ski)), ASN1_STRING_length(ski))),
-            "e2968b1dbb57c749fe63652772cb5bfdd1025aff");
+  EXPECT_EQ(
+      absl::BytesToHexString(absl::string_view(
+          reinterpret_cast<const char*>(ASN1_STRING_get0_data(ski)), ASN1_STRING_length(ski))),
+      "e2968b1dbb57c749fe63652772cb5bfdd1025aff");
 }
 
 TEST_F(CertificateBuilderTest, ACompressedEcPointIsWrittenUncompressed) {
