@@ -203,7 +203,12 @@ TEST(NetworkNamespacesCleanupTest, DestructionRemovesNamespacesAndKillsTheirProc
   auto dir = MakeTempDir("mandant-netns-test");
   ASSERT_TRUE(dir.ok());
   // A grandchild that the fixture did not start itself, as QEMU under an agent.
-  auto pid = (*first)->Spawn(host, {"sh", "-c", "sleep 600 & echo $! > " + *dir + "/pid; wait"},
+  // Written under another name and renamed, so the poll below never reads
+  // a half-written pid.
+  auto pid = (*first)->Spawn(host,
+                             {"sh", "-c",
+                              "sleep 600 & echo $! > " + *dir + "/pid.tmp; mv " + *dir +
+                                  "/pid.tmp " + *dir + "/pid; wait"},
                              *dir + "/sh.log");
   ASSERT_TRUE(pid.ok());
   pid_t grandchild = 0;

@@ -6,9 +6,11 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pki/encoding.h"
 #include "pki/key.h"
 #include "tests/support/status_matchers.h"
 
@@ -164,16 +166,36 @@ TEST_F(CertificateBuilderTest, CertificateCarriesTheSubjectKey) {
     EXPECT_EQ(EVP_PKEY_eq(in_cert, key->get()), 1);
     EXPECT_EQ(X509_check_private_key(cert->get(), key->get()), 1);
     EXPECT_EQ(X509_verify(cert->get(), ca_key_.get()), 1);
-    // subjectKeyIdentifier: SHA-1 of the key's bits.
-    unsigned char sha1[20];
-    unsigned int len = 0;
-    ASSERT_EQ(X509_pubkey_digest(cert->get(), EVP_sha1(), sha1, &len), 1);
     const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(cert->get());
     ASSERT_NE(ski, nullptr);
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(ski)),
-                          ASN1_STRING_length(ski)),
-              std::string(reinterpret_cast<char*>(sha1), len));
+    EXPECT_EQ(ASN1_STRING_length(ski), 20);
   }
+}
+
+// subjectKeyIdentifier is the SHA-1 of the subjectPublicKey bits (RFC 5280
+// 4.2.1.2, method 1), checked against a known answer for a fixed key.
+TEST_F(CertificateBuilderTest, SubjectKeyIdentifierIsTheSha1OfTheKeyBits) {
+  // A P-256 test key's public half (from `openssl genpkey -algorithm EC
+  // -pkeyopt ec_paramgen_curve:P-256`, then `openssl pkey -pubout`).
+  absl::StatusOr<EvpPkeyPtr> key = ParsePublicKey(
+      "-----BEGIN PUBLIC KEY-----\n"
+      "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPqKxbv+h7OO49tn8jZ++MyEkQngZ\n"
+      "mvXDjkYV5ZcqPeYwM4MLBv4w6LybkEL+jExacX0P5kLLomDWncdUDhDQ9w==\n"
+      "-----END PUBLIC KEY-----\n");
+  ASSERT_OK(key);
+  CertificateTemplate t = Leaf();
+  t.public_key = key->get();
+  absl::StatusOr<X509Ptr> cert = Build(t);
+  ASSERT_OK(cert);
+  const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(cert->get());
+  ASSERT_NE(ski, nullptr);
+  // `openssl pkey -pubin -outform DER | tail -c 65 | sha1sum` (the last 65
+  // bytes of a P-256 SPKI are the uncompressed point); the same as `openssl
+  // req -x509` writes for this key.
+  EXPECT_EQ(
+      absl::BytesToHexString(absl::string_view(
+          reinterpret_cast<const char*>(ASN1_STRING_get0_data(ski)), ASN1_STRING_length(ski))),
+      "e2968b1dbb57c749fe63652772cb5bfdd1025aff");
 }
 
 TEST_F(CertificateBuilderTest, ACompressedEcPointIsWrittenUncompressed) {

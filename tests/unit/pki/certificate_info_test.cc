@@ -38,8 +38,14 @@ TEST(DescribeCertificateTest, ReadsWhatTheInventoryRecords) {
   EXPECT_EQ(info->not_after, now + absl::Hours(24));
   EXPECT_FALSE(info->is_ca);
   EXPECT_EQ(info->path_length, -1);
-  EXPECT_THAT(PublicKeySha256Hex(leaf->key.get()),
-              mandant::testing::IsOkAndHolds(info->public_key_sha256));
+  // What the inventory records, computed outside this code: SHA-256 of the
+  // DER SubjectPublicKeyInfo, as the openssl and sha256sum commands give it.
+  absl::StatusOr<std::string> cli = testing::RunShell(
+      "openssl x509 -in \"$IN\" -noout -pubkey | openssl pkey -pubin -outform der | sha256sum "
+      "| cut -d' ' -f1",
+      testing::Pem(leaf->cert.get()));
+  ASSERT_OK(cli);
+  EXPECT_EQ(info->public_key_sha256 + "\n", *cli);
   EXPECT_EQ(info->serial_hex.find_first_not_of("0123456789abcdef"), std::string::npos);
   EXPECT_NE(info->serial_hex.front(), '0');
 

@@ -150,8 +150,7 @@ TEST_F(IdentityTest, EnrollSendsOnlyACsrAndStoresCredentialsPrivately) {
   ASSERT_OK(cert);
   absl::StatusOr<pki::ParsedCsr> csr = pki::ParseCsr(requests[0].csr());
   ASSERT_OK(csr);
-  EXPECT_EQ(pki::PublicKeySha256Hex(X509_get0_pubkey(cert->get())).value_or("a"),
-            pki::PublicKeySha256Hex(csr->public_key.get()).value_or("b"));
+  EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(cert->get()), csr->public_key.get()), 1);
 }
 
 TEST_F(IdentityTest, PrivateKeyIsInNoOtherFile) {

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "agents/vm/command.h"
-#include "agents/vm/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -42,13 +41,19 @@ TEST(BaseImagesTest, ListsQcow2FilesWithChecksumsOrderedByName) {
   ASSERT_OK(list);
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].name(), "a-img");
-  EXPECT_EQ((*list)[0].sha256(), Sha256Hex("aa"));
+  EXPECT_EQ((*list)[0].sha256(),
+            // printf aa | sha256sum
+            "961b6dd3ede3cb8ecbaacbd68de040cd78eb2ed5889130cceb4c49268ea4d506");
   EXPECT_EQ((*list)[0].size_bytes(), 2);
   EXPECT_EQ((*list)[1].name(), "b-img");
   EXPECT_EQ((*list)[1].sha256(),
             // echo -n bbbb | sha256sum
             "81cc5b17018674b401b42f35ba07bb79e211239c23bffe658da1577e3e646877");
 }
+
+// printf 1111 | sha256sum; printf 2222 | sha256sum
+constexpr char kSha256Of1111[] = "0ffe1abd1a08215353c233d6e009613e95eec4253832a761af28ff37ac5a150c";
+constexpr char kSha256Of2222[] = "edee29f882543b956620b26d0ee0e7e950399b1c4222f5de05e06425b4c995e9";
 
 TEST(BaseImagesTest, ChecksumIsCachedByPathSizeAndMtime) {
   testing::TestDir dir;
@@ -58,7 +63,7 @@ TEST(BaseImagesTest, ChecksumIsCachedByPathSizeAndMtime) {
   BaseImages images(dir.path());
   absl::StatusOr<BaseImageFile> first = images.Find("img");
   ASSERT_OK(first);
-  EXPECT_EQ(first->sha256, Sha256Hex("1111"));
+  EXPECT_EQ(first->sha256, kSha256Of1111);
 
   // Same inode, size and mtime: the cached checksum is used, not recomputed
   // (which is what makes a heartbeat cheap).
@@ -67,11 +72,11 @@ TEST(BaseImagesTest, ChecksumIsCachedByPathSizeAndMtime) {
     f << "2222";
   }
   SetMtime(path, 1000000);
-  EXPECT_EQ(images.Find("img")->sha256, Sha256Hex("1111"));
+  EXPECT_EQ(images.Find("img")->sha256, kSha256Of1111);
 
   // A new mtime makes it hash again.
   SetMtime(path, 2000000);
-  EXPECT_EQ(images.Find("img")->sha256, Sha256Hex("2222"));
+  EXPECT_EQ(images.Find("img")->sha256, kSha256Of2222);
 }
 
 TEST(BaseImagesTest, FindsKernelAndInitrdOnlyWhenBothExist) {

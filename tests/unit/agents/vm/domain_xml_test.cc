@@ -42,6 +42,21 @@ v1::VmSpec Spec() {
   return spec;
 }
 
+// DefinitionHash(Spec(), Files(), "qemu"), computed outside this code: the
+// spec's text format encoded by `protoc --encode=mandant.v1.VmSpec
+// mandant/v1/agent.proto` (field order, as deterministic serialization
+// writes it), then the length-prefixed parts "20:mandant-domain-xml/1;"
+// "4:qemu;" "193:<encoded spec>;" and each path of Files() in order (kernel
+// and initrd "0:;") written with printf into a file and hashed with
+// sha256sum (the same with openssl dgst -sha256). It changes only with the
+// rendering format, which redefines every VM of the fleet: bump
+// kRenderFormat on purpose and update this, never the other way round.
+constexpr char kDefinitionHash[] =
+    "b3a58da2f7d0cb7343d62b50487e47f58a27e7566e2b95de41cfa4a51a67ed54";
+// "mt" + the first 10 hex digits of `printf %s <kId> | sha256sum` + "-<nic>".
+constexpr char kTap0[] = "mt051ea24a86-0";
+constexpr char kTap1[] = "mt051ea24a86-1";
+
 DomainFiles Files() {
   DomainFiles f;
   f.disk = "/s/vms/x/disk.qcow2";
@@ -105,8 +120,7 @@ TEST(DomainXmlTest, RendersEveryField) {
   EXPECT_EQ(d.Str("/domain/metadata/m:machine/m:machine-id"), kId);
   EXPECT_EQ(d.Str("/domain/metadata/m:machine/m:name"), "prod-cp-1");
   EXPECT_EQ(d.Str("/domain/metadata/m:machine/m:spec-version"), "7");
-  EXPECT_EQ(d.Str("/domain/metadata/m:machine/m:spec-hash"),
-            DefinitionHash(Spec(), Files(), "qemu"));
+  EXPECT_EQ(d.Str("/domain/metadata/m:machine/m:spec-hash"), kDefinitionHash);
 
   const std::string vda = "/domain/devices/disk[target/@dev='vda']";
   EXPECT_EQ(d.Str(vda + "/driver/@type"), "qcow2");
@@ -125,10 +139,10 @@ TEST(DomainXmlTest, RendersEveryField) {
   EXPECT_EQ(d.Str("/domain/devices/interface[1]/@type"), "bridge");
   EXPECT_EQ(d.Str("/domain/devices/interface[1]/mac/@address"), "02:4d:00:12:34:56");
   EXPECT_EQ(d.Str("/domain/devices/interface[1]/source/@bridge"), "mb-0003e9");
-  EXPECT_EQ(d.Str("/domain/devices/interface[1]/target/@dev"), TapName(kId, 0));
+  EXPECT_EQ(d.Str("/domain/devices/interface[1]/target/@dev"), kTap0);
   EXPECT_EQ(d.Str("/domain/devices/interface[1]/model/@type"), "virtio");
   EXPECT_EQ(d.Str("/domain/devices/interface[2]/source/@bridge"), "ms-0003e9");
-  EXPECT_EQ(d.Str("/domain/devices/interface[2]/target/@dev"), TapName(kId, 1));
+  EXPECT_EQ(d.Str("/domain/devices/interface[2]/target/@dev"), kTap1);
 
   EXPECT_EQ(d.Str("/domain/devices/serial/@type"), "file");
   EXPECT_EQ(d.Str("/domain/devices/serial/source/@path"), "/s/vms/x/console.log");
@@ -217,7 +231,7 @@ TEST(DomainXmlTest, MetadataRoundTripsInTheFormLibvirtReturns) {
   ASSERT_OK(m);
   EXPECT_EQ(m->name, "prod-cp-1");
   EXPECT_EQ(m->spec_version, 5);
-  EXPECT_EQ(m->spec_hash, DefinitionHash(Spec(), Files(), "qemu"));
+  EXPECT_EQ(m->spec_hash, kDefinitionHash);
 }
 
 TEST(DomainXmlTest, MetadataParserRefusesForeignOrBrokenElements) {
@@ -233,6 +247,7 @@ TEST(DomainXmlTest, MetadataParserRefusesForeignOrBrokenElements) {
 
 TEST(DomainXmlTest, HashIgnoresPowerStateButNotTheSeed) {
   v1::VmSpec a = Spec();
+  EXPECT_EQ(DefinitionHash(a, Files(), "qemu"), kDefinitionHash);
   v1::VmSpec b = Spec();
   b.set_power_state(v1::POWER_STATE_OFF);
   EXPECT_EQ(DefinitionHash(a, Files(), "qemu"), DefinitionHash(b, Files(), "qemu"));
@@ -247,6 +262,7 @@ TEST(DomainXmlTest, HashIgnoresPowerStateButNotTheSeed) {
 }
 
 TEST(DomainXmlTest, TapNamesFitIfnamsizAndDifferForSequentialIds) {
+  EXPECT_EQ(TapName(kId, 0), kTap0);
   EXPECT_THAT(TapName(kId, 99), SizeIs(15));
   EXPECT_THAT(TapName(kId, 0), HasSubstr("-0"));
   EXPECT_NE(TapName("6a1e3c2e-0000-4000-8000-000000000005", 0),
