@@ -5,7 +5,8 @@
 #   dependencies that appear in the library's headers; DEPS are private.
 # mandant_cc_binary(NAME foo SRCS ... DEPS ...)
 # mandant_cc_test(NAME foo_test SRCS ... DEPS ... [LABELS unit])
-#   registers the test with CTest; gtest_main is linked unless NO_MAIN is set.
+#   registers the test with CTest (SKIP_RETURN_CODE 77: a skipped test shows as
+#   "Skipped"); tests/support's gtest main is linked unless NO_MAIN is set.
 
 function(mandant_cc_library)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;HDRS;DEPS;PUBLIC_DEPS" ${ARGN})
@@ -42,10 +43,14 @@ function(mandant_cc_test)
   if(ARG_NO_MAIN)
     target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock)
   else()
-    target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+    # gtest's main, but exit status 77 when a test was skipped (see
+    # tests/support/skip_exit_code.h), which CTest then shows as "Skipped".
+    target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock
+                                              mandant::test_main_skip)
   endif()
   mandant_tsan_executable(${ARG_NAME})
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
+  set_tests_properties(${ARG_NAME} PROPERTIES SKIP_RETURN_CODE 77)
   if(ARG_LABELS)
     set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}")
   endif()

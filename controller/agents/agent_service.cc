@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+
 #include "controller/agents/agent_stream.h"
 
 namespace mandant::controller {
@@ -56,7 +57,7 @@ int AgentServiceImpl::connected() const { return registry_.host_count(); }
 
 void AgentServiceImpl::EndAllStreams() {
   for (const auto& stream : registry_.HostStreams()) {
-    stream->End(absl::UnavailableError("mandantd is shutting down; reconnect"));
+    stream->End(api::CallerVisible(absl::UnavailableError("mandantd is shutting down; reconnect")));
   }
 }
 
@@ -73,9 +74,9 @@ void AgentServiceImpl::CheckLeases() {
   const absl::Duration lease = options_.lease.lease_duration;
   for (const auto& stream : registry_.HostStreams()) {
     if (now - stream->last_message() > lease) {
-      stream->End(absl::UnavailableError(absl::StrCat("no message from the agent of host \"",
-                                                      stream->host(), "\" within its lease of ",
-                                                      absl::FormatDuration(lease))));
+      stream->End(api::CallerVisible(absl::UnavailableError(
+          absl::StrCat("no message from the agent of host \"", stream->host(),
+                       "\" within its lease of ", absl::FormatDuration(lease)))));
     }
   }
 }

@@ -257,6 +257,12 @@ absl::Status CertificateServiceImpl::IssueClient(RpcCall& call,
   return call.TransactIdempotent(
       "issue client certificate", request.request_id(), request, response,
       [&](store::Connection& conn) -> absl::Status {
+        if (!p.tenant.empty()) {
+          // A suspended tenant keeps reading with the credentials it has,
+          // but gets no new ones.
+          MANDANT_ASSIGN_OR_RETURN(store::TenantRef tenant, store_.GetTenantRef(conn, p.tenant));
+          MANDANT_RETURN_IF_ERROR(CheckTenantActive(tenant, p.tenant));
+        }
         const absl::Time now = absl::Now();
         pki::LeafSpec spec;
         spec.public_key = csr.public_key.get();

@@ -3,6 +3,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/any.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/store/audit_store.h"
@@ -10,20 +14,19 @@
 #include "controller/store/idempotency.h"
 #include "controller/store/pg.h"
 #include "controller/store/uuid.h"
-#include "google/protobuf/any.pb.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 
 namespace mandant::controller::api {
 namespace {
 
 constexpr absl::string_view kGoogleRpcTypePrefix = "type.googleapis.com/google.rpc.";
 constexpr absl::string_view kRequestInfoUrl = "type.googleapis.com/google.rpc.RequestInfo";
+constexpr absl::string_view kCallerVisibleUrl = "type.mandant.dev/caller-visible";
 
 std::string CodeName(absl::StatusCode code) { return absl::StatusCodeToString(code); }
 
 // Whether the handler wrote the message for the caller (see ForCaller).
 bool WrittenForCaller(const absl::Status& status) {
+  if (status.GetPayload(kCallerVisibleUrl).has_value()) return true;
   switch (status.code()) {
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kUnknown:
@@ -55,6 +58,11 @@ std::string GenericMessage(const absl::Status& status) {
 }
 
 }  // namespace
+
+absl::Status CallerVisible(absl::Status status) {
+  status.SetPayload(kCallerVisibleUrl, absl::Cord("1"));
+  return status;
+}
 
 absl::Status ForCaller(const absl::Status& status, absl::string_view call_id) {
   if (status.ok() || WrittenForCaller(status)) return status;

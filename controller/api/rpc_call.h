@@ -7,14 +7,15 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/grpcpp.h"
+
 #include "controller/auth/client_certificates.h"
 #include "controller/auth/principal.h"
 #include "controller/auth/tokens.h"
 #include "controller/metrics.h"
 #include "controller/pki/issuers.h"
 #include "controller/store/database.h"
-#include "google/protobuf/message.h"
-#include "grpcpp/grpcpp.h"
 
 namespace mandant::controller::api {
 
@@ -41,6 +42,12 @@ struct ServiceDeps {
 // which also tells a client that the server answered (gRPC's own
 // UNAVAILABLE for a connection that failed has none).
 absl::Status ForCaller(const absl::Status& status, absl::string_view call_id);
+
+// Marks a status of a hidden code (UNAVAILABLE above all) whose message the
+// handler wrote for the caller and which holds no internal text, e.g. "no
+// message from the agent within its lease; reconnect": ForCaller passes it
+// unchanged.
+absl::Status CallerVisible(absl::Status status);
 
 // Converts ForCaller(status, call_id) to grpc::Status. Payloads under
 // type.googleapis.com/google.rpc.* (BadRequest, PreconditionFailure,

@@ -132,6 +132,9 @@ absl::Status TenantServiceImpl::Get(RpcCall& call, const v1::GetTenantRequest& r
 absl::Status TenantServiceImpl::List(RpcCall& call, const v1::ListTenantsRequest& request,
                                      v1::ListTenantsResponse* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  if (call.principal().role == auth::Role::kAgent) {
+    return absl::PermissionDeniedError("agents have no TenantService call");
+  }
   MANDANT_RETURN_IF_ERROR(tenants::ValidateListTenantsRequest(request).ToStatus());
   tenants::FieldViolations bad;
   const std::string filters = absl::StrCat(static_cast<int>(request.state()));
@@ -144,10 +147,7 @@ absl::Status TenantServiceImpl::List(RpcCall& call, const v1::ListTenantsRequest
   const std::string after = page.position.empty() ? "" : page.position[0];
   const auth::Principal& p = call.principal();
   std::string only;
-  if (p.role != auth::Role::kProviderAdmin) {
-    if (p.tenant.empty()) return absl::OkStatus();  // agents see no tenants
-    only = p.tenant;
-  }
+  if (p.role != auth::Role::kProviderAdmin) only = p.tenant;
   return deps_.db->Run("list tenants", [&](store::Connection& conn) -> absl::Status {
     MANDANT_ASSIGN_OR_RETURN(auto rows,
                              store_.List(conn, after, request.state(), only, page.page_size + 1));

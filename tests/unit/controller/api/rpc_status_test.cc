@@ -1,9 +1,10 @@
-#include "controller/api/rpc_call.h"
-#include "controller/store/database.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+
+#include "controller/api/rpc_call.h"
+#include "controller/store/database.h"
 #include "tenants/field_violations.h"
 
 namespace mandant::controller::api {
@@ -73,6 +74,13 @@ TEST(ToGrpcStatusTest, UnmappedSqlStateIsHiddenWhateverItsCode) {
   EXPECT_EQ(g.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(g.error_message(), ::testing::Not(::testing::HasSubstr("relation")));
   EXPECT_THAT(g.error_message(), ::testing::HasSubstr("call id c-2"));
+}
+
+TEST(ToGrpcStatusTest, AMessageMarkedForTheCallerPassesWhateverItsCode) {
+  grpc::Status g = ToGrpcStatus(
+      CallerVisible(absl::UnavailableError("no message from the agent within its lease")), "c-4");
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(g.error_message(), "no message from the agent within its lease");
 }
 
 TEST(ToGrpcStatusTest, LostCommitTellsTheCallerToRetryWithTheSameRequestId) {
