@@ -27,6 +27,8 @@
 #include "common/status_macros.h"
 #include "demo/bootstrap_ca.h"
 #include "nlohmann/json.hpp"
+#include "pki/kek.h"
+#include "pki/secret_bytes.h"
 #include "tests/support/netns.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/subprocess.h"
@@ -515,10 +517,10 @@ absl::Status Demo::StartMandantd() {
   std::error_code ec;
   if (fs::file_size(files_.kek_file, ec) == 0 || ec) {
     Info(absl::StrCat("generating the key-encryption key (", files_.kek_file, ")"));
-    MANDANT_ASSIGN_OR_RETURN(std::string kek,
-                             testing::RunCommand({"openssl", "rand", "-base64", "32"}));
-    MANDANT_RETURN_IF_ERROR(WriteFileAtomically(
-        files_.kek_file, absl::StrCat("demo-kek-1:", absl::StripAsciiWhitespace(kek), "\n"), 0600));
+    MANDANT_ASSIGN_OR_RETURN(pki::Kek kek, pki::Kek::Generate("demo-kek-1"));
+    pki::SecretBytes text = kek.ToText();
+    MANDANT_RETURN_IF_ERROR(
+        WriteFileAtomically(files_.kek_file, absl::StrCat(text.view(), "\n"), 0600));
   }
   absl::StatusOr<std::string> init =
       Mandantd({"pki", "init", "--output", files_.root_ca_file, "--existing_ok"});

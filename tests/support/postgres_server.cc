@@ -76,12 +76,29 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
   std::unique_ptr<PostgresServer> s(new PostgresServer());
   MANDANT_RETURN_IF_ERROR(s->Prepare(options));
   if (!std::filesystem::exists(s->data_dir_ + "/PG_VERSION")) {
-    auto init = RunCommand(
-        s->AsOwner({s->bindir_ + "/initdb", "-D", s->data_dir_, "-U", "postgres", "--auth-local",
-                    options.local_auth, "--auth-host", "reject", "-E", "UTF8", "--no-sync"}));
+    // An initdb that was killed may have left files behind; it refuses a
+    // folder that is not empty.
+    if (s->persistent_) {
+      std::error_code ec;
+      for (const auto& entry : std::filesystem::directory_iterator(s->data_dir_, ec)) {
+        std::filesystem::remove_all(entry.path(), ec);
+      }
+    }
+    std::vector<std::string> initdb = {
+        s->bindir_ + "/initdb", "-D",          s->data_dir_, "-U", "postgres", "--auth-local",
+        options.local_auth,     "--auth-host", "reject",     "-E", "UTF8"};
+    if (options.unsafe_fast) initdb.push_back("--no-sync");
+    auto init = RunCommand(s->AsOwner(initdb));
     if (!init.ok()) return init.status();
-    std::ofstream conf(s->data_dir_ + "/postgresql.conf", std::ios::app);
-    conf << "include_if_exists = 'mandant-server.conf'\n";
+  }
+  {
+    const std::string conf_path = s->data_dir_ + "/postgresql.conf";
+    std::ifstream in(conf_path);
+    std::string conf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    constexpr char kInclude[] = "include_if_exists = 'mandant-server.conf'";
+    if (conf.find(kInclude) == std::string::npos) {
+      std::ofstream(conf_path, std::ios::app) << "\n" << kInclude << "\n";
+    }
   }
   MANDANT_RETURN_IF_ERROR(s->WriteConfig());
   if (s->IsRunning()) {
