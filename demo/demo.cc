@@ -708,15 +708,16 @@ absl::Status Demo::StartDatabase() {
 absl::Status Demo::Start() {
   MANDANT_RETURN_IF_ERROR(CheckHost());
   LoadState();
+  // First: mandantd also listens on the demo host's link.
+  MANDANT_RETURN_IF_ERROR(Annotate(EnsureNamespace(), "demo host namespace"));
   if (PostgresRuns() && MandantdPid() > 0) {
-    // Finish what an interrupted start may have left undone; no-ops otherwise.
+    // The steps below finish what an interrupted start may have left
+    // undone; they are no-ops otherwise.
     Info(absl::StrCat("the demo is running already (mandantd pid ", MandantdPid(), ")"));
   } else {
     MANDANT_RETURN_IF_ERROR(SetUpDatabase());
-    MANDANT_RETURN_IF_ERROR(Annotate(EnsureNamespace(), "demo host namespace"));
     if (MandantdPid() == 0) MANDANT_RETURN_IF_ERROR(StartMandantd());
   }
-  MANDANT_RETURN_IF_ERROR(Annotate(EnsureNamespace(), "demo host namespace"));
   MANDANT_RETURN_IF_ERROR(EnsureOperatorToken());
   MANDANT_RETURN_IF_ERROR(Annotate(EnsureTenant(), "tenant demo"));
   MANDANT_RETURN_IF_ERROR(Annotate(EnsureHost(), "host hv1"));
