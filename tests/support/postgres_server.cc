@@ -52,20 +52,22 @@ absl::Status PostgresServer::Prepare(const PostgresOptions& options) {
   }
   log_file_ = options.log_file.empty() ? dir_ + "/server.log" : options.log_file;
   port_ = options.port != 0 ? options.port : PickFreePort();
+  passwd* pw = nullptr;
   if (geteuid() == 0) {
-    passwd* pw = getpwnam("postgres");
+    pw = getpwnam("postgres");
     if (pw == nullptr) {
       return absl::FailedPreconditionError(
           "running as root needs the postgres system user (from the postgresql package)");
     }
     as_postgres_user_ = true;
-    for (const std::string& d : {dir_, persistent_ ? data_dir_ : temp_dir_}) {
-      if (d.empty()) continue;
-      std::error_code ec;
-      std::filesystem::create_directories(d, ec);
-      if (chown(d.c_str(), pw->pw_uid, pw->pw_gid) != 0 || chmod(d.c_str(), 0700) != 0) {
-        return absl::InternalError(absl::StrCat("chown/chmod of ", d, " failed"));
-      }
+  }
+  // The server's owner needs its folders for itself.
+  for (const std::string& d : {dir_, persistent_ ? data_dir_ : temp_dir_}) {
+    std::error_code ec;
+    std::filesystem::create_directories(d, ec);
+    if (ec || chmod(d.c_str(), 0700) != 0 ||
+        (pw != nullptr && chown(d.c_str(), pw->pw_uid, pw->pw_gid) != 0)) {
+      return absl::InternalError(absl::StrCat("mkdir/chown/chmod of ", d, " failed"));
     }
   }
   return absl::OkStatus();
