@@ -46,8 +46,14 @@ mandant::die() {
 # absolute paths under the repository to relative ones and CCACHE_NOHASHDIR
 # leaves the working directory out of the hash, so two clones in different
 # folders share cache entries.
+# A user who may not write the machine-wide cache (not root) gets one of
+# their own instead of a failing build.
 mandant::build_env() {
-  export CCACHE_DIR="${MANDANT_CCACHE_DIR:-/var/cache/mandant/ccache}"
+  local dir="${MANDANT_CCACHE_DIR:-/var/cache/mandant/ccache}"
+  if [[ -z "${MANDANT_CCACHE_DIR:-}" ]] && ! { mkdir -p "${dir}" 2>/dev/null && [[ -w "${dir}" ]]; }; then
+    dir="${XDG_CACHE_HOME:-${HOME}/.cache}/mandant/ccache"
+  fi
+  export CCACHE_DIR="${dir}"
   export CCACHE_BASEDIR="${MANDANT_ROOT}"
   export CCACHE_NOHASHDIR=true
   mkdir -p "${CCACHE_DIR}"

@@ -201,6 +201,14 @@ absl::StatusOr<std::string> NetworkNamespaces::Run(const std::string& netns,
 absl::StatusOr<pid_t> NetworkNamespaces::Spawn(const std::string& netns,
                                                const std::vector<std::string>& argv,
                                                const std::string& log_file) {
+  absl::StatusOr<pid_t> pid = SpawnInNamespace(netns, argv, log_file, /*detached=*/false);
+  if (pid.ok()) children_.push_back(*pid);
+  return pid;
+}
+
+absl::StatusOr<pid_t> SpawnInNamespace(const std::string& netns,
+                                       const std::vector<std::string>& argv,
+                                       const std::string& log_file, bool detached) {
   if (argv.empty()) return absl::InvalidArgumentError("Spawn: empty argv");
   // Everything the child needs is prepared before fork(): after it, only
   // async-signal-safe calls. The child does what `ip netns exec` does (join
@@ -240,7 +248,11 @@ absl::StatusOr<pid_t> NetworkNamespaces::Spawn(const std::string& netns,
       (void)ignored;
       _exit(127);
     };
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // a dying test must not leave it running
+    if (detached) {
+      setsid();
+    } else {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // a dying test must not leave it running
+    }
     if (setns(ns_fd, CLONE_NEWNET) != 0) fail(0);
     if (unshare(CLONE_NEWNS) != 0) fail(1);
     if (mount("", "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) fail(2);
@@ -278,9 +290,14 @@ absl::StatusOr<pid_t> NetworkNamespaces::Spawn(const std::string& netns,
                                             kSteps[failure.step], ": ",
                                             std::strerror(failure.error)));
   }
-  children_.push_back(pid);
   return pid;
 }
+
+bool NamespaceExists(const std::string& netns) {
+  return std::filesystem::exists(absl::StrCat(kNetnsDir, "/", netns));
+}
+
+void DeleteNamespace(const std::string& netns) { DestroyNamespace(netns); }
 
 absl::Status NetworkNamespaces::Kill(pid_t pid) {
   auto it = std::find(children_.begin(), children_.end(), pid);

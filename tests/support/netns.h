@@ -100,6 +100,21 @@ class NetworkNamespaces {
   std::vector<pid_t> children_;          // from Spawn, not yet reaped
 };
 
+// What NetworkNamespaces::Spawn does, for a namespace made elsewhere: starts
+// argv inside `netns` (joined, with that namespace's /sys), stdout and stderr
+// appended to `log_file`. `detached`: a session of its own and no death
+// signal, so it outlives the caller (the demo's agent); otherwise it is
+// killed when the caller dies.
+absl::StatusOr<pid_t> SpawnInNamespace(const std::string& netns,
+                                       const std::vector<std::string>& argv,
+                                       const std::string& log_file, bool detached);
+
+// Whether /run/netns/<netns> exists.
+bool NamespaceExists(const std::string& netns);
+// Kills every process inside `netns` and deletes it (with its interfaces).
+// Best effort; a namespace that does not exist is fine.
+void DeleteNamespace(const std::string& netns);
+
 // Runs `fn` on a short-lived thread that has joined network namespace
 // `netns` (setns on that thread only; the caller's threads stay where they
 // are). Sockets created in `fn` stay bound to `netns` after it returns.
