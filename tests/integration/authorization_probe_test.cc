@@ -414,7 +414,7 @@ class AuthorizationProbeTest : public testing::HostTestBase {
     absl::Time not_after;
     EXPECT_OK(InDatabase([&](controller::store::Connection& conn) -> absl::Status {
       controller::store::PkiStore store;
-      auto issuer = store.ActiveIssuer(conn, "infrastructure", "", "INFRASTRUCTURE");
+      auto issuer = store.ActiveIssuer(conn, "infrastructure", "", controller::store::IssuerKind::kInfrastructure);
       if (!issuer.ok()) return issuer.status();
       if (!issuer->has_value()) return absl::FailedPreconditionError("no infrastructure issuer");
       const absl::Time now = (*issuer)->not_before + absl::Seconds(1);
