@@ -202,28 +202,22 @@ grpc::Status RpcCall::Finish(const absl::Status& status) {
                  {"request_id", request_id_},
                  {"code", code},
                  {"duration_us", micros}});
-  } else if (!WrittenForCaller(status)) {
-    // The caller got a generic message naming the call id; this line is
-    // where the detail is.
-    MANDANT_LOG(err, "rpc",
-                {{"call_id", call_id_},
-                 {"method", method_},
-                 {"principal", who},
-                 {"object", object_},
-                 {"request_id", request_id_},
-                 {"code", code},
-                 {"duration_us", micros},
-                 {"error", std::string(status.message())}});
   } else {
-    MANDANT_LOG(warn, "rpc",
-                {{"call_id", call_id_},
-                 {"method", method_},
-                 {"principal", who},
-                 {"object", object_},
-                 {"request_id", request_id_},
-                 {"code", code},
-                 {"duration_us", micros},
-                 {"error", std::string(status.message())}});
+    // A caller that got a generic message (naming the call id) finds the
+    // detail in this line, logged as an error.
+    const spdlog::level::level_enum level =
+        WrittenForCaller(status) ? spdlog::level::warn : spdlog::level::err;
+    if (spdlog::should_log(level)) {
+      spdlog::log(level, "{}",
+                  logging::Render("rpc", {{"call_id", call_id_},
+                                          {"method", method_},
+                                          {"principal", who},
+                                          {"object", object_},
+                                          {"request_id", request_id_},
+                                          {"code", code},
+                                          {"duration_us", micros},
+                                          {"error", std::string(status.message())}}));
+    }
   }
   return ToGrpcStatus(status, call_id_);
 }
