@@ -19,7 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
 #include "common/logging.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/cidr.h"
 #include "tenants/tenant_validation.h"
@@ -126,11 +126,11 @@ void BM_SortBlocks4096(benchmark::State& state) {
 }
 BENCHMARK(BM_SortBlocks4096);
 
-// store::NewUuid (two per CreateTenant, one per RPC for the call id), against
+// NewUuid (two per CreateTenant, one per RPC for the call id), against
 // the 16 random bytes it is made of.
 void BM_NewUuid(benchmark::State& state) {
   for (auto _ : state) {
-    std::string id = controller::store::NewUuid();
+    std::string id = NewUuid();
     benchmark::DoNotOptimize(id);
   }
 }

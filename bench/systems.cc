@@ -16,13 +16,14 @@
 #include "controller/store/idempotency.h"
 #include "controller/store/pg.h"
 #include "controller/store/tenant_store.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/client_unary_call.h"
 #include "grpcpp/impl/rpc_method.h"
 #include "mandant/v1/tenant.grpc.pb.h"
 #include "tenants/cidr.h"
 #include "tenants/quota.h"
+#include "common/sha256.h"
 
 namespace mandant::bench {
 namespace {
@@ -159,7 +160,7 @@ class GrpcWorker : public Worker {
         v1::CreateTenantRequest req;
         req.set_tenant_id(ids_->Fresh("m"));
         req.mutable_tenant()->set_display_name(std::string(kDisplayName));
-        req.set_request_id(store::NewUuid());
+        req.set_request_id(NewUuid());
         v1::Tenant resp;
         return FromGrpc(stub_->CreateTenant(&ctx, req, &resp));
       }
@@ -234,7 +235,7 @@ class StoreWorker : public Worker {
     v1::CreateTenantRequest request;
     request.set_tenant_id(ids_->Fresh("t"));
     request.mutable_tenant()->set_display_name(std::string(kDisplayName));
-    request.set_request_id(store::NewUuid());
+    request.set_request_id(NewUuid());
     store::NewTenant tenant;
     tenant.id = request.tenant_id();
     tenant.display_name = request.tenant().display_name();
@@ -423,7 +424,7 @@ class LibpqWorker : public Worker {
     MANDANT_ASSIGN_OR_RETURN(std::string node, FreeCidr(pools_.node_supernet, spread));
     MANDANT_ASSIGN_OR_RETURN(std::string storage, FreeCidr(pools_.storage_supernet, spread));
     const tenants::QuotaLimits q = tenants::DefaultQuota();
-    const std::string uid = store::NewUuid();
+    const std::string uid = NewUuid();
     const std::string qc = std::to_string(q.max_clusters), qn = std::to_string(q.max_nodes),
                       qv = std::to_string(q.max_vcpus), qm = std::to_string(q.max_memory_mib),
                       qs = std::to_string(q.max_storage_gib);
@@ -453,7 +454,7 @@ class LibpqWorker : public Worker {
 
   absl::Status Create() {
     const std::string id = ids_->Fresh("r");
-    const std::string request_id = store::NewUuid();
+    const std::string request_id = NewUuid();
     const std::string request_sha = store::ByteaParam(Sha256(absl::StrCat(id, request_id)));
     absl::Status st;
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
@@ -568,7 +569,7 @@ absl::Status SeedTenants(const GrpcTarget& target, TenantIds* ids, int threads) 
         v1::CreateTenantRequest req;
         req.set_tenant_id(ids->Seeded(i));
         req.mutable_tenant()->set_display_name(absl::StrCat("loadgen seed ", i));
-        req.set_request_id(store::NewUuid());
+        req.set_request_id(NewUuid());
         v1::Tenant resp;
         grpc::Status st = stub->CreateTenant(&ctx, req, &resp);
         if (!st.ok()) {

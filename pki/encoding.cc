@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "pki/openssl_error.h"
 
 namespace mandant::pki {
@@ -217,29 +218,6 @@ absl::StatusOr<EvpPkeyPtr> ParsePublicKey(absl::string_view pem_or_der) {
       "public key", pem_or_der,
       [](BIO* b) { return PEM_read_bio_PUBKEY(b, nullptr, NoPassword, nullptr); },
       [](BIO* b) { return d2i_PUBKEY_bio(b, nullptr); });
-}
-
-namespace {
-
-absl::StatusOr<std::string> Sha256Hex(absl::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
-    return OpenSslError("hashing a public key failed");
-  }
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), len));
-}
-
-}  // namespace
-
-std::string Sha256(absl::string_view data) {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  unsigned int len = 0;
-  if (md == nullptr || EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr) != 1) {
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  }
-  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 
 absl::StatusOr<std::string> PublicKeySha256Hex(const EVP_PKEY* key) {

@@ -58,11 +58,6 @@ absl::StatusOr<std::string> PublicKeyToPem(const EVP_PKEY* key);
 absl::StatusOr<std::string> PublicKeyToDer(const EVP_PKEY* key);
 absl::StatusOr<EvpPkeyPtr> ParsePublicKey(absl::string_view pem_or_der);
 
-// The 32-byte SHA-256 digest of `data` (tokens, CSRs, specs are looked up
-// or compared by it). Uses a fetched digest: OpenSSL 3's one-shot SHA256()
-// looks the algorithm up on every call.
-std::string Sha256(absl::string_view data);
-
 // SHA-256 of the DER SubjectPublicKeyInfo as 64 lower-case hex digits: the
 // same key gives the same value in every certificate and CSR. kubeadm's
 // --discovery-token-ca-cert-hash is "sha256:" followed by this for the CA.

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/status_macros.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "mandant/v1/agent.grpc.pb.h"
 #include "pki/certificate_info.h"
 #include "pki/csr.h"
@@ -126,7 +126,7 @@ absl::StatusOr<AgentIdentity> AgentIdentity::Enroll(const std::string& state_dir
   request.set_csr(csr);
   // The same id on every attempt: a retry after a lost answer gets the
   // certificate the token already paid for.
-  request.set_request_id(controller::store::NewUuid());
+  request.set_request_id(NewUuid());
   v1::EnrollResponse response;
   grpc::Status st;
   constexpr int kAttempts = 5;

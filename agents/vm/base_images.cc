@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agents/vm/command.h"
-#include "agents/vm/sha256.h"
+#include "common/sha256.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 

@@ -14,7 +14,7 @@
 #include "controller/api/certificate_service.h"
 #include "controller/pki/issuers.h"
 #include "controller/store/pki_store.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"
@@ -79,7 +79,7 @@ absl::Status AgentSession::Open(const v1::AgentMessage& message) {
   MANDANT_RETURN_IF_ERROR(ValidateHello(hello).ToStatus());
   MANDANT_ASSIGN_OR_RETURN(certificate_serial_,
                            PeerCertificateSerial(credentials_.peer_certificate_pem));
-  session_.session_id = store::NewUuid();
+  session_.session_id = NewUuid();
   absl::Status mismatch;
   absl::Status connected =
       env_->deps.db->Transact("agent connect", [&](store::Connection& conn) -> absl::Status {

@@ -12,6 +12,7 @@
 #include "tenants/field_violations.h"
 #include "tenants/host_validation.h"
 #include "tenants/tenant_validation.h"
+#include "common/sha256.h"
 
 namespace mandant::controller {
 namespace {
@@ -62,9 +63,9 @@ absl::Status AgentEnrollment::Enroll(api::RpcCall& call, const v1::EnrollRequest
                                        auth::Role::kAgent, ""});
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
   MANDANT_ASSIGN_OR_RETURN(pki::ParsedCsr csr, AgentCsr(request.csr()));
-  const std::string csr_digest = pki::Sha256(request.csr());
+  const std::string csr_digest = Sha256(request.csr());
   return deps_.db->Transact("enroll agent", [&](store::Connection& conn) -> absl::Status {
-    auto token = store_->FindBootstrapToken(conn, pki::Sha256(request.bootstrap_token()));
+    auto token = store_->FindBootstrapToken(conn, Sha256(request.bootstrap_token()));
     if (absl::IsNotFound(token.status()) || (token.ok() && token->host != host)) {
       return BadToken();
     }

@@ -11,6 +11,7 @@
 #include "pki/encoding.h"
 #include "pki/sealing.h"
 #include "tenants/network_names.h"
+#include "common/sha256.h"
 
 namespace mandant::controller {
 
@@ -77,7 +78,7 @@ std::string HostSpecDigest(const v1::HostSpec& spec) {
     coded.SetSerializationDeterministic(true);
     spec.SerializeToCodedStream(&coded);
   }
-  return pki::Sha256(content);
+  return Sha256(content);
 }
 
 int64_t NextSpecVersion(int64_t current, absl::string_view current_digest,

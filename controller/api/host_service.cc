@@ -17,6 +17,7 @@
 #include "tenants/field_violations.h"
 #include "tenants/host_validation.h"
 #include "tenants/tenant_validation.h"
+#include "common/sha256.h"
 
 namespace mandant::controller::api {
 namespace {
@@ -134,7 +135,7 @@ absl::StatusOr<std::string> HostServiceImpl::NewToken(store::Connection& conn, i
   MANDANT_ASSIGN_OR_RETURN(std::string sealed,
                            pki::Seal(kek, token, TokenAssociatedData(host_id)));
   MANDANT_RETURN_IF_ERROR(
-      store_.PutBootstrapToken(conn, host_id, pki::Sha256(token), sealed, kek.id(), expire_time));
+      store_.PutBootstrapToken(conn, host_id, Sha256(token), sealed, kek.id(), expire_time));
   return token;
 }
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "pki/encoding.h"
+#include "common/sha256.h"
 
 namespace mandant::controller::api {
 namespace {
@@ -18,10 +19,10 @@ constexpr size_t kDigestBytes = 8;
 // Binds a token to its method and filters; a token of another List method
 // or of other filters has another digest.
 std::string ScopeDigest(absl::string_view method, absl::string_view filters) {
-  return pki::Sha256(absl::StrCat(method, "\n", filters)).substr(0, kDigestBytes);
+  return Sha256(absl::StrCat(method, "\n", filters)).substr(0, kDigestBytes);
 }
 
-std::string Checksum(absl::string_view body) { return pki::Sha256(body).substr(0, kDigestBytes); }
+std::string Checksum(absl::string_view body) { return Sha256(body).substr(0, kDigestBytes); }
 
 // Reads "{length}:{bytes}" from the front of `in`.
 bool ConsumeField(absl::string_view& in, std::string* out) {

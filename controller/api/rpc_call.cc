@@ -13,7 +13,7 @@
 #include "controller/store/database.h"
 #include "controller/store/idempotency.h"
 #include "controller/store/pg.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 
 namespace mandant::controller::api {
 namespace {
@@ -103,7 +103,7 @@ RpcCall::RpcCall(grpc::ServerContextBase* context, absl::string_view method, boo
       mutating_(mutating),
       deps_(deps),
       start_(absl::Now()),
-      call_id_(store::NewCallId()) {
+      call_id_(NewCallId()) {
   context_->AddInitialMetadata("x-mandant-call-id", call_id_);
 }
 

@@ -9,8 +9,9 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/store/credential_store.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "pki/encoding.h"
+#include "common/sha256.h"
 
 namespace mandant::controller::auth {
 namespace {
@@ -55,14 +56,14 @@ absl::StatusOr<NewToken> CreateToken(store::Database& db, absl::string_view subj
   NewToken out;
   out.token = absl::StrCat(kTokenPrefix, absl::WebSafeBase64Escape(absl::string_view(
                                              reinterpret_cast<const char*>(raw), sizeof(raw))));
-  out.id = store::NewUuid();
+  out.id = NewUuid();
   out.expire_time = absl::Now() + ttl;
   store::NewTokenRow row;
   row.id = out.id;
   row.subject = std::string(subject);
   row.role = std::string(RoleName(role));
   row.tenant = std::string(tenant);
-  row.token_sha256 = pki::Sha256(out.token);
+  row.token_sha256 = Sha256(out.token);
   row.expire_time = out.expire_time;
   MANDANT_RETURN_IF_ERROR(db.Transact("create token", [&](store::Connection& conn) {
     return store::CredentialStore().InsertToken(conn, row);
@@ -83,7 +84,7 @@ absl::StatusOr<Principal> TokenAuthenticator::Authenticate(absl::string_view aut
   if (!absl::StartsWith(token, kTokenPrefix) || token.size() > 200) {
     return Unauthenticated("the bearer token is malformed");
   }
-  const std::string digest = pki::Sha256(token);
+  const std::string digest = Sha256(token);
   const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);

@@ -6,7 +6,7 @@
 #include "common/status_macros.h"
 #include "controller/store/database.h"
 #include "controller/store/pki_store.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "nlohmann/json.hpp"

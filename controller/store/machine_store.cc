@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "controller/store/host_store.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "pki/sealing.h"
 
 namespace mandant::controller::store {

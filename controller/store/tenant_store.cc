@@ -4,7 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "controller/store/database.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "tenants/field_violations.h"

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "controller/store/machine_store.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -239,7 +239,7 @@ TEST_F(AgentServiceTest, EnrollIssuesTheHostsClientCertificate) {
   req.set_host("hosts/hv1");
   req.set_bootstrap_token(token);
   req.set_csr(key->csr_pem);
-  req.set_request_id(controller::store::NewUuid());
+  req.set_request_id(NewUuid());
   v1::EnrollResponse resp;
   ASSERT_GRPC_OK(testing::Enroll(*controller_, req, &resp));
 
@@ -278,7 +278,7 @@ TEST_F(AgentServiceTest, EnrollIssuesTheHostsClientCertificate) {
   EXPECT_THAT(testing::Enroll(*controller_, stolen, &refused),
               GrpcIs(grpc::StatusCode::UNAUTHENTICATED, ""));
   stolen = req;
-  stolen.set_request_id(controller::store::NewUuid());
+  stolen.set_request_id(NewUuid());
   EXPECT_THAT(testing::Enroll(*controller_, stolen, &refused),
               GrpcIs(grpc::StatusCode::UNAUTHENTICATED, ""));
   EXPECT_EQ(Count("SELECT count(*) FROM pki_certificates WHERE subject = 'CN=host/hv1'"), 1);
@@ -922,7 +922,7 @@ TEST_F(AgentServiceTest, ABadHostStatusIsRefusedAndChangesNothing) {
   flood.mutable_vms(0)->set_state(v1::VM_STATE_CRASHED);
   for (int i = 0; i < 1024; ++i) {
     v1::VmStatus* extra = flood.add_vms();
-    extra->set_machine_id(controller::store::NewUuid());
+    extra->set_machine_id(NewUuid());
     extra->set_state(v1::VM_STATE_RUNNING);
   }
   flood.add_host_errors("must not be recorded");

@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -103,7 +103,7 @@ TEST_F(HostServiceTest, CreateHostReturnsTheHostAndABootstrapToken) {
 }
 
 TEST_F(HostServiceTest, ARetryWithTheSameRequestIdReturnsTheSameToken) {
-  const std::string request_id = controller::store::NewUuid();
+  const std::string request_id = NewUuid();
   v1::CreateHostResponse first, second;
   ASSERT_GRPC_OK(CreateHost("hv1", "10.0.0.1", &first, request_id));
   ASSERT_GRPC_OK(CreateHost("hv1", "10.0.0.1", &second, request_id));
@@ -262,13 +262,13 @@ TEST_F(HostServiceTest, OnlyProviderAdminsManageHosts) {
 TEST_F(HostServiceTest, TheBootstrapTokenIsNeverStoredInClear) {
   const v1::CreateHostResponse created = [&] {
     v1::CreateHostResponse resp;
-    EXPECT_TRUE(CreateHost("hv1", "10.0.0.1", &resp, controller::store::NewUuid()).ok());
+    EXPECT_TRUE(CreateHost("hv1", "10.0.0.1", &resp, NewUuid()).ok());
     return resp;
   }();
   v1::IssueBootstrapTokenRequest issue;
   issue.set_name("hosts/hv2");
   MustCreateHost("hv2", "10.0.0.2");
-  issue.set_request_id(controller::store::NewUuid());
+  issue.set_request_id(NewUuid());
   v1::IssueBootstrapTokenResponse reissued;
   auto ctx = TestController::Context(admin_);
   ASSERT_GRPC_OK(hosts_->IssueBootstrapToken(ctx.get(), issue, &reissued));
@@ -464,7 +464,7 @@ TEST_F(HostServiceTest, IssueBootstrapTokenReplacesTheOldToken) {
   // A retry with the same request_id gets the same token.
   v1::IssueBootstrapTokenRequest retried;
   retried.set_name("hosts/hv1");
-  retried.set_request_id(controller::store::NewUuid());
+  retried.set_request_id(NewUuid());
   v1::IssueBootstrapTokenResponse once, twice;
   ctx = TestController::Context(admin_);
   ASSERT_GRPC_OK(hosts_->IssueBootstrapToken(ctx.get(), retried, &once));

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "controller/auth/tokens.h"
 #include "pki/kek.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "gtest/gtest.h"
 #include "mandant/v1/tenant.grpc.pb.h"
 #include "tests/support/status_matchers.h"
@@ -193,7 +193,7 @@ TEST_F(MandantdCrashTest, SigkillDuringWritesLosesNothingAcknowledged) {
   for (size_t i = 0; i < requests.size(); ++i) {
     requests[i].req.set_tenant_id(absl::StrCat("w", i));
     requests[i].req.mutable_tenant()->set_display_name(absl::StrCat("writer tenant ", i));
-    requests[i].req.set_request_id(controller::store::NewUuid());
+    requests[i].req.set_request_id(NewUuid());
   }
   std::atomic<int> acknowledged{0};
   std::atomic<bool> stop{false};

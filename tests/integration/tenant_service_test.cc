@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
@@ -361,7 +361,7 @@ TEST_F(TenantServiceTest, RequestIdMakesRetriesIdempotent) {
   v1::CreateTenantRequest req;
   req.set_tenant_id("acme");
   req.mutable_tenant()->set_display_name("ACME");
-  req.set_request_id(controller::store::NewUuid());
+  req.set_request_id(NewUuid());
   v1::Tenant first, second;
   ASSERT_GRPC_OK(stub_->CreateTenant(TestController::Context(admin_).get(), req, &first));
   ASSERT_GRPC_OK(stub_->CreateTenant(TestController::Context(admin_).get(), req, &second));
@@ -374,7 +374,7 @@ TEST_F(TenantServiceTest, RequestIdMakesRetriesIdempotent) {
 
   v1::DeleteTenantRequest del;
   del.set_name("tenants/acme");
-  del.set_request_id(controller::store::NewUuid());
+  del.set_request_id(NewUuid());
   google::protobuf::Empty empty;
   ASSERT_GRPC_OK(stub_->DeleteTenant(TestController::Context(admin_).get(), del, &empty));
   ASSERT_GRPC_OK(stub_->DeleteTenant(TestController::Context(admin_).get(), del, &empty));
@@ -384,7 +384,7 @@ TEST_F(TenantServiceTest, ConcurrentRetriesWithOneRequestIdCreateOnce) {
   v1::CreateTenantRequest req;
   req.set_tenant_id("acme");
   req.mutable_tenant()->set_display_name("ACME");
-  req.set_request_id(controller::store::NewUuid());
+  req.set_request_id(NewUuid());
   std::vector<std::thread> threads;
   std::vector<grpc::Status> results(8);
   std::vector<v1::Tenant> tenants(8);

@@ -9,7 +9,7 @@
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "controller/store/machine_store.h"
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "pki/certificate_info.h"
@@ -61,7 +61,7 @@ std::string SerialOf(const std::string& certificate_pem) {
 controller::store::NewMachine TestMachine(const std::string& tenant, const std::string& name,
                                           const std::string& host, int mac) {
   controller::store::NewMachine m;
-  m.machine_id = controller::store::NewUuid();
+  m.machine_id = NewUuid();
   m.tenant = tenant;
   m.cluster = "prod";
   m.name = name;

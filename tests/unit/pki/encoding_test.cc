@@ -136,15 +136,6 @@ TEST(EncodingTest, ParseErrorsNeverEchoTheInput) {
               StatusIs(absl::StatusCode::kInvalidArgument, "public key does not parse"));
 }
 
-// Known answers from FIPS 180-2 (`printf '' | sha256sum`, `printf abc |
-// sha256sum`): Sha256 returns the raw 32 bytes.
-TEST(EncodingTest, Sha256KnownAnswers) {
-  EXPECT_EQ(absl::BytesToHexString(Sha256("")),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(absl::BytesToHexString(Sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
-
 TEST(EncodingTest, PublicKeysRoundTripAndHashTheSpki) {
   absl::StatusOr<EvpPkeyPtr> key = GenerateKey(KeyType::kEcdsaP384);
   ASSERT_OK(key);

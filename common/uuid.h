@@ -1,9 +1,9 @@
-#ifndef MANDANT_CONTROLLER_STORE_UUID_H_
-#define MANDANT_CONTROLLER_STORE_UUID_H_
+#ifndef MANDANT_COMMON_UUID_H_
+#define MANDANT_COMMON_UUID_H_
 
 #include <string>
 
-namespace mandant::controller::store {
+namespace mandant {
 
 // A random (version 4) UUID in canonical form, from OpenSSL's CSPRNG.
 std::string NewUuid();
@@ -13,6 +13,6 @@ std::string NewUuid();
 // predictable, so never for anything stored or secret.
 std::string NewCallId();
 
-}  // namespace mandant::controller::store
+}  // namespace mandant
 
-#endif  // MANDANT_CONTROLLER_STORE_UUID_H_
+#endif  // MANDANT_COMMON_UUID_H_

@@ -1,4 +1,4 @@
-#include "controller/store/uuid.h"
+#include "common/uuid.h"
 
 #include <openssl/rand.h>
 
@@ -7,7 +7,7 @@
 
 #include "absl/random/random.h"
 
-namespace mandant::controller::store {
+namespace mandant {
 namespace {
 
 // Canonical 8-4-4-4-12 text of 16 bytes, with the version 4 and variant bits set.
@@ -42,4 +42,4 @@ std::string NewCallId() {
   return FormatUuidV4(b);
 }
 
-}  // namespace mandant::controller::store
+}  // namespace mandant

@@ -1,7 +1,8 @@
-#include "agents/vm/sha256.h"
+#include "common/sha256.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,7 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
-namespace mandant::agent {
+namespace mandant {
 namespace {
 
 struct EvpMdCtxDeleter {
@@ -26,13 +27,17 @@ std::string Hex(const unsigned char* digest, unsigned int len) {
 
 }  // namespace
 
-std::string Sha256Hex(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+std::string Sha256(absl::string_view data) {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
   unsigned int len = 0;
-  // EVP_Digest with SHA-256 cannot fail short of memory exhaustion.
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  return Hex(digest, len);
+  if (md == nullptr || EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr) != 1) {
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  }
+  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
+
+std::string Sha256Hex(absl::string_view data) { return absl::BytesToHexString(Sha256(data)); }
 
 absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -67,4 +72,4 @@ absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
   return Hex(digest, len);
 }
 
-}  // namespace mandant::agent
+}  // namespace mandant
