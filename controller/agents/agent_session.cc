@@ -6,16 +6,17 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/uuid.h"
 #include "controller/agents/agent_message_validation.h"
 #include "controller/agents/enrollment.h"
 #include "controller/agents/host_spec.h"
 #include "controller/api/certificate_service.h"
 #include "controller/pki/issuers.h"
 #include "controller/store/pki_store.h"
-#include "common/uuid.h"
-#include "google/protobuf/util/time_util.h"
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"
 #include "tenants/field_violations.h"
@@ -210,7 +211,7 @@ absl::Status AgentSession::RecordStatus(const v1::HostStatus& status) {
 absl::Status AgentSession::ReauthenticateIfDue() {
   const absl::Time now = absl::Now();
   if (now - authenticated_at_ < 3 * env_->lease.heartbeat_interval) return absl::OkStatus();
-  MANDANT_RETURN_IF_ERROR(call_->Authenticate(credentials_));
+  MANDANT_RETURN_IF_ERROR(call_->Reauthenticate(credentials_));
   authenticated_at_ = now;
   return absl::OkStatus();
 }
@@ -245,7 +246,7 @@ absl::Status AgentSession::CheckCertificateValid(store::Connection& conn) {
 // (UNAUTHENTICATED).
 absl::Status AgentSession::Renew(const v1::CertificateRenewal& renewal) {
   // The heartbeats' check, made at every renewal rather than when due.
-  MANDANT_RETURN_IF_ERROR(call_->Authenticate(credentials_));
+  MANDANT_RETURN_IF_ERROR(call_->Reauthenticate(credentials_));
   authenticated_at_ = absl::Now();
   v1::ControllerMessage reply;
   v1::RenewedCertificate* out = reply.mutable_certificate();

@@ -133,6 +133,18 @@ absl::Status RpcCall::Authenticate(const Credentials& credentials) {
   return absl::OkStatus();
 }
 
+absl::Status RpcCall::Reauthenticate(const Credentials& credentials) const {
+  absl::StatusOr<auth::Principal> principal =
+      deps_.certificates != nullptr && !credentials.peer_certificate_pem.empty()
+          ? deps_.certificates->Authenticate(credentials.peer_certificate_pem)
+          : deps_.authenticator->Authenticate(credentials.authorization);
+  if (!principal.ok()) return principal.status();
+  if (!authenticated_ || principal->ToString() != principal_.ToString()) {
+    return absl::UnauthenticatedError("the credentials no longer name this call's caller");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RpcCall::Audit(store::Connection& conn, const absl::Status& result,
                             absl::string_view message) const {
   store::AuditRecord record;

@@ -79,6 +79,12 @@ class RpcCall {
   Credentials CaptureCredentials() const;
   // As Authenticate, from credentials captured earlier; safe on any thread.
   absl::Status Authenticate(const Credentials& credentials);
+  // Checks again that `credentials` still authenticate this call's
+  // principal (a long stream's revocation check) without writing
+  // principal(), so that other threads may read it meanwhile. The
+  // authenticators' errors, or UNAUTHENTICATED when the credentials now name
+  // someone else.
+  absl::Status Reauthenticate(const Credentials& credentials) const;
   const auth::Principal& principal() const { return principal_; }
   // For a call the handler authenticated itself (an agent's bootstrap
   // token): audit rows and logs name `principal`.
