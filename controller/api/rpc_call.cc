@@ -122,11 +122,14 @@ RpcCall::Credentials RpcCall::CaptureCredentials() const {
 
 absl::Status RpcCall::Authenticate() { return Authenticate(CaptureCredentials()); }
 
+absl::StatusOr<auth::Principal> RpcCall::PrincipalOf(const Credentials& credentials) const {
+  return deps_.certificates != nullptr && !credentials.peer_certificate_pem.empty()
+             ? deps_.certificates->Authenticate(credentials.peer_certificate_pem)
+             : deps_.authenticator->Authenticate(credentials.authorization);
+}
+
 absl::Status RpcCall::Authenticate(const Credentials& credentials) {
-  absl::StatusOr<auth::Principal> principal =
-      deps_.certificates != nullptr && !credentials.peer_certificate_pem.empty()
-          ? deps_.certificates->Authenticate(credentials.peer_certificate_pem)
-          : deps_.authenticator->Authenticate(credentials.authorization);
+  absl::StatusOr<auth::Principal> principal = PrincipalOf(credentials);
   if (!principal.ok()) return principal.status();
   principal_ = *std::move(principal);
   authenticated_ = true;
@@ -134,10 +137,7 @@ absl::Status RpcCall::Authenticate(const Credentials& credentials) {
 }
 
 absl::Status RpcCall::Reauthenticate(const Credentials& credentials) const {
-  absl::StatusOr<auth::Principal> principal =
-      deps_.certificates != nullptr && !credentials.peer_certificate_pem.empty()
-          ? deps_.certificates->Authenticate(credentials.peer_certificate_pem)
-          : deps_.authenticator->Authenticate(credentials.authorization);
+  absl::StatusOr<auth::Principal> principal = PrincipalOf(credentials);
   if (!principal.ok()) return principal.status();
   if (!authenticated_ || principal->ToString() != principal_.ToString()) {
     return absl::UnauthenticatedError("the credentials no longer name this call's caller");

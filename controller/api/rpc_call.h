@@ -121,6 +121,10 @@ class RpcCall {
   grpc::Status Finish(const absl::Status& status);
 
  private:
+  // The principal `credentials` name: the client certificate when one was
+  // presented (mTLS), else the bearer token.
+  absl::StatusOr<auth::Principal> PrincipalOf(const Credentials& credentials) const;
+
   grpc::ServerContextBase* const context_;
   const std::string method_;
   const bool mutating_;
