@@ -66,8 +66,7 @@ class SimulatedAgent {
 };
 
 // One Connect stream. Deletes itself in OnDone.
-class AgentStream final
-    : public grpc::ClientBidiReactor<v1::AgentMessage, v1::ControllerMessage> {
+class AgentStream final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::ControllerMessage> {
  public:
   // Call with agent->mu held.
   AgentStream(AgentFleet* fleet, SimulatedAgent* agent) : fleet_(fleet), agent_(agent) {
@@ -305,8 +304,8 @@ void AgentFleet::StreamEnded(bool /*connected*/, bool expected, const std::strin
   }
 }
 
-AgentFleet::ConnectResult AgentFleet::Add(const std::vector<AgentCredentials>& creds,
-                                          int in_flight, absl::Duration timeout) {
+AgentFleet::ConnectResult AgentFleet::Add(const std::vector<AgentCredentials>& creds, int in_flight,
+                                          absl::Duration timeout) {
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + timeout;
   HeartbeatSchedule* schedule = schedule_.get();
@@ -377,9 +376,8 @@ AgentFleet::ConnectResult AgentFleet::ReconnectAll(absl::Duration jitter, absl::
   absl::BitGen rng;
   std::vector<std::pair<absl::Duration, SimulatedAgent*>> order;
   for (SimulatedAgent* a : agents) {
-    order.emplace_back(jitter > absl::ZeroDuration()
-                           ? jitter * absl::Uniform(rng, 0.0, 1.0)
-                           : absl::ZeroDuration(),
+    order.emplace_back(jitter > absl::ZeroDuration() ? jitter * absl::Uniform(rng, 0.0, 1.0)
+                                                     : absl::ZeroDuration(),
                        a);
   }
   std::sort(order.begin(), order.end(),

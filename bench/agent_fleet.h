@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+
 #include "mandant/v1/agent.grpc.pb.h"
 
 namespace mandant::bench {

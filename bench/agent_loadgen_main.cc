@@ -22,8 +22,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -41,19 +41,20 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/client_unary_call.h"
+#include "grpcpp/impl/rpc_method.h"
+#include "nlohmann/json.hpp"
+
 #include "bench/agent_fleet.h"
 #include "bench/environment.h"
 #include "bench/load_runner.h"
 #include "bench/process_cpu.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "google/protobuf/util/time_util.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/impl/client_unary_call.h"
-#include "grpcpp/impl/rpc_method.h"
 #include "mandant/v1/agent.grpc.pb.h"
 #include "mandant/v1/host.grpc.pb.h"
-#include "nlohmann/json.hpp"
 #include "pki/csr.h"
 #include "pki/encoding.h"
 #include "pki/key.h"
@@ -289,8 +290,10 @@ absl::StatusOr<FleetView> ViewFleet(const Environment& env) {
       }
       if (ready) {
         ++view.ready;
-        const absl::Time seen = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(h.last_seen_time()));
-        view.max_last_seen_age_s = std::max(view.max_last_seen_age_s, absl::ToDoubleSeconds(now - seen));
+        const absl::Time seen =
+            absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(h.last_seen_time()));
+        view.max_last_seen_age_s =
+            std::max(view.max_last_seen_age_s, absl::ToDoubleSeconds(now - seen));
       } else if (view.not_ready_example.empty()) {
         view.not_ready_example = absl::StrCat(h.name(), ": ", reason);
       }
@@ -455,8 +458,7 @@ absl::StatusOr<std::unique_ptr<AgentNetwork>> MakeAgentNetwork() {
   net->controller_address = absl::StrCat(cidr.substr(0, cidr.rfind('.')), ".250");
   const std::string link = absl::StrCat("mdab", getpid() % 100000);
   MANDANT_RETURN_IF_ERROR(testing::RunCommand({"ip", "link", "add", link, "type", "veth", "peer",
-                                               "name", "pc", "netns",
-                                               net->ns->switch_namespace()})
+                                               "name", "pc", "netns", net->ns->switch_namespace()})
                               .status());
   net->root_link = link;
   MANDANT_RETURN_IF_ERROR(
@@ -589,34 +591,36 @@ struct StepResult {
 };
 
 nlohmann::json StepJson(const StepResult& r) {
-  return {{"agents", r.n},
-          {"enroll_s", r.enroll_s},
-          {"connect_s", r.connect.seconds},
-          {"connected_new", r.connect.connected},
-          {"connect_first_error", r.connect.first_error},
-          {"streams_connected", r.connected},
-          {"hosts_ready", r.view.ready},
-          {"max_last_seen_age_s", r.view.max_last_seen_age_s},
-          {"hello_to_spec_ms", {{"p50", Percentile(r.connect.hello_to_spec_nanos, 0.5)},
-                                {"p99", Percentile(r.connect.hello_to_spec_nanos, 0.99)}}},
-          {"heartbeats_per_s", r.heartbeats_per_s},
-          {"mandantd_cpu_percent",
-           {{"heartbeats", r.MandantdPct(r.hb_cpu, r.hb_window_s)},
-            {"idle", r.MandantdPct(r.idle_cpu, r.idle_window_s)},
-            {"health_baseline", r.health.seconds > 0 ? r.MandantdPct(r.health_cpu, r.health.seconds)
-                                                     : 0}}},
-          {"postgres_cpu_percent_heartbeats", 100.0 * r.hb_cpu.postgres / r.hb_window_s},
-          {"machine_busy_percent_heartbeats",
-           100.0 * r.hb_cpu.machine_busy / r.hb_window_s / sysconf(_SC_NPROCESSORS_ONLN)},
-          {"mandantd_rss_bytes", r.rss_bytes},
-          {"health_per_s", r.health.seconds > 0 ? r.health.ok / r.health.seconds : 0},
-          {"health_errors", r.health.errors},
-          {"cpu_us_per_heartbeat", {{"mandantd", r.HeartbeatCpuUs()}, {"postgres", r.HeartbeatPgUs()}}},
-          {"mandantd_cpu_us_per_health_check", r.HealthCpuUs()},
-          {"heartbeat_over_health_check",
-           r.HealthCpuUs() > 0 ? r.HeartbeatCpuUs() / r.HealthCpuUs() : 0},
-          {"unexpected_stream_ends", r.unexpected_ends},
-          {"stop_reason", r.stop_reason}};
+  return {
+      {"agents", r.n},
+      {"enroll_s", r.enroll_s},
+      {"connect_s", r.connect.seconds},
+      {"connected_new", r.connect.connected},
+      {"connect_first_error", r.connect.first_error},
+      {"streams_connected", r.connected},
+      {"hosts_ready", r.view.ready},
+      {"max_last_seen_age_s", r.view.max_last_seen_age_s},
+      {"hello_to_spec_ms",
+       {{"p50", Percentile(r.connect.hello_to_spec_nanos, 0.5)},
+        {"p99", Percentile(r.connect.hello_to_spec_nanos, 0.99)}}},
+      {"heartbeats_per_s", r.heartbeats_per_s},
+      {"mandantd_cpu_percent",
+       {{"heartbeats", r.MandantdPct(r.hb_cpu, r.hb_window_s)},
+        {"idle", r.MandantdPct(r.idle_cpu, r.idle_window_s)},
+        {"health_baseline",
+         r.health.seconds > 0 ? r.MandantdPct(r.health_cpu, r.health.seconds) : 0}}},
+      {"postgres_cpu_percent_heartbeats", 100.0 * r.hb_cpu.postgres / r.hb_window_s},
+      {"machine_busy_percent_heartbeats",
+       100.0 * r.hb_cpu.machine_busy / r.hb_window_s / sysconf(_SC_NPROCESSORS_ONLN)},
+      {"mandantd_rss_bytes", r.rss_bytes},
+      {"health_per_s", r.health.seconds > 0 ? r.health.ok / r.health.seconds : 0},
+      {"health_errors", r.health.errors},
+      {"cpu_us_per_heartbeat", {{"mandantd", r.HeartbeatCpuUs()}, {"postgres", r.HeartbeatPgUs()}}},
+      {"mandantd_cpu_us_per_health_check", r.HealthCpuUs()},
+      {"heartbeat_over_health_check",
+       r.HealthCpuUs() > 0 ? r.HeartbeatCpuUs() / r.HealthCpuUs() : 0},
+      {"unexpected_stream_ends", r.unexpected_ends},
+      {"stop_reason", r.stop_reason}};
 }
 
 int Run(const Settings& s) {
@@ -715,10 +719,9 @@ int Run(const Settings& s) {
   std::cout << "\n"
             << absl::StrFormat("%6s %6s %6s %8s %8s %6s %7s %7s %7s %7s %6s %7s %7s %6s\n",
                                "agents", "conn", "ready", "hello>", "spec ms", "hb/s", "mdCPU%",
-                               "idle%", "pgCPU%", "RSS MiB", "hb us", "health", "hb/hc",
-                               "lag s")
-            << absl::StrFormat("%6s %6s %6s %8s %8s %6s %7s %7s %7s %7s %6s %7s %7s %6s\n", "",
-                               "", "", "p50", "p99", "", "", "", "", "", "mdCPU", "us", "", "");
+                               "idle%", "pgCPU%", "RSS MiB", "hb us", "health", "hb/hc", "lag s")
+            << absl::StrFormat("%6s %6s %6s %8s %8s %6s %7s %7s %7s %7s %6s %7s %7s %6s\n", "", "",
+                               "", "p50", "p99", "", "", "", "", "", "mdCPU", "us", "", "");
   std::cout.flush();
 
   std::vector<StepResult> steps;
@@ -779,15 +782,13 @@ int Run(const Settings& s) {
         Percentile(r.connect.hello_to_spec_nanos, 0.99), r.heartbeats_per_s, md_pct,
         r.MandantdPct(r.idle_cpu, r.idle_window_s), 100.0 * r.hb_cpu.postgres / r.hb_window_s,
         r.rss_bytes / 1048576.0, r.HeartbeatCpuUs(), r.HealthCpuUs(),
-        r.HealthCpuUs() > 0 ? r.HeartbeatCpuUs() / r.HealthCpuUs() : 0,
-        r.view.max_last_seen_age_s);
+        r.HealthCpuUs() > 0 ? r.HeartbeatCpuUs() / r.HealthCpuUs() : 0, r.view.max_last_seen_age_s);
     std::cout << absl::StrFormat(
         "       enrolled %d hosts in %.1f s, connected %d new streams in %.1f s; Health/Check "
         "%.0f/s (%d errors); machine busy %.0f%%\n",
         static_cast<int>(creds->size()), r.enroll_s, r.connect.connected, r.connect.seconds,
         r.health.seconds > 0 ? r.health.ok / r.health.seconds : 0,
-        static_cast<int>(r.health.errors),
-        100.0 * r.hb_cpu.machine_busy / r.hb_window_s / cpus);
+        static_cast<int>(r.health.errors), 100.0 * r.hb_cpu.machine_busy / r.hb_window_s / cpus);
     if (!r.connect.first_error.empty()) {
       std::cout << "       first stream failure: " << r.connect.first_error << "\n";
     }
@@ -802,13 +803,13 @@ int Run(const Settings& s) {
 
     if (!Alive(env->mandantd_pid())) {
       r.stop_reason = "mandantd died";
-      std::cout << "       MANDANTD DIED; the end of its log:\n" << env->MandantdLogTail(3000) << "\n";
+      std::cout << "       MANDANTD DIED; the end of its log:\n"
+                << env->MandantdLogTail(3000) << "\n";
     } else if (r.connected < n) {
       r.stop_reason = absl::StrCat(n - r.connected, " streams not connected");
     } else if (r.view.ready < n) {
       r.stop_reason = absl::StrCat(n - r.view.ready, " hosts not Ready");
-    } else if (r.view.max_last_seen_age_s >
-               2 * absl::ToDoubleSeconds(s.heartbeat_interval)) {
+    } else if (r.view.max_last_seen_age_s > 2 * absl::ToDoubleSeconds(s.heartbeat_interval)) {
       r.stop_reason = "heartbeats fall behind (a Ready host was last seen over 2 intervals ago)";
     } else if (md_pct >= s.max_cpu * 100.0 * cpus) {
       r.stop_reason = absl::StrFormat("mandantd used %.0f%% CPU (limit %.0f%%)", md_pct,
@@ -905,14 +906,13 @@ int Run(const Settings& s) {
         {"mandantd_log_level", s.log_level}}},
       {"steps", nlohmann::json::array()},
       {"storm", storm_json},
-      {"real_agent",
-       real.ran ? nlohmann::json{{"seconds_to_ready", real.seconds_to_ready},
-                                 {"rss_bytes", real.rss_bytes},
-                                 {"peak_rss_bytes", real.peak_rss_bytes},
-                                 {"threads", real.threads},
-                                 {"cpu_percent", real.cpu_percent},
-                                 {"window_s", real.window_s}}
-                : nlohmann::json{{"skipped", real.skipped}}},
+      {"real_agent", real.ran ? nlohmann::json{{"seconds_to_ready", real.seconds_to_ready},
+                                               {"rss_bytes", real.rss_bytes},
+                                               {"peak_rss_bytes", real.peak_rss_bytes},
+                                               {"threads", real.threads},
+                                               {"cpu_percent", real.cpu_percent},
+                                               {"window_s", real.window_s}}
+                              : nlohmann::json{{"skipped", real.skipped}}},
       {"interrupted", g_cancel.load()}};
   for (const StepResult& r : steps) out["steps"].push_back(StepJson(r));
   std::cout << "\n" << out.dump() << std::endl;

@@ -13,10 +13,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "grpcpp/grpcpp.h"
+
 #include "common/status_macros.h"
 #include "controller/auth/tokens.h"
 #include "controller/store/database.h"
-#include "grpcpp/grpcpp.h"
 #include "mandant/v1/tenant.grpc.pb.h"
 #include "pki/kek.h"
 #include "tests/support/subprocess.h"
@@ -75,8 +76,8 @@ absl::Status Environment::StartPrivate(const EnvironmentOptions& options) {
   MANDANT_ASSIGN_OR_RETURN(dir_, testing::MakeTempDir("mandant-loadgen"));
   server_name_ = "localhost";
   port_ = testing::PickFreePort();
-  address_ = absl::StrCat(
-      options.listen_host == "0.0.0.0" ? "127.0.0.1" : options.listen_host, ":", port_);
+  address_ = absl::StrCat(options.listen_host == "0.0.0.0" ? "127.0.0.1" : options.listen_host, ":",
+                          port_);
   std::string tls_files;
   if (!options.pki_serving_cert) {
     MANDANT_ASSIGN_OR_RETURN(testing::CertAndKey tls, testing::MakeLocalhostCert());
@@ -87,8 +88,8 @@ absl::Status Environment::StartPrivate(const EnvironmentOptions& options) {
       key << tls.key_pem;
     }
     chmod((dir_ + "/tls.key").c_str(), 0600);
-    tls_files = absl::StrCat("cert_file: \"", dir_, "/tls.crt\", key_file: \"", dir_,
-                             "/tls.key\", ");
+    tls_files =
+        absl::StrCat("cert_file: \"", dir_, "/tls.crt\", key_file: \"", dir_, "/tls.key\", ");
   }
   std::vector<std::string> names = {"\"localhost\"", "\"127.0.0.1\""};
   for (const std::string& n : options.server_names) names.push_back(absl::StrCat("\"", n, "\""));
@@ -113,10 +114,10 @@ absl::Status Environment::StartPrivate(const EnvironmentOptions& options) {
       << "pki: {kek_file: \"" << dir_ << "/kek\"}\n"
       << "shutdown_grace_seconds: 2\n"
       << options.extra_config;
-  MANDANT_RETURN_IF_ERROR(testing::RunCommand({options.mandantd_path, "pki", "init", "--config",
-                                               dir_ + "/mandantd.yaml", "--output",
-                                               dir_ + "/root.pem"})
-                              .status());
+  MANDANT_RETURN_IF_ERROR(
+      testing::RunCommand({options.mandantd_path, "pki", "init", "--config",
+                           dir_ + "/mandantd.yaml", "--output", dir_ + "/root.pem"})
+          .status());
   if (options.pki_serving_cert) {
     MANDANT_ASSIGN_OR_RETURN(ca_pem_, ReadWholeFile(dir_ + "/root.pem", "pki init --output"));
   }

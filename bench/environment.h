@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "controller/store/tenant_store.h"
 #include "tests/support/postgres_server.h"
 

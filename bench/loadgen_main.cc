@@ -7,7 +7,6 @@
 // Prints a table and, as the last line, one JSON object. Exits 0 whatever the
 // figures are; 1 only when the environment cannot be set up, 2 on bad flags.
 
-#include <libpq-fe.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -30,6 +29,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include <libpq-fe.h>
+
 #include "bench/environment.h"
 #include "bench/load_runner.h"
 #include "bench/process_cpu.h"
@@ -37,7 +39,6 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/store/database.h"
-#include "nlohmann/json.hpp"
 
 ABSL_FLAG(std::string, target, "",
           "host:port of a running mandantd; empty starts a private PostgreSQL and mandantd");

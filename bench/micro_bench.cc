@@ -4,7 +4,6 @@
 // subject time / baseline time (CPU time per iteration).
 
 #include <arpa/inet.h>
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
+#include <openssl/rand.h>
+
 #include "common/logging.h"
 #include "common/uuid.h"
 #include "mandant/v1/tenant.pb.h"

@@ -10,10 +10,6 @@
 // median round is printed. The last line is one JSON object. Exits 0 whatever
 // the figures are; 1 when setting up or issuing fails, 2 on bad flags.
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/opensslv.h>
-#include <openssl/x509.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,10 +40,15 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/opensslv.h>
+#include <openssl/x509.h>
+
 #include "controller/pki/issuers.h"
 #include "controller/store/pg.h"
 #include "controller/store/pki_store.h"
-#include "nlohmann/json.hpp"
 #include "pki/certificate_authority.h"
 #include "pki/certificate_info.h"
 #include "pki/csr.h"
@@ -232,8 +233,8 @@ std::vector<IssuanceWorkload> Workloads(const DurableInventory* inventory) {
        }},
   };
   if (inventory != nullptr) {
-    out.push_back({"issue + record, 1 per transaction (PostgreSQL)",
-                   PostgresSinkFactory(inventory, 1)});
+    out.push_back(
+        {"issue + record, 1 per transaction (PostgreSQL)", PostgresSinkFactory(inventory, 1)});
     const int batch = absl::GetFlag(FLAGS_record_batch);
     out.push_back({absl::StrCat("issue + record, ", batch, " per transaction (PostgreSQL)"),
                    PostgresSinkFactory(inventory, batch)});
@@ -639,8 +640,7 @@ int Main(int argc, char** argv) {
     }
     inventory = *std::move(inv);
   }
-  const std::vector<IssuanceWorkload> workloads =
-      Workloads(inventory ? &*inventory : nullptr);
+  const std::vector<IssuanceWorkload> workloads = Workloads(inventory ? &*inventory : nullptr);
 
   std::printf("mandant_pki_bench: %ld CPUs online, %s; %d rounds, %s per phase; %d CSRs\n",
               sysconf(_SC_NPROCESSORS_ONLN), OpenSSL_version(OPENSSL_VERSION), rounds,

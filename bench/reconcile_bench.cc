@@ -34,6 +34,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+
 #include "agents/vm/base_images.h"
 #include "agents/vm/domain_xml.h"
 #include "agents/vm/hypervisor.h"
@@ -42,12 +44,12 @@
 #include "agents/vm/vms.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "nlohmann/json.hpp"
 #include "tests/support/subprocess.h"
 
 ABSL_FLAG(std::string, vm_counts, "1,20", "VMs per HostSpec change, comma-separated");
 ABSL_FLAG(int, rounds, 3, "rounds; each round measures every count on both paths");
-ABSL_FLAG(int, idle_passes, 20, "idle Reconcile passes (and bare ListDomains) at the largest count");
+ABSL_FLAG(int, idle_passes, 20,
+          "idle Reconcile passes (and bare ListDomains) at the largest count");
 ABSL_FLAG(int, memory_mib, 128, "memory of each VM");
 ABSL_FLAG(std::string, domain_type, "qemu", "libvirt domain type: qemu (TCG) or kvm");
 
@@ -110,9 +112,7 @@ class TimedHypervisor : public Hypervisor {
   absl::Status UndefineDomain(absl::string_view uuid) override {
     return Other([&] { return inner_->UndefineDomain(uuid); });
   }
-  absl::StatusOr<agent::HypervisorVersions> GetVersions() override {
-    return inner_->GetVersions();
-  }
+  absl::StatusOr<agent::HypervisorVersions> GetVersions() override { return inner_->GetVersions(); }
 
  private:
   template <typename Fn>
@@ -131,11 +131,10 @@ class TimedHypervisor : public Hypervisor {
 std::string NewUuid(absl::BitGen& rng) {
   const uint64_t a = absl::Uniform<uint64_t>(rng), b = absl::Uniform<uint64_t>(rng);
   // Version 4, variant 1.
-  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", static_cast<uint32_t>(a >> 32),
-                         static_cast<uint32_t>((a >> 16) & 0xffff),
-                         static_cast<uint32_t>(a & 0xfff),
-                         static_cast<uint32_t>(0x8000 | ((b >> 48) & 0x3fff)),
-                         b & 0xffffffffffffULL);
+  return absl::StrFormat(
+      "%08x-%04x-4%03x-%04x-%012x", static_cast<uint32_t>(a >> 32),
+      static_cast<uint32_t>((a >> 16) & 0xffff), static_cast<uint32_t>(a & 0xfff),
+      static_cast<uint32_t>(0x8000 | ((b >> 48) & 0x3fff)), b & 0xffffffffffffULL);
 }
 
 std::vector<v1::VmSpec> MakeSpecs(int n, const std::string& sha256, int memory_mib,
@@ -159,8 +158,9 @@ std::vector<v1::VmSpec> MakeSpecs(int n, const std::string& sha256, int memory_m
     s.set_power_state(v1::POWER_STATE_ON);
     out.push_back(std::move(s));
   }
-  std::sort(out.begin(), out.end(),
-            [](const v1::VmSpec& a, const v1::VmSpec& b) { return a.machine_id() < b.machine_id(); });
+  std::sort(out.begin(), out.end(), [](const v1::VmSpec& a, const v1::VmSpec& b) {
+    return a.machine_id() < b.machine_id();
+  });
   return out;
 }
 
@@ -254,8 +254,13 @@ struct Bench {
     for (const v1::VmSpec& s : specs) {
       const std::string vm = absl::StrCat(baseline_dir, "/", s.machine_id());
       mkdir(vm.c_str(), 0700);
-      agent::DomainFiles files{vm + "/disk.qcow2", image.path,           vm + "/seed.iso",
-                               vm + "/console.log", vm + "/status.sock", "", ""};
+      agent::DomainFiles files{vm + "/disk.qcow2",
+                               image.path,
+                               vm + "/seed.iso",
+                               vm + "/console.log",
+                               vm + "/status.sock",
+                               "",
+                               ""};
       MANDANT_RETURN_IF_ERROR(agent::CreateOverlayDisk(image.path, files.disk, 1));
       MANDANT_RETURN_IF_ERROR(agent::WriteSeedImage(s.seed(), files.seed));
       MANDANT_ASSIGN_OR_RETURN(std::string xml,
@@ -412,18 +417,19 @@ int Run() {
         std::cout << absl::StrFormat("%5d %12.0f %12.0f %7.2f %12.1f %12.0f %12.0f %12.0f %12.0f\n",
                                      n, Median(a), Median(base), ratio, Median(a) / n, Median(def),
                                      Median(start), Median(list), Median(del));
-        nlohmann::json j = {{"vms", n},
-                            {"rounds", samples[n].size()},
-                            {"agent_ms", a},
-                            {"baseline_ms", base},
-                            {"agent_median_ms", Median(a)},
-                            {"baseline_median_ms", Median(base)},
-                            {"agent_over_baseline", ratio},
-                            {"agent_in_define_ms", Median(def)},
-                            {"agent_in_start_ms", Median(start)},
-                            {"agent_in_list_ms", Median(list)},
-                            {"agent_own_ms", Median(a) - Median(def) - Median(start) - Median(list)},
-                            {"delete_median_ms", Median(del)}};
+        nlohmann::json j = {
+            {"vms", n},
+            {"rounds", samples[n].size()},
+            {"agent_ms", a},
+            {"baseline_ms", base},
+            {"agent_median_ms", Median(a)},
+            {"baseline_median_ms", Median(base)},
+            {"agent_over_baseline", ratio},
+            {"agent_in_define_ms", Median(def)},
+            {"agent_in_start_ms", Median(start)},
+            {"agent_in_list_ms", Median(list)},
+            {"agent_own_ms", Median(a) - Median(def) - Median(start) - Median(list)},
+            {"delete_median_ms", Median(del)}};
         out["spec_change"].push_back(j);
       }
       const double idle = Median(idle_ms), bare = Median(list_ms);

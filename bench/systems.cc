@@ -1,8 +1,5 @@
 #include "bench/systems.h"
 
-#include <libpq-fe.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -12,18 +9,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
-#include "common/status_macros.h"
-#include "controller/store/idempotency.h"
-#include "controller/store/pg.h"
-#include "controller/store/tenant_store.h"
-#include "common/uuid.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/client_unary_call.h"
 #include "grpcpp/impl/rpc_method.h"
+#include <libpq-fe.h>
+#include <openssl/sha.h>
+
+#include "common/sha256.h"
+#include "common/status_macros.h"
+#include "common/uuid.h"
+#include "controller/store/idempotency.h"
+#include "controller/store/pg.h"
+#include "controller/store/tenant_store.h"
 #include "mandant/v1/tenant.grpc.pb.h"
 #include "tenants/cidr.h"
 #include "tenants/quota.h"
-#include "common/sha256.h"
 
 namespace mandant::bench {
 namespace {

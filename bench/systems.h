@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+
 #include "bench/load_runner.h"
 #include "controller/store/database.h"
 #include "controller/store/tenant_store.h"

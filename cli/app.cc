@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+
 #include "cli/client_certificate.h"
 #include "cli/host_commands.h"
 #include "cli/output.h"

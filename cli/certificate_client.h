@@ -2,6 +2,7 @@
 #define MANDANT_CLI_CERTIFICATE_CLIENT_H_
 
 #include "grpcpp/support/status.h"
+
 #include "mandant/v1/certificate.pb.h"
 
 namespace mandant::cli {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+
 #include "cli/staged_file.h"
 #include "common/files.h"
 #include "common/secrets.h"

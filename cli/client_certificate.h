@@ -5,15 +5,15 @@
 // login`: reading and checking the configured one before a call, and
 // storing a new one next to the config file.
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "cli/settings.h"
 
 namespace mandant::cli {

@@ -16,6 +16,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/support/status.h"
+
 #include "cli/certificate_client.h"
 #include "cli/command_line.h"
 #include "cli/connection.h"
@@ -27,8 +30,6 @@
 #include "cli/settings.h"
 #include "cli/tenant_client.h"
 #include "cli/tenant_requests.h"
-#include "google/protobuf/message.h"
-#include "grpcpp/support/status.h"
 
 namespace mandant::cli {
 

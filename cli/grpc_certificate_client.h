@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+
 #include "cli/certificate_client.h"
 #include "cli/connection.h"
 

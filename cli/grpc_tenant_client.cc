@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "grpcpp/client_context.h"
+
 #include "mandant/v1/tenant.grpc.pb.h"
 
 namespace mandant::cli {

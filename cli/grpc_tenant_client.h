@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+
 #include "cli/connection.h"
 #include "cli/tenant_client.h"
 

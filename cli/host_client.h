@@ -2,6 +2,7 @@
 #define MANDANT_CLI_HOST_CLIENT_H_
 
 #include "grpcpp/support/status.h"
+
 #include "mandant/v1/host.pb.h"
 
 namespace mandant::cli {

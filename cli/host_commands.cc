@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+
 #include "cli/host_requests.h"
 #include "cli/output.h"
 #include "cli/paged_list.h"

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+
 #include "cli/pki_requests.h"
 #include "cli/tenant_requests.h"
 #include "common/status_macros.h"

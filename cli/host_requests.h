@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "cli/command_line.h"
 #include "mandant/v1/host.pb.h"
 

@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "grpc/support/log.h"
+
 #include "cli/app.h"
 #include "cli/settings.h"
-#include "grpc/support/log.h"
 
 namespace {
 

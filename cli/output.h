@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/repeated_field.h"
+
 #include "mandant/v1/certificate.pb.h"
 #include "mandant/v1/host.pb.h"
 #include "mandant/v1/tenant.pb.h"

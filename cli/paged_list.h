@@ -11,10 +11,11 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "grpcpp/support/status.h"
+
 #include "cli/command_context.h"
 #include "cli/output.h"
 #include "cli/rpc_error.h"
-#include "grpcpp/support/status.h"
 
 namespace mandant::cli {
 

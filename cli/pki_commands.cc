@@ -1,7 +1,5 @@
 #include "cli/pki_commands.h"
 
-#include <openssl/crypto.h>
-
 #include <optional>
 #include <ostream>
 #include <utility>
@@ -11,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include <openssl/crypto.h>
+
 #include "cli/client_certificate.h"
 #include "cli/output.h"
 #include "cli/paged_list.h"

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+
 #include "cli/command_line.h"
 #include "mandant/v1/certificate.pb.h"
 #include "pki/key.h"

@@ -14,10 +14,11 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
+
 #include "common/files.h"
 #include "common/secrets.h"
 #include "common/status_macros.h"
-#include "yaml-cpp/yaml.h"
 
 namespace mandant::cli {
 namespace {

@@ -2,6 +2,7 @@
 #define MANDANT_CLI_TENANT_CLIENT_H_
 
 #include "grpcpp/support/status.h"
+
 #include "mandant/v1/tenant.pb.h"
 
 namespace mandant::cli {

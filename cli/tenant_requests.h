@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "cli/command_line.h"
 #include "mandant/v1/tenant.pb.h"
 

@@ -29,8 +29,8 @@ absl::Status Init(absl::string_view level, Format format) {
         "log level \"", level, "\" is unknown; use trace, debug, info, warn or error"));
   }
   g_format.store(format);
-  auto logger = std::make_shared<spdlog::logger>(
-      "mandant", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("mandant",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (format == Format::kJson) {
     // The message is already a JSON object; add time and level around it.
     logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})",
@@ -59,7 +59,7 @@ std::string Render(absl::string_view message, std::initializer_list<Field> field
     absl::StrAppend(&out, " ", f.key, "=");
     if (NeedsQuoting(f.value)) {
       absl::StrAppend(&out, nlohmann::json(f.value).dump(-1, ' ', false,
-                                                          nlohmann::json::error_handler_t::replace));
+                                                         nlohmann::json::error_handler_t::replace));
     } else {
       absl::StrAppend(&out, f.value);
     }

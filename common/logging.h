@@ -13,11 +13,11 @@
 
 #include <initializer_list>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "spdlog/spdlog.h"
 
 namespace mandant::logging {
@@ -50,12 +50,11 @@ std::string Render(absl::string_view message, std::initializer_list<Field> field
 
 }  // namespace mandant::logging
 
-#define MANDANT_LOG(lvl, message, ...)                                           \
-  do {                                                                             \
-    if (spdlog::should_log(spdlog::level::lvl)) {                                \
-      spdlog::log(spdlog::level::lvl, "{}",                                      \
-                  ::mandant::logging::Render(message, __VA_ARGS__));               \
-    }                                                                              \
+#define MANDANT_LOG(lvl, message, ...)                                                         \
+  do {                                                                                         \
+    if (spdlog::should_log(spdlog::level::lvl)) {                                              \
+      spdlog::log(spdlog::level::lvl, "{}", ::mandant::logging::Render(message, __VA_ARGS__)); \
+    }                                                                                          \
   } while (0)
 
 #endif  // MANDANT_COMMON_LOGGING_H_

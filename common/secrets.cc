@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+
 #include "common/files.h"
 
 namespace mandant {

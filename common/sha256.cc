@@ -1,8 +1,6 @@
 #include "common/sha256.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +10,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 namespace mandant {
 namespace {

@@ -1,11 +1,10 @@
 #include "common/uuid.h"
 
-#include <openssl/rand.h>
-
 #include <cstdlib>
 #include <cstring>
 
 #include "absl/random/random.h"
+#include <openssl/rand.h>
 
 namespace mandant {
 namespace {

@@ -5,11 +5,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "yaml-cpp/yaml.h"
+
 #include "common/files.h"
 #include "common/secrets.h"
 #include "pki/certificate_builder.h"
 #include "pki/subject_alt_names.h"
-#include "yaml-cpp/yaml.h"
 
 namespace mandant::controller {
 namespace {

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
 #include "common/logging.h"
 #include "controller/agents/agent_service.h"
 #include "controller/pki/issuers.h"

@@ -26,8 +26,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "common/logging.h"
+
 #include "common/files.h"
+#include "common/logging.h"
 #include "common/secrets.h"
 #include "common/status_macros.h"
 #include "controller/auth/tokens.h"

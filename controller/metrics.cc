@@ -15,8 +15,7 @@ std::string RenderLabels(const Labels& labels, absl::string_view extra_key = "",
     if (!first) out += ",";
     first = false;
     absl::StrAppend(&out, k, "=\"",
-                    absl::StrReplaceAll(v, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}}),
-                    "\"");
+                    absl::StrReplaceAll(v, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}}), "\"");
   };
   for (const auto& [k, v] : labels) add(k, v);
   if (!extra_key.empty()) add(extra_key, extra_value);

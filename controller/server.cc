@@ -6,12 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "httplib.h"
+
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/store/migrator.h"
 #include "controller/store/pki_store.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "httplib.h"
 #include "pki/encoding.h"
 
 namespace mandant::controller {

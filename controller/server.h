@@ -10,6 +10,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
 #include "controller/agents/agent_service.h"
 #include "controller/api/certificate_service.h"
 #include "controller/api/host_service.h"
@@ -20,8 +23,6 @@
 #include "controller/pki/issuers.h"
 #include "controller/serving_credentials.h"
 #include "controller/store/database.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 
 namespace httplib {
 class Server;

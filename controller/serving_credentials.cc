@@ -7,9 +7,10 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+
+#include "common/status_macros.h"
 
 namespace mandant::controller {
 namespace {

@@ -1,9 +1,9 @@
 #include "demo/bootstrap_ca.h"
 
-#include <openssl/x509.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include <openssl/x509.h>
+
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "pki/certificate_builder.h"

@@ -23,10 +23,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "common/files.h"
-#include "common/status_macros.h"
 #include "demo/bootstrap_ca.h"
 #include "nlohmann/json.hpp"
+
+#include "common/files.h"
+#include "common/status_macros.h"
 #include "pki/kek.h"
 #include "pki/secret_bytes.h"
 #include "tests/support/netns.h"

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
 #include "tests/support/postgres_server.h"
 
 namespace mandant::demo {

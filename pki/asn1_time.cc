@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
+
 #include "pki/openssl_error.h"
 
 namespace mandant::pki {

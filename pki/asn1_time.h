@@ -1,12 +1,12 @@
 #ifndef MANDANT_PKI_ASN1_TIME_H_
 #define MANDANT_PKI_ASN1_TIME_H_
 
-#include <openssl/asn1.h>
-
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include <openssl/asn1.h>
+
 #include "pki/openssl_ptr.h"
 
 namespace mandant::pki {

@@ -1,11 +1,11 @@
 #include "pki/certificate_authority.h"
 
-#include <openssl/x509v3.h>
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include <openssl/x509v3.h>
+
 #include "pki/asn1_time.h"
 #include "pki/encoding.h"
 #include "pki/openssl_error.h"

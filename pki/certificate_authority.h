@@ -1,9 +1,6 @@
 #ifndef MANDANT_PKI_CERTIFICATE_AUTHORITY_H_
 #define MANDANT_PKI_CERTIFICATE_AUTHORITY_H_
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "pki/certificate_builder.h"
 #include "pki/key.h"
 #include "pki/name_constraints.h"

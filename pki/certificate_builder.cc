@@ -1,15 +1,15 @@
 #include "pki/certificate_builder.h"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/x509v3.h>
-
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
 #include "pki/asn1_time.h"
 #include "pki/key.h"
 #include "pki/openssl_error.h"

@@ -1,15 +1,15 @@
 #ifndef MANDANT_PKI_CERTIFICATE_BUILDER_H_
 #define MANDANT_PKI_CERTIFICATE_BUILDER_H_
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "pki/name_constraints.h"
 #include "pki/openssl_ptr.h"
 #include "pki/subject_alt_names.h"

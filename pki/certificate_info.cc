@@ -1,10 +1,10 @@
 #include "pki/certificate_info.h"
 
-#include <openssl/x509v3.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include <openssl/x509v3.h>
+
 #include "pki/asn1_time.h"
 #include "pki/encoding.h"
 #include "pki/openssl_error.h"

@@ -1,13 +1,13 @@
 #ifndef MANDANT_PKI_CERTIFICATE_INFO_H_
 #define MANDANT_PKI_CERTIFICATE_INFO_H_
 
-#include <openssl/x509.h>
-
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include <openssl/x509.h>
+
 #include "pki/certificate_builder.h"
 #include "pki/key.h"
 #include "pki/subject_alt_names.h"

@@ -1,12 +1,12 @@
 #include "pki/crl.h"
 
-#include <openssl/x509v3.h>
-
 #include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include <openssl/x509v3.h>
+
 #include "pki/asn1_time.h"
 #include "pki/encoding.h"
 #include "pki/openssl_error.h"

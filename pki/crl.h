@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
 #include "pki/certificate_authority.h"
 #include "pki/openssl_ptr.h"
 

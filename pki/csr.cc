@@ -1,5 +1,10 @@
 #include "pki/csr.h"
 
+#include <memory>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -7,11 +12,6 @@
 #include <openssl/provider.h>
 #include <openssl/x509v3.h>
 
-#include <memory>
-#include <utility>
-
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "pki/encoding.h"
 #include "pki/openssl_error.h"
 

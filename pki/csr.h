@@ -1,14 +1,14 @@
 #ifndef MANDANT_PKI_CSR_H_
 #define MANDANT_PKI_CSR_H_
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <cstddef>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "pki/key.h"
 #include "pki/openssl_ptr.h"
 #include "pki/subject_alt_names.h"

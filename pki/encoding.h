@@ -8,14 +8,14 @@
 // INTERNAL only when OpenSSL fails (out of memory). All functions are
 // thread-safe.
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "pki/openssl_ptr.h"
 #include "pki/secret_bytes.h"
 

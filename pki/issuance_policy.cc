@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/types/span.h"
+
 #include "pki/subject_alt_names.h"
 #include "tenants/cidr.h"
 #include "tenants/field_violations.h"

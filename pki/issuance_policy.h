@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+
 #include "pki/certificate_authority.h"
 #include "pki/certificate_builder.h"
 #include "pki/csr.h"

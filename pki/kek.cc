@@ -1,13 +1,13 @@
 #include "pki/kek.h"
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #include "common/secrets.h"
 #include "pki/openssl_error.h"
 

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "pki/secret_bytes.h"
 
 namespace mandant::pki {

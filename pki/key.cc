@@ -1,5 +1,8 @@
 #include "pki/key.h"
 
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -7,9 +10,6 @@
 #include <openssl/objects.h>
 #include <openssl/params.h>
 
-#include <cstring>
-
-#include "absl/strings/str_cat.h"
 #include "pki/openssl_error.h"
 
 namespace mandant::pki {

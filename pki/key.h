@@ -1,14 +1,14 @@
 #ifndef MANDANT_PKI_KEY_H_
 #define MANDANT_PKI_KEY_H_
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "pki/openssl_ptr.h"
 
 namespace mandant::pki {

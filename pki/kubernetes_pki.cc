@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+
 #include "pki/certificate_authority.h"
 #include "pki/encoding.h"
 

@@ -1,7 +1,5 @@
 #include "pki/name_constraints.h"
 
-#include <openssl/x509v3.h>
-
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -11,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include <openssl/x509v3.h>
+
 #include "pki/openssl_error.h"
 #include "pki/subject_alt_names.h"
 

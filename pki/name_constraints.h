@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "pki/openssl_ptr.h"
 #include "pki/subject_alt_names.h"
 

@@ -1,10 +1,9 @@
 #include "pki/openssl_error.h"
 
-#include <openssl/err.h>
-
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include <openssl/err.h>
 
 namespace mandant::pki {
 

@@ -6,14 +6,14 @@
 // C handle has exactly one owner. To share an X509 or EVP_PKEY, take a new
 // reference with UpRef() and wrap it in a second handle.
 
+#include <memory>
+
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include <memory>
 
 namespace mandant::pki {
 

@@ -1,15 +1,15 @@
 #include "pki/sealing.h"
 
-#include <openssl/core_names.h>
-#include <openssl/params.h>
-#include <openssl/rand.h>
-
 #include <cstdint>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
 #include "pki/encoding.h"
 #include "pki/openssl_error.h"
 

@@ -34,13 +34,13 @@
 //
 // Errors never contain key bytes or plaintext. All functions are thread-safe.
 
-#include <openssl/evp.h>
-
 #include <cstddef>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include <openssl/evp.h>
+
 #include "pki/kek.h"
 #include "pki/openssl_ptr.h"
 #include "pki/secret_bytes.h"

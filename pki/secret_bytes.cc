@@ -1,8 +1,8 @@
 #include "pki/secret_bytes.h"
 
-#include <openssl/crypto.h>
-
 #include <utility>
+
+#include <openssl/crypto.h>
 
 namespace mandant::pki {
 

@@ -1,11 +1,11 @@
 #include "pki/serial.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "pki/openssl_error.h"
 
 namespace mandant::pki {

@@ -1,12 +1,12 @@
 #ifndef MANDANT_PKI_SERIAL_H_
 #define MANDANT_PKI_SERIAL_H_
 
-#include <openssl/asn1.h>
-
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include <openssl/asn1.h>
+
 #include "pki/openssl_ptr.h"
 
 namespace mandant::pki {

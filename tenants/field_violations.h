@@ -2,10 +2,10 @@
 #define MANDANT_TENANTS_FIELD_VIOLATIONS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace mandant::tenants {
 

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+
 #include "common/status_macros.h"
 #include "tenants/network_names.h"
 #include "tenants/tenant_validation.h"
@@ -57,7 +58,8 @@ absl::Duration BootstrapTokenTtl(const google::protobuf::Duration* ttl, absl::st
   if (ttl == nullptr) return kDefaultBootstrapTokenTtl;
   const absl::Duration d = absl::Seconds(ttl->seconds()) + absl::Nanoseconds(ttl->nanos());
   if (d < kMinBootstrapTokenTtl || d > kMaxBootstrapTokenTtl) {
-    out->Add(std::string(field), absl::StrCat("must be 10m to 168h, got ", absl::FormatDuration(d)));
+    out->Add(std::string(field),
+             absl::StrCat("must be 10m to 168h, got ", absl::FormatDuration(d)));
   }
   return d;
 }
@@ -70,17 +72,17 @@ std::string CanonicalUnderlayAddress(absl::string_view address, absl::string_vie
   }
   std::optional<IpAddress> ip = CanonicalIpAddress(address);
   if (!ip) {
-    out->Add(std::string(field), absl::StrCat("must be an IPv4 or IPv6 address without prefix, got ",
-                                              QuoteForMessage(address)));
+    out->Add(std::string(field),
+             absl::StrCat("must be an IPv4 or IPv6 address without prefix, got ",
+                          QuoteForMessage(address)));
     return "";
   }
   unsigned char bytes[sizeof(in6_addr)] = {};
   inet_pton(ip->family, ip->text.c_str(), bytes);  // canonical, so it parses
   static const unsigned char kZero[sizeof(in6_addr)] = {};
-  const bool unusable =
-      ip->family == AF_INET
-          ? bytes[0] == 0 || bytes[0] >= 224  // unspecified, multicast, broadcast
-          : std::memcmp(bytes, kZero, sizeof(kZero)) == 0 || bytes[0] == 0xff;
+  const bool unusable = ip->family == AF_INET
+                            ? bytes[0] == 0 || bytes[0] >= 224  // unspecified, multicast, broadcast
+                            : std::memcmp(bytes, kZero, sizeof(kZero)) == 0 || bytes[0] == 0xff;
   if (unusable) {
     out->Add(std::string(field),
              absl::StrCat("must be a unicast address, got ", QuoteForMessage(address)));

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+
 #include "mandant/v1/host.pb.h"
 #include "tenants/field_violations.h"
 
@@ -23,8 +24,7 @@ inline constexpr absl::Duration kDefaultBootstrapTokenTtl = absl::Hours(24);
 std::string CheckHostId(absl::string_view id);
 
 // "hosts/{host}" -> host id; INVALID_ARGUMENT on `field` otherwise.
-absl::StatusOr<std::string> ParseHostName(absl::string_view name,
-                                          absl::string_view field = "name");
+absl::StatusOr<std::string> ParseHostName(absl::string_view name, absl::string_view field = "name");
 // As above, collecting the violation in `out` (and returning "") instead.
 std::string ParseHostName(absl::string_view name, absl::string_view field, FieldViolations* out);
 

@@ -1,10 +1,11 @@
 #include "tenants/names.h"
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+
 #include "tenants/field_violations.h"
 
 namespace mandant::tenants {

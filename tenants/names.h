@@ -2,9 +2,9 @@
 #define MANDANT_TENANTS_NAMES_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace mandant::tenants {
 
@@ -30,7 +30,8 @@ std::string CheckTenantName(absl::string_view name);
 
 // "tenants/{id}" -> id. INVALID_ARGUMENT when malformed, as a
 // FieldViolations status with one violation on `field`.
-absl::StatusOr<std::string> ParseTenantName(absl::string_view name, absl::string_view field = "name");
+absl::StatusOr<std::string> ParseTenantName(absl::string_view name,
+                                            absl::string_view field = "name");
 
 // "tenants/" + id. Does not validate id.
 std::string TenantName(absl::string_view id);

@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "mandant/v1/agent.pb.h"
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/field_violations.h"

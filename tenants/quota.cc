@@ -3,11 +3,12 @@
 #include <cstdint>
 #include <limits>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/field_violations.h"
 

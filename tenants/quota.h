@@ -3,8 +3,9 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/field_violations.h"

@@ -2,11 +2,12 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/field_violations.h"
 #include "tenants/names.h"
@@ -64,7 +65,8 @@ bool IsControlOrLayoutCharacter(uint32_t c) {
          (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
-void ValidateTenantNameField(absl::string_view name, absl::string_view field, FieldViolations* out) {
+void ValidateTenantNameField(absl::string_view name, absl::string_view field,
+                             FieldViolations* out) {
   if (std::string problem = CheckTenantName(name); !problem.empty()) {
     out->Add(std::string(field), std::move(problem));
   }

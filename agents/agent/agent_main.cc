@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+
 #include "agents/agent/controller_session.h"
 #include "agents/agent/host_agent.h"
 #include "agents/agent/host_inventory.h"

@@ -4,8 +4,9 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "common/logging.h"
 #include "google/protobuf/util/time_util.h"
+
+#include "common/logging.h"
 #include "mandant/v1/agent.grpc.pb.h"
 
 namespace mandant::agent {
@@ -30,7 +31,9 @@ ControllerSession::~ControllerSession() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ControllerSession::Start() { thread_ = std::thread([this] { Run(); }); }
+void ControllerSession::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void ControllerSession::ReportStatus(v1::HostStatus status) {
   absl::MutexLock lock(&mu_);
@@ -69,8 +72,9 @@ void ControllerSession::Run() {
                  {"error", st.error_message()},
                  {"retry_in_ms", static_cast<long long>(absl::ToInt64Milliseconds(wait))}});
     if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-      MANDANT_LOG(err, "mandantd refuses this agent's certificate; if the host was deleted or "
-                       "its certificate expired, enroll again with a new bootstrap token",
+      MANDANT_LOG(err,
+                  "mandantd refuses this agent's certificate; if the host was deleted or "
+                  "its certificate expired, enroll again with a new bootstrap token",
                   {{"controller", options_.controller}});
     }
     absl::MutexLock lock(&mu_);

@@ -11,8 +11,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "agents/agent/identity.h"
 #include "grpcpp/grpcpp.h"
+
+#include "agents/agent/identity.h"
 #include "mandant/v1/agent.pb.h"
 
 namespace mandant::agent {

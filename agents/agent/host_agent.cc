@@ -4,8 +4,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "common/logging.h"
 #include "google/protobuf/util/time_util.h"
+
+#include "common/logging.h"
 
 namespace mandant::agent {
 namespace {
@@ -70,8 +71,7 @@ void HostAgent::Run() {
       };
       while (!woken()) {
         const absl::Duration left = next_pass - absl::Now();
-        mu_.AwaitWithTimeout(absl::Condition(&woken),
-                             std::min(left, absl::Milliseconds(500)));
+        mu_.AwaitWithTimeout(absl::Condition(&woken), std::min(left, absl::Milliseconds(500)));
       }
       if (stop_) return;
       reconcile = spec_changed_ || absl::Now() >= next_pass;
@@ -104,7 +104,8 @@ bool HostAgent::Reconcile(const v1::HostSpec& spec) {
   std::vector<v1::TenantNetworkSpec> networks(spec.networks().begin(), spec.networks().end());
   TenantNetworks::Result net = options_.networks->Reconcile(networks);
   absl::flat_hash_map<std::string, std::string> bridge_tenants;
-  for (const v1::TenantNetworkSpec& n : spec.networks()) bridge_tenants[n.bridge_name()] = n.tenant();
+  for (const v1::TenantNetworkSpec& n : spec.networks())
+    bridge_tenants[n.bridge_name()] = n.tenant();
   std::vector<v1::VmSpec> vm_specs(spec.vms().begin(), spec.vms().end());
   auto vms = options_.vms->Reconcile(vm_specs, spec.version(), bridge_tenants);
 
@@ -118,9 +119,8 @@ bool HostAgent::Reconcile(const v1::HostSpec& spec) {
       if (vm.state() == v1::VM_STATE_DELETING && !vm.error().empty()) {
         // Its machine row is gone, so no machine status would show it: a
         // leak is named on the host (not Ready) until a retry removes it.
-        host_errors.push_back(absl::StrCat("VM ", vm.machine_id(),
-                                           " is not in the spec and could not be removed: ",
-                                           vm.error()));
+        host_errors.push_back(absl::StrCat(
+            "VM ", vm.machine_id(), " is not in the spec and could not be removed: ", vm.error()));
       }
       if (vm.state() == v1::VM_STATE_RUNNING) {
         targets[vm.machine_id()] = options_.vms->StatusSocketPath(vm.machine_id());
@@ -162,7 +162,8 @@ v1::HostStatus HostAgent::BuildStatus() const {
     if (auto guest = relay_->Latest(vm.machine_id())) *out->mutable_guest() = *guest;
   }
   for (const auto& e : host_errors_) status.add_host_errors(e);
-  *status.mutable_observe_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
+  *status.mutable_observe_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
   return status;
 }
 

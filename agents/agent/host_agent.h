@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
 #include "agents/network/tenant_networks.h"
 #include "agents/vm/guest_status.h"
 #include "agents/vm/vms.h"

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+
 #include "mandant/v1/agent.pb.h"
 #include "mandant/v1/common.pb.h"
 

@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+
 #include "pki/openssl_ptr.h"
 #include "pki/secret_bytes.h"
 
@@ -33,8 +34,7 @@ class AgentIdentity {
   // UNAVAILABLE when mandantd cannot be reached.
   static absl::StatusOr<AgentIdentity> Enroll(const std::string& state_dir,
                                               const std::string& controller,
-                                              const std::string& host,
-                                              const std::string& token,
+                                              const std::string& host, const std::string& token,
                                               const std::string& ca_pem);
 
   // TLS credentials with the client certificate, verifying mandantd with ca.

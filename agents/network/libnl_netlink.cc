@@ -4,16 +4,6 @@
 #include <linux/if_bridge.h>
 #include <linux/neighbour.h>
 #include <net/if.h>
-#include <netlink/addr.h>
-#include <netlink/cache.h>
-#include <netlink/errno.h>
-#include <netlink/netlink.h>
-#include <netlink/route/addr.h>
-#include <netlink/route/link.h>
-#include <netlink/route/link/vlan.h>
-#include <netlink/route/link/vxlan.h>
-#include <netlink/route/neighbour.h>
-#include <netlink/socket.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -24,6 +14,17 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/vlan.h>
+#include <netlink/route/link/vxlan.h>
+#include <netlink/route/neighbour.h>
+#include <netlink/socket.h>
+
 #include "common/status_macros.h"
 
 namespace mandant::agent {

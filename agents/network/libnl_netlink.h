@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+
 #include "agents/network/netlink.h"
 
 namespace mandant::agent {

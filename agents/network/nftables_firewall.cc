@@ -1,7 +1,5 @@
 #include "agents/network/nftables_firewall.h"
 
-#include <nftables/libnftables.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
@@ -12,8 +10,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include <nftables/libnftables.h>
+
+#include "common/status_macros.h"
 #include "tenants/field_violations.h"
 #include "tenants/network_names.h"
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "tenants/field_violations.h"

@@ -8,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "agents/network/firewall.h"
 #include "agents/network/netlink.h"
 #include "mandant/v1/agent.pb.h"

@@ -14,9 +14,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+
 #include "agents/vm/command.h"
-#include "common/sha256.h"
 #include "common/logging.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace mandant::agent {

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "mandant/v1/agent.pb.h"
 
 namespace mandant::agent {

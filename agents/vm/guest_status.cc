@@ -10,10 +10,11 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/logging.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+
+#include "common/logging.h"
 
 namespace mandant::agent {
 namespace {

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+
 #include "mandant/v1/agent.pb.h"
 
 namespace mandant::agent {

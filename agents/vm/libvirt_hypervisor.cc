@@ -1,7 +1,6 @@
 #include "agents/vm/libvirt_hypervisor.h"
 
 #include <fcntl.h>
-#include <libvirt/virterror.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -24,6 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include <libvirt/virterror.h>
+
 #include "common/files.h"
 #include "common/logging.h"
 #include "common/status_macros.h"

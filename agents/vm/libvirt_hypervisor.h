@@ -5,8 +5,6 @@
 // "qemu:///embed?root=DIR" (one agent process owns the QEMU driver, no
 // libvirtd), "qemu:///system" in production, and "test:///default" in tests.
 
-#include <libvirt/libvirt.h>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include <libvirt/libvirt.h>
+
 #include "agents/vm/hypervisor.h"
 
 namespace mandant::agent {

@@ -1,7 +1,5 @@
 #include "agents/vm/seed_image.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,6 +14,8 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include <archive.h>
+#include <archive_entry.h>
 
 namespace mandant::agent {
 namespace {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+
 #include "mandant/v1/agent.pb.h"
 
 namespace mandant::agent {

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+
 #include "agents/vm/domain_xml.h"
 #include "agents/vm/seed_image.h"
 #include "common/logging.h"

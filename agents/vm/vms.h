@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+
 #include "agents/vm/base_images.h"
 #include "agents/vm/hypervisor.h"
 #include "mandant/v1/agent.pb.h"

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+
 #include "tenants/names.h"
 #include "tenants/network_names.h"
 #include "tenants/tenant_validation.h"

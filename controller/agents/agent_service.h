@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/time/time.h"
+
 #include "controller/agents/agent_session.h"
 #include "controller/agents/agent_stream_registry.h"
 #include "controller/agents/enrollment.h"

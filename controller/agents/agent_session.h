@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
 #include "controller/api/rpc_call.h"
 #include "controller/store/host_store.h"
 #include "mandant/v1/agent.pb.h"

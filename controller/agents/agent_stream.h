@@ -10,11 +10,12 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
 #include "controller/agents/agent_session.h"
 #include "controller/agents/agent_stream_registry.h"
 #include "controller/agents/work_queue.h"
 #include "controller/api/rpc_call.h"
-#include "grpcpp/grpcpp.h"
 #include "mandant/v1/agent.grpc.pb.h"
 
 namespace mandant::controller {

@@ -3,7 +3,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+
 #include "common/logging.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "controller/api/certificate_service.h"
 #include "controller/pki/issuers.h"
@@ -12,7 +14,6 @@
 #include "tenants/field_violations.h"
 #include "tenants/host_validation.h"
 #include "tenants/tenant_validation.h"
-#include "common/sha256.h"
 
 namespace mandant::controller {
 namespace {

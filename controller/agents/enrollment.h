@@ -5,6 +5,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+
 #include "controller/api/rpc_call.h"
 #include "controller/store/host_store.h"
 #include "mandant/v1/agent.pb.h"

@@ -5,13 +5,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+#include "common/sha256.h"
+#include "common/status_macros.h"
 #include "pki/encoding.h"
 #include "pki/sealing.h"
 #include "tenants/network_names.h"
-#include "common/sha256.h"
 
 namespace mandant::controller {
 

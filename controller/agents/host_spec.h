@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "controller/store/host_store.h"
 #include "controller/store/pg.h"
 #include "mandant/v1/agent.pb.h"

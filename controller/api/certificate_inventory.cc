@@ -16,6 +16,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+
 #include "common/status_macros.h"
 #include "controller/api/certificate_resources.h"
 #include "controller/api/certificate_service.h"

@@ -21,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+
 #include "common/status_macros.h"
 #include "controller/api/certificate_resources.h"
 #include "controller/api/certificate_service.h"

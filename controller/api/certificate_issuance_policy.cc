@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+
 #include "common/status_macros.h"
 #include "controller/api/certificate_resources.h"
 #include "controller/api/certificate_service.h"

@@ -3,8 +3,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+
+#include "common/status_macros.h"
 #include "tenants/names.h"
 #include "tenants/tenant_validation.h"
 

@@ -15,9 +15,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
+
 #include "controller/auth/principal.h"
 #include "controller/store/pki_store.h"
-#include "google/protobuf/timestamp.pb.h"
 #include "mandant/v1/certificate.pb.h"
 #include "pki/issuance_policy.h"
 #include "tenants/field_violations.h"

@@ -2,6 +2,7 @@
 #define MANDANT_CONTROLLER_API_CERTIFICATE_SERVICE_H_
 
 #include "absl/status/status.h"
+
 #include "controller/api/rpc_call.h"
 #include "controller/pki/issuers.h"
 #include "controller/store/pki_store.h"

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+
 #include "common/status_macros.h"
 #include "controller/api/certificate_resources.h"
 #include "controller/api/certificate_service.h"

@@ -1,23 +1,23 @@
 #include "controller/api/host_service.h"
 
-#include <openssl/rand.h>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include <openssl/rand.h>
+
 #include "common/logging.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "controller/api/paging.h"
 #include "controller/api/time_fields.h"
 #include "controller/auth/principal.h"
-#include "google/protobuf/util/time_util.h"
 #include "pki/crl.h"
 #include "pki/encoding.h"
 #include "pki/sealing.h"
 #include "tenants/field_violations.h"
 #include "tenants/host_validation.h"
 #include "tenants/tenant_validation.h"
-#include "common/sha256.h"
 
 namespace mandant::controller::api {
 namespace {
@@ -99,8 +99,7 @@ grpc::Status HostServiceImpl::IssueBootstrapToken(grpc::ServerContext* context,
 }
 
 grpc::Status HostServiceImpl::CordonHost(grpc::ServerContext* context,
-                                         const v1::CordonHostRequest* request,
-                                         v1::Host* response) {
+                                         const v1::CordonHostRequest* request, v1::Host* response) {
   RpcCall call(context, "CordonHost", /*mutating=*/true, deps_);
   return call.Finish(Cordon(call, "cordon host", request->name(), request->etag(),
                             request->request_id(), /*cordoned=*/true, request->reason(), *request,
@@ -128,12 +127,11 @@ absl::StatusOr<std::string> HostServiceImpl::NewToken(store::Connection& conn, i
   if (RAND_bytes(random, sizeof(random)) != 1) {
     return absl::InternalError("the random generator failed; no bootstrap token was made");
   }
-  std::string token = absl::StrCat(
-      kTokenPrefix,
-      absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<char*>(random), sizeof(random))));
+  std::string token =
+      absl::StrCat(kTokenPrefix, absl::WebSafeBase64Escape(absl::string_view(
+                                     reinterpret_cast<char*>(random), sizeof(random))));
   const pki::Kek& kek = deps_.issuers->keys().current();
-  MANDANT_ASSIGN_OR_RETURN(std::string sealed,
-                           pki::Seal(kek, token, TokenAssociatedData(host_id)));
+  MANDANT_ASSIGN_OR_RETURN(std::string sealed, pki::Seal(kek, token, TokenAssociatedData(host_id)));
   MANDANT_RETURN_IF_ERROR(
       store_.PutBootstrapToken(conn, host_id, Sha256(token), sealed, kek.id(), expire_time));
   return token;
@@ -187,9 +185,10 @@ absl::Status HostServiceImpl::Create(RpcCall& call, const v1::CreateHostRequest&
         *response->mutable_host() = std::move(host);
         *response->mutable_bootstrap_token()->mutable_expire_time() =
             TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(expire));
-        MANDANT_LOG(info, "host created", {{"host", request.host_id()},
-                                           {"underlay_address", underlay},
-                                           {"call_id", call.call_id()}});
+        MANDANT_LOG(info, "host created",
+                    {{"host", request.host_id()},
+                     {"underlay_address", underlay},
+                     {"call_id", call.call_id()}});
         return absl::OkStatus();
       }));
   // The token is never part of the stored response.
@@ -282,8 +281,7 @@ absl::Status HostServiceImpl::Cordon(RpcCall& call, absl::string_view method,
                                      absl::string_view name, absl::string_view etag,
                                      absl::string_view request_id, bool cordoned,
                                      absl::string_view reason,
-                                     const google::protobuf::Message& request,
-                                     v1::Host* response) {
+                                     const google::protobuf::Message& request, v1::Host* response) {
   MANDANT_RETURN_IF_ERROR(call.Authenticate());
   call.set_object(std::string(name));
   call.set_request_id(std::string(request_id));
@@ -294,13 +292,11 @@ absl::Status HostServiceImpl::Cordon(RpcCall& call, absl::string_view method,
   CheckEtagField(etag, bad);
   tenants::ValidateRequestId(request_id, &bad);
   MANDANT_RETURN_IF_ERROR(bad.ToStatus());
-  return call.TransactIdempotent(method, request_id, request, response,
-                                 [&](store::Connection& conn) -> absl::Status {
-                                   MANDANT_ASSIGN_OR_RETURN(
-                                       *response,
-                                       store_.SetCordon(conn, host, etag, cordoned, reason));
-                                   return absl::OkStatus();
-                                 });
+  return call.TransactIdempotent(
+      method, request_id, request, response, [&](store::Connection& conn) -> absl::Status {
+        MANDANT_ASSIGN_OR_RETURN(*response, store_.SetCordon(conn, host, etag, cordoned, reason));
+        return absl::OkStatus();
+      });
 }
 
 absl::Status HostServiceImpl::Delete(RpcCall& call, const v1::DeleteHostRequest& request) {

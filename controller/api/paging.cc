@@ -4,8 +4,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "pki/encoding.h"
+
 #include "common/sha256.h"
+#include "pki/encoding.h"
 
 namespace mandant::controller::api {
 namespace {

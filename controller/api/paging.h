@@ -24,6 +24,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+
 #include "tenants/field_violations.h"
 #include "tenants/tenant_validation.h"
 

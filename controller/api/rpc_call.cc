@@ -9,11 +9,11 @@
 
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/uuid.h"
 #include "controller/store/audit_store.h"
 #include "controller/store/database.h"
 #include "controller/store/idempotency.h"
 #include "controller/store/pg.h"
-#include "common/uuid.h"
 
 namespace mandant::controller::api {
 namespace {

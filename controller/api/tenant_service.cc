@@ -1,9 +1,9 @@
 #include "controller/api/tenant_service.h"
 
-#include <openssl/rand.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include <openssl/rand.h>
+
 #include "common/status_macros.h"
 #include "controller/api/certificate_service.h"
 #include "controller/api/paging.h"

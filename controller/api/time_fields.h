@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+
 #include "tenants/field_violations.h"
 
 namespace mandant::controller::api {

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "controller/store/credential_store.h"

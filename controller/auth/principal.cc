@@ -56,17 +56,17 @@ absl::Status CheckTenantRead(const Principal& p, absl::string_view tenant) {
 absl::Status CheckTenantWrite(const Principal& p, absl::string_view tenant) {
   if (absl::Status st = CheckTenantRead(p, tenant); !st.ok()) return st;
   if (p.role == Role::kTenantViewer) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "\"", p.subject, "\" is a viewer of tenant \"", tenant, "\" and may not change it"));
+    return absl::PermissionDeniedError(absl::StrCat("\"", p.subject, "\" is a viewer of tenant \"",
+                                                    tenant, "\" and may not change it"));
   }
   return absl::OkStatus();
 }
 
 absl::Status RequireProviderAdmin(const Principal& p, absl::string_view action) {
   if (p.role == Role::kProviderAdmin) return absl::OkStatus();
-  return absl::PermissionDeniedError(
-      absl::StrCat(action, " is reserved to provider admins; \"", p.subject, "\" is ",
-                   absl::AsciiStrToLower(RoleName(p.role))));
+  return absl::PermissionDeniedError(absl::StrCat(action, " is reserved to provider admins; \"",
+                                                  p.subject, "\" is ",
+                                                  absl::AsciiStrToLower(RoleName(p.role))));
 }
 
 }  // namespace mandant::controller::auth

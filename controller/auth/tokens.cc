@@ -1,17 +1,17 @@
 #include "controller/auth/tokens.h"
 
-#include <openssl/rand.h>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include <openssl/rand.h>
+
 #include "common/logging.h"
-#include "common/status_macros.h"
-#include "controller/store/credential_store.h"
-#include "common/uuid.h"
-#include "pki/encoding.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
+#include "common/uuid.h"
+#include "controller/store/credential_store.h"
+#include "pki/encoding.h"
 
 namespace mandant::controller::auth {
 namespace {

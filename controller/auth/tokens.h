@@ -2,13 +2,14 @@
 #define MANDANT_CONTROLLER_AUTH_TOKENS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
 #include "controller/auth/principal.h"
 #include "controller/store/database.h"
 

@@ -1,13 +1,13 @@
 #include "controller/pki/issuers.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include <openssl/rand.h>
+
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "pki/certificate_info.h"
@@ -462,8 +462,7 @@ absl::StatusOr<ServingIdentity> Issuers::IssueServingIdentity(store::Connection&
   }
   spec.extended_key_usages = {pki::ExtendedKeyUsage::kServerAuth};
   spec.not_after = now + ttl;
-  MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued,
-                           IssueLeaf(conn, issuer, std::move(spec), now));
+  MANDANT_ASSIGN_OR_RETURN(IssuedCertificate issued, IssueLeaf(conn, issuer, std::move(spec), now));
   ServingIdentity out;
   MANDANT_ASSIGN_OR_RETURN(out.key_pem, pki::PrivateKeyToPem(key.get()));
   out.cert_chain_pem = absl::StrCat(issued.row.certificate_pem, issued.chain_pem);

@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
 #include "controller/store/pg.h"
 #include "controller/store/pki_store.h"
 #include "pki/certificate_authority.h"

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+
 #include "controller/store/pg.h"
 
 namespace mandant::controller::store {

@@ -1,6 +1,7 @@
 #include "controller/store/credential_store.h"
 
 #include "absl/strings/str_cat.h"
+
 #include "common/status_macros.h"
 
 namespace mandant::controller::store {

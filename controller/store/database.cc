@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+
 #include "common/logging.h"
 
 namespace mandant::controller::store {

@@ -3,13 +3,14 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
-#include "controller/store/database.h"
-#include "controller/store/pki_store.h"
-#include "common/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "nlohmann/json.hpp"
+
+#include "common/status_macros.h"
+#include "common/uuid.h"
+#include "controller/store/database.h"
+#include "controller/store/pki_store.h"
 
 namespace mandant::controller::store {
 namespace {
@@ -27,8 +28,9 @@ const std::string& HostColumns() {
       "h.name, h.uid, host(h.underlay_address), h.cordoned, h.cordon_reason, h.capacity_vcpus, "
       "h.capacity_memory_mib, h.capacity_disk_gib, h.base_images::text, h.agent_version, "
       "h.libvirt_version, h.qemu_version, h.certificate_serial IS NOT NULL, ",
-      MicrosSql("h.last_seen_time"), ", h.spec_version, h.applied_spec_version, h.host_errors::text, ",
-      MicrosSql("h.create_time"), ", ", MicrosSql("h.update_time"), ", h.generation, h.id, ",
+      MicrosSql("h.last_seen_time"),
+      ", h.spec_version, h.applied_spec_version, h.host_errors::text, ", MicrosSql("h.create_time"),
+      ", ", MicrosSql("h.update_time"), ", h.generation, h.id, ",
       "(SELECT coalesce(json_agg(json_build_object('tenant', t.name, 'cluster', c.name, "
       "'machine', m.name, 'machine_id', m.machine_id, 'vcpus', m.vcpus, "
       "'memory_mib', m.memory_mib, 'disk_gib', m.disk_gib) ORDER BY t.name, c.name, m.name), "
@@ -91,8 +93,8 @@ v1::Host HostFromRow(const Rows& r, int i) {
   h.set_generation(r.Int64(i, 19));
   for (const json& a : json::parse(r.Text(i, 21), nullptr, false)) {
     v1::HostAllocation* alloc = h.add_allocations();
-    alloc->set_cluster(absl::StrCat("tenants/", a.value("tenant", ""), "/clusters/",
-                                    a.value("cluster", "")));
+    alloc->set_cluster(
+        absl::StrCat("tenants/", a.value("tenant", ""), "/clusters/", a.value("cluster", "")));
     alloc->set_machine(a.value("machine", ""));
     alloc->set_machine_id(a.value("machine_id", ""));
     alloc->mutable_resources()->set_vcpus(a.value("vcpus", 0));
@@ -144,8 +146,8 @@ v1::Host HostFromRow(const Rows& r, int i) {
   } else if (h.applied_spec_version() < h.spec_version()) {
     ready = false;
     reason = "SpecNotApplied";
-    message = absl::StrCat("the agent has applied spec version ", h.applied_spec_version(),
-                           " of ", h.spec_version());
+    message = absl::StrCat("the agent has applied spec version ", h.applied_spec_version(), " of ",
+                           h.spec_version());
   } else {
     reason = "Ready";
     message = "connected and the latest spec is applied";
@@ -184,18 +186,18 @@ BootstrapTokenRow TokenFromRow(const Rows& r) {
 }
 
 const std::string& TokenColumns() {
-  static const std::string* columns = new std::string(absl::StrCat(
-      "b.host_id, h.name, b.sealed_token, ", MicrosSql("b.expire_time"), ", ",
-      MicrosSql("b.used_time"), ", coalesce(b.enroll_request_id::text, ''), b.enroll_csr_sha256, "
-      "coalesce(b.certificate_pem, ''), coalesce(b.chain_pem, '') "
-      "FROM host_bootstrap_tokens b JOIN hosts h ON h.id = b.host_id"));
+  static const std::string* columns = new std::string(
+      absl::StrCat("b.host_id, h.name, b.sealed_token, ", MicrosSql("b.expire_time"), ", ",
+                   MicrosSql("b.used_time"),
+                   ", coalesce(b.enroll_request_id::text, ''), b.enroll_csr_sha256, "
+                   "coalesce(b.certificate_pem, ''), coalesce(b.chain_pem, '') "
+                   "FROM host_bootstrap_tokens b JOIN hosts h ON h.id = b.host_id"));
   return *columns;
 }
 
 }  // namespace
 
-absl::Status CheckHostEtag(absl::string_view id, const v1::Host& current,
-                           absl::string_view etag) {
+absl::Status CheckHostEtag(absl::string_view id, const v1::Host& current, absl::string_view etag) {
   if (etag.empty() || etag == current.etag()) return absl::OkStatus();
   return absl::AbortedError(absl::StrCat("host \"", id, "\" was changed concurrently (etag ",
                                          current.etag(), ", request had ", etag,
@@ -210,9 +212,9 @@ absl::StatusOr<std::vector<v1::Host>> HostStore::Select(Connection& conn, absl::
                                                         const std::vector<Param>& params,
                                                         absl::string_view suffix) {
   MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query(absl::StrCat("SELECT ", HostColumns(), " FROM hosts h WHERE ", where,
-                                         " ", suffix),
-                            params));
+      Rows rows,
+      conn.Query(absl::StrCat("SELECT ", HostColumns(), " FROM hosts h WHERE ", where, " ", suffix),
+                 params));
   std::vector<v1::Host> hosts;
   hosts.reserve(rows.size());
   for (int i = 0; i < rows.size(); ++i) hosts.push_back(HostFromRow(rows, i));
@@ -221,10 +223,10 @@ absl::StatusOr<std::vector<v1::Host>> HostStore::Select(Connection& conn, absl::
 
 absl::StatusOr<v1::Host> HostStore::Create(Connection& conn, absl::string_view id,
                                            absl::string_view underlay_address) {
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows taken, conn.Query("SELECT name, host(underlay_address) FROM hosts "
-                             "WHERE name = $1 OR underlay_address = $2::inet",
-                             {std::string(id), std::string(underlay_address)}));
+  MANDANT_ASSIGN_OR_RETURN(Rows taken,
+                           conn.Query("SELECT name, host(underlay_address) FROM hosts "
+                                      "WHERE name = $1 OR underlay_address = $2::inet",
+                                      {std::string(id), std::string(underlay_address)}));
   for (int i = 0; i < taken.size(); ++i) {
     if (taken.Text(i, 0) == id) {
       return absl::AlreadyExistsError(absl::StrCat("host \"", id, "\" already exists"));
@@ -261,8 +263,8 @@ absl::StatusOr<int64_t> HostStore::InternalId(Connection& conn, absl::string_vie
   return rows.Int64(0, 0);
 }
 
-absl::StatusOr<std::vector<v1::Host>> HostStore::List(Connection& conn,
-                                                      absl::string_view after_id, int limit) {
+absl::StatusOr<std::vector<v1::Host>> HostStore::List(Connection& conn, absl::string_view after_id,
+                                                      int limit) {
   return Select(conn, "h.name > $1", {std::string(after_id), std::to_string(limit)},
                 "ORDER BY h.name LIMIT $2::int");
 }
@@ -302,26 +304,28 @@ absl::Status HostStore::Delete(Connection& conn, absl::string_view id, absl::str
   // Wakes the host's stream, on whichever replica holds it: it finds the
   // host gone and ends.
   return conn
-      .Query("WITH gone AS (DELETE FROM hosts WHERE name = $1 RETURNING id) "
-             "SELECT pg_notify('mandant_host_spec', id::text) FROM gone",
-             {std::string(id)})
+      .Query(
+          "WITH gone AS (DELETE FROM hosts WHERE name = $1 RETURNING id) "
+          "SELECT pg_notify('mandant_host_spec', id::text) FROM gone",
+          {std::string(id)})
       .status();
 }
 
 absl::Status HostStore::PutBootstrapToken(Connection& conn, int64_t host_id,
                                           absl::string_view token_sha256,
-                                          absl::string_view sealed_token,
-                                          absl::string_view kek_id, absl::Time expire_time) {
+                                          absl::string_view sealed_token, absl::string_view kek_id,
+                                          absl::Time expire_time) {
   return conn
-      .Query("INSERT INTO host_bootstrap_tokens (host_id, token_sha256, sealed_token, kek_id, "
-             "expire_time) VALUES ($1, $2::bytea, $3::bytea, $4, $5::timestamptz) "
-             "ON CONFLICT (host_id) DO UPDATE SET token_sha256 = EXCLUDED.token_sha256, "
-             "sealed_token = EXCLUDED.sealed_token, kek_id = EXCLUDED.kek_id, "
-             "expire_time = EXCLUDED.expire_time, create_time = now(), used_time = NULL, "
-             "enroll_request_id = NULL, enroll_csr_sha256 = NULL, certificate_pem = NULL, "
-             "chain_pem = NULL",
-             {std::to_string(host_id), ByteaParam(token_sha256), ByteaParam(sealed_token),
-              std::string(kek_id), TimestampParam(expire_time)})
+      .Query(
+          "INSERT INTO host_bootstrap_tokens (host_id, token_sha256, sealed_token, kek_id, "
+          "expire_time) VALUES ($1, $2::bytea, $3::bytea, $4, $5::timestamptz) "
+          "ON CONFLICT (host_id) DO UPDATE SET token_sha256 = EXCLUDED.token_sha256, "
+          "sealed_token = EXCLUDED.sealed_token, kek_id = EXCLUDED.kek_id, "
+          "expire_time = EXCLUDED.expire_time, create_time = now(), used_time = NULL, "
+          "enroll_request_id = NULL, enroll_csr_sha256 = NULL, certificate_pem = NULL, "
+          "chain_pem = NULL",
+          {std::to_string(host_id), ByteaParam(token_sha256), ByteaParam(sealed_token),
+           std::string(kek_id), TimestampParam(expire_time)})
       .status();
 }
 
@@ -335,8 +339,7 @@ absl::StatusOr<BootstrapTokenRow> HostStore::FindBootstrapToken(Connection& conn
   return TokenFromRow(rows);
 }
 
-absl::StatusOr<BootstrapTokenRow> HostStore::HostBootstrapToken(Connection& conn,
-                                                                int64_t host_id) {
+absl::StatusOr<BootstrapTokenRow> HostStore::HostBootstrapToken(Connection& conn, int64_t host_id) {
   MANDANT_ASSIGN_OR_RETURN(
       Rows rows, conn.Query(absl::StrCat("SELECT ", TokenColumns(), " WHERE b.host_id = $1"),
                             {std::to_string(host_id)}));
@@ -344,10 +347,12 @@ absl::StatusOr<BootstrapTokenRow> HostStore::HostBootstrapToken(Connection& conn
   return TokenFromRow(rows);
 }
 
-absl::StatusOr<std::string> HostStore::CompleteEnrollment(
-    Connection& conn, int64_t host_id, absl::string_view request_id,
-    absl::string_view csr_sha256, absl::string_view certificate_serial,
-    absl::string_view certificate_pem, absl::string_view chain_pem) {
+absl::StatusOr<std::string> HostStore::CompleteEnrollment(Connection& conn, int64_t host_id,
+                                                          absl::string_view request_id,
+                                                          absl::string_view csr_sha256,
+                                                          absl::string_view certificate_serial,
+                                                          absl::string_view certificate_pem,
+                                                          absl::string_view chain_pem) {
   MANDANT_RETURN_IF_ERROR(
       conn.Query("UPDATE host_bootstrap_tokens SET used_time = now(), sealed_token = NULL, "
                  "kek_id = NULL, enroll_request_id = $2, enroll_csr_sha256 = $3::bytea, "
@@ -365,9 +370,8 @@ absl::StatusOr<std::string> HostStore::CompleteEnrollment(
   if (rows.empty()) return absl::NotFoundError("the host was deleted");
   // Wakes a stream still open with the previous certificate, which is
   // revoked now: it ends at its next spec.
-  MANDANT_RETURN_IF_ERROR(conn.Query("SELECT pg_notify('mandant_host_spec', $1)",
-                                     {std::to_string(host_id)})
-                              .status());
+  MANDANT_RETURN_IF_ERROR(
+      conn.Query("SELECT pg_notify('mandant_host_spec', $1)", {std::to_string(host_id)}).status());
   return std::string(rows.Text(0, 0));
 }
 
@@ -388,20 +392,19 @@ absl::StatusOr<AgentSession> HostStore::Connect(Connection& conn, absl::string_v
   }
   MANDANT_ASSIGN_OR_RETURN(
       Rows rows,
-      conn.Query("UPDATE hosts h SET session_id = $2::uuid, connect_time = now(), "
-                 "last_seen_time = now(), lease_expire_time = now() + $3::interval, "
-                 "refusal_reason = '', refusal_message = '', refusal_time = NULL, "
-                 "capacity_vcpus = $4, capacity_memory_mib = $5, capacity_disk_gib = $6, "
-                 "underlay_mtu = $7, agent_version = $8, libvirt_version = $9, "
-                 "qemu_version = $10, base_images = $11::jsonb "
-                 "FROM (SELECT underlay_mtu AS old_mtu FROM hosts WHERE name = $1 FOR UPDATE) o "
-                 "WHERE name = $1 RETURNING id, o.old_mtu <> $7",
-                 {std::string(host), std::string(session_id), DurationParam(lease_.lease_duration),
-                  std::to_string(hello.capacity().vcpus()),
-                  std::to_string(hello.capacity().memory_mib()),
-                  std::to_string(hello.capacity().disk_gib()),
-                  std::to_string(hello.underlay_mtu()), hello.agent_version(),
-                  hello.libvirt_version(), hello.qemu_version(), images.dump()}));
+      conn.Query(
+          "UPDATE hosts h SET session_id = $2::uuid, connect_time = now(), "
+          "last_seen_time = now(), lease_expire_time = now() + $3::interval, "
+          "refusal_reason = '', refusal_message = '', refusal_time = NULL, "
+          "capacity_vcpus = $4, capacity_memory_mib = $5, capacity_disk_gib = $6, "
+          "underlay_mtu = $7, agent_version = $8, libvirt_version = $9, "
+          "qemu_version = $10, base_images = $11::jsonb "
+          "FROM (SELECT underlay_mtu AS old_mtu FROM hosts WHERE name = $1 FOR UPDATE) o "
+          "WHERE name = $1 RETURNING id, o.old_mtu <> $7",
+          {std::string(host), std::string(session_id), DurationParam(lease_.lease_duration),
+           std::to_string(hello.capacity().vcpus()), std::to_string(hello.capacity().memory_mib()),
+           std::to_string(hello.capacity().disk_gib()), std::to_string(hello.underlay_mtu()),
+           hello.agent_version(), hello.libvirt_version(), hello.qemu_version(), images.dump()}));
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("host \"", host, "\" not found"));
   AgentSession session{rows.Int64(0, 0), std::string(host), std::string(session_id)};
   if (!rows.Bool(0, 1)) return session;
@@ -446,8 +449,8 @@ absl::Status HostStore::Heartbeat(Connection& conn, const AgentSession& session)
 }
 
 absl::StatusOr<std::vector<std::string>> HostStore::RecordStatus(Connection& conn,
-                                                               const AgentSession& session,
-                                                               const v1::HostStatus& status) {
+                                                                 const AgentSession& session,
+                                                                 const v1::HostStatus& status) {
   json errors = json::array();
   for (const std::string& e : status.host_errors()) errors.push_back(e);
   json networks = json::array();
@@ -465,15 +468,15 @@ absl::StatusOr<std::vector<std::string>> HostStore::RecordStatus(Connection& con
   for (const v1::VmStatus& vm : status.vms()) {
     const bool has_guest = vm.has_guest() && vm.guest().has_receive_time();
     reported.push_back(absl::AsciiStrToLower(vm.machine_id()));
-    vms.push_back({{"machine_id", reported.back()},
-                   {"vm_state", VmStateText(vm.state())},
-                   {"vm_error", vm.error()},
-                   {"has_guest", has_guest},
-                   {"guest_phase", GuestPhaseText(vm.guest().phase())},
-                   {"guest_message", vm.guest().message()},
-                   {"guest_us", has_guest ? json(TimeUtil::TimestampToMicroseconds(
-                                                vm.guest().receive_time()))
-                                          : json(nullptr)}});
+    vms.push_back(
+        {{"machine_id", reported.back()},
+         {"vm_state", VmStateText(vm.state())},
+         {"vm_error", vm.error()},
+         {"has_guest", has_guest},
+         {"guest_phase", GuestPhaseText(vm.guest().phase())},
+         {"guest_message", vm.guest().message()},
+         {"guest_us", has_guest ? json(TimeUtil::TimestampToMicroseconds(vm.guest().receive_time()))
+                                : json(nullptr)}});
   }
   auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
   // One statement: the lease, the host's part, and every VM's part in its
@@ -521,18 +524,19 @@ absl::StatusOr<std::vector<std::string>> HostStore::RecordStatus(Connection& con
 
 absl::Status HostStore::Disconnect(Connection& conn, const AgentSession& session) {
   return conn
-      .Query("UPDATE hosts SET session_id = NULL, disconnect_time = now(), "
-             "lease_expire_time = now() WHERE id = $1 AND session_id = $2::uuid",
-             {std::to_string(session.host_id), session.session_id})
+      .Query(
+          "UPDATE hosts SET session_id = NULL, disconnect_time = now(), "
+          "lease_expire_time = now() WHERE id = $1 AND session_id = $2::uuid",
+          {std::to_string(session.host_id), session.session_id})
       .status();
 }
 
 absl::StatusOr<HostSpecSources> HostStore::SpecSources(Connection& conn, int64_t host_id) {
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows host, conn.Query("SELECT spec_version, spec_sha256, "
-                            "current_setting('transaction_isolation') FROM hosts "
-                            "WHERE id = $1 FOR UPDATE",
-                            {std::to_string(host_id)}));
+  MANDANT_ASSIGN_OR_RETURN(Rows host,
+                           conn.Query("SELECT spec_version, spec_sha256, "
+                                      "current_setting('transaction_isolation') FROM hosts "
+                                      "WHERE id = $1 FOR UPDATE",
+                                      {std::to_string(host_id)}));
   if (host.empty()) return absl::NotFoundError("the host was deleted");
   if (host.Text(0, 2) == "read committed" || host.Text(0, 2) == "read uncommitted") {
     // Each statement below would see its own snapshot: a machine changing in

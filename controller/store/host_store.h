@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+
 #include "controller/store/pg.h"
 #include "mandant/v1/agent.pb.h"
 #include "mandant/v1/host.pb.h"
@@ -99,17 +100,16 @@ class HostStore {
   absl::StatusOr<std::vector<v1::Host>> List(Connection& conn, absl::string_view after_id,
                                              int limit);
   // ABORTED when `etag` is set and differs; NOT_FOUND.
-  absl::StatusOr<v1::Host> SetCordon(Connection& conn, absl::string_view id,
-                                     absl::string_view etag, bool cordoned,
-                                     absl::string_view reason);
+  absl::StatusOr<v1::Host> SetCordon(Connection& conn, absl::string_view id, absl::string_view etag,
+                                     bool cordoned, absl::string_view reason);
   // FAILED_PRECONDITION (google.rpc.PreconditionFailure, one violation per
   // machine) while machines are placed on the host; ABORTED; NOT_FOUND.
   absl::Status Delete(Connection& conn, absl::string_view id, absl::string_view etag);
 
   // Replaces the host's bootstrap token.
-  absl::Status PutBootstrapToken(Connection& conn, int64_t host_id,
-                                 absl::string_view token_sha256, absl::string_view sealed_token,
-                                 absl::string_view kek_id, absl::Time expire_time);
+  absl::Status PutBootstrapToken(Connection& conn, int64_t host_id, absl::string_view token_sha256,
+                                 absl::string_view sealed_token, absl::string_view kek_id,
+                                 absl::Time expire_time);
   // The token with this SHA-256, locked; NOT_FOUND when there is none.
   absl::StatusOr<BootstrapTokenRow> FindBootstrapToken(Connection& conn,
                                                        absl::string_view token_sha256);
@@ -173,8 +173,7 @@ class HostStore {
 std::string HostEtag(absl::string_view uid, int64_t generation);
 
 // OK when `etag` is empty or `current`'s; ABORTED naming host `id` otherwise.
-absl::Status CheckHostEtag(absl::string_view id, const v1::Host& current,
-                           absl::string_view etag);
+absl::Status CheckHostEtag(absl::string_view id, const v1::Host& current, absl::string_view etag);
 
 // What a machine's sealed seed is bound to, so that a seed copied into
 // another machine's row does not open.

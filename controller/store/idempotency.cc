@@ -1,12 +1,12 @@
 #include "controller/store/idempotency.h"
 
-#include <openssl/sha.h>
-
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
-#include "controller/store/database.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include <openssl/sha.h>
+
+#include "common/status_macros.h"
+#include "controller/store/database.h"
 
 namespace mandant::controller::store {
 namespace {
@@ -37,12 +37,11 @@ IdempotencyKey::IdempotencyKey(std::string principal, std::string method, std::s
 
 absl::StatusOr<std::optional<std::string>> IdempotencyKey::Lookup(Connection& conn) const {
   if (!enabled()) return std::nullopt;
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows rows,
-      conn.Query("SELECT request_sha256, response FROM idempotency_keys "
-                 "WHERE principal = $1 AND method = $2 AND request_id = $3 "
-                 "AND create_time > now() - interval '24 hours'",
-                 {principal_, method_, request_id_}));
+  MANDANT_ASSIGN_OR_RETURN(Rows rows,
+                           conn.Query("SELECT request_sha256, response FROM idempotency_keys "
+                                      "WHERE principal = $1 AND method = $2 AND request_id = $3 "
+                                      "AND create_time > now() - interval '24 hours'",
+                                      {principal_, method_, request_id_}));
   if (rows.empty()) return std::nullopt;
   if (rows.Bytes(0, 0) != request_sha256_) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -77,9 +76,10 @@ absl::Status IdempotencyKey::Complete(Connection& conn,
                                       const google::protobuf::Message& response) const {
   if (!enabled()) return absl::OkStatus();
   return conn
-      .Query("UPDATE idempotency_keys SET response = $4 "
-             "WHERE principal = $1 AND method = $2 AND request_id = $3",
-             {principal_, method_, request_id_, ByteaParam(response.SerializeAsString())})
+      .Query(
+          "UPDATE idempotency_keys SET response = $4 "
+          "WHERE principal = $1 AND method = $2 AND request_id = $3",
+          {principal_, method_, request_id_, ByteaParam(response.SerializeAsString())})
       .status();
 }
 

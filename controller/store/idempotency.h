@@ -3,11 +3,12 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
-#include "controller/store/pg.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
+
+#include "controller/store/pg.h"
 
 namespace mandant::controller::store {
 

@@ -1,9 +1,10 @@
 #include "controller/store/machine_store.h"
 
 #include "absl/strings/str_cat.h"
+
 #include "common/status_macros.h"
-#include "controller/store/host_store.h"
 #include "common/uuid.h"
+#include "controller/store/host_store.h"
 #include "pki/sealing.h"
 
 namespace mandant::controller::store {
@@ -30,17 +31,16 @@ absl::Status MachineStore::CreateCluster(Connection& conn, absl::string_view ten
                  "WHERE name = $2 ON CONFLICT (tenant_id, name) DO NOTHING RETURNING id",
                  {NewUuid(), std::string(tenant), std::string(cluster)}));
   if (!rows.empty()) return absl::OkStatus();
-  MANDANT_ASSIGN_OR_RETURN(Rows t, conn.Query("SELECT 1 FROM tenants WHERE name = $1",
-                                              {std::string(tenant)}));
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows t, conn.Query("SELECT 1 FROM tenants WHERE name = $1", {std::string(tenant)}));
   if (t.empty()) return absl::NotFoundError(absl::StrCat("tenant \"", tenant, "\" not found"));
   return absl::AlreadyExistsError(
       absl::StrCat("cluster \"tenants/", tenant, "/clusters/", cluster, "\" already exists"));
 }
 
 absl::Status MachineStore::Insert(Connection& conn, const NewMachine& m, const pki::Kek& kek) {
-  MANDANT_ASSIGN_OR_RETURN(
-      std::string sealed,
-      pki::Seal(kek, m.seed.SerializeAsString(), SeedAssociatedData(m.machine_id)));
+  MANDANT_ASSIGN_OR_RETURN(std::string sealed, pki::Seal(kek, m.seed.SerializeAsString(),
+                                                         SeedAssociatedData(m.machine_id)));
   auto inserted = conn.Query(
       "INSERT INTO machines (machine_id, tenant_id, cluster_id, name, host_id, vcpus, "
       "memory_mib, disk_gib, base_image, base_image_sha256, node_mac, power_state, "
@@ -56,8 +56,8 @@ absl::Status MachineStore::Insert(Connection& conn, const NewMachine& m, const p
   if (!inserted.ok()) {
     auto pg = PgErrorOf(inserted.status());
     if (pg && pg->sqlstate == kUniqueViolation) {
-      return absl::AlreadyExistsError(absl::StrCat("machine ", m.machine_id, " (", m.name,
-                                                   "): ", pg->constraint, " is taken"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("machine ", m.machine_id, " (", m.name, "): ", pg->constraint, " is taken"));
     }
     if (pg && pg->sqlstate.rfind("23", 0) == 0) {
       return absl::InvalidArgumentError(
@@ -91,10 +91,10 @@ absl::Status MachineStore::Place(Connection& conn, absl::string_view machine_id,
 absl::Status MachineStore::SetPowerState(Connection& conn, absl::string_view machine_id,
                                          v1::PowerState power_state) {
   MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query("UPDATE machines SET power_state = $2 WHERE machine_id::text = $1 "
-                            "RETURNING 1",
-                            {std::string(machine_id),
-                             power_state == v1::POWER_STATE_OFF ? "OFF" : "ON"}));
+      Rows rows,
+      conn.Query("UPDATE machines SET power_state = $2 WHERE machine_id::text = $1 "
+                 "RETURNING 1",
+                 {std::string(machine_id), power_state == v1::POWER_STATE_OFF ? "OFF" : "ON"}));
   return rows.empty() ? NotFound(machine_id) : absl::OkStatus();
 }
 

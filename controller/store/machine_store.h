@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+
 #include "controller/store/pg.h"
 #include "mandant/v1/agent.pb.h"
 #include "pki/kek.h"
@@ -52,8 +53,7 @@ class MachineStore {
  public:
   // A minimal cluster row for machines to belong to, until the cluster
   // lifecycle owns that table. ALREADY_EXISTS; NOT_FOUND for the tenant.
-  absl::Status CreateCluster(Connection& conn, absl::string_view tenant,
-                             absl::string_view cluster);
+  absl::Status CreateCluster(Connection& conn, absl::string_view tenant, absl::string_view cluster);
 
   // Inserts the machine with its seed sealed under `kek`. ALREADY_EXISTS
   // for a taken machine_id, name or MAC; NOT_FOUND for the tenant, cluster
@@ -65,8 +65,7 @@ class MachineStore {
                              v1::PowerState power_state);
   // NOT_FOUND when there is no such machine.
   absl::Status Delete(Connection& conn, absl::string_view machine_id);
-  absl::StatusOr<MachineObservation> Observation(Connection& conn,
-                                                 absl::string_view machine_id);
+  absl::StatusOr<MachineObservation> Observation(Connection& conn, absl::string_view machine_id);
 };
 
 }  // namespace mandant::controller::store

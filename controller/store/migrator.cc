@@ -7,14 +7,15 @@
 #include <regex>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/logging.h"
+#include "openssl/sha.h"
+
 #include "common/files.h"
+#include "common/logging.h"
 #include "common/secrets.h"
 #include "common/status_macros.h"
-#include "openssl/sha.h"
-#include "absl/strings/escaping.h"
 
 namespace mandant::controller::store {
 namespace {
@@ -61,10 +62,10 @@ absl::Status Compare(const std::map<int, Applied>& applied,
   for (const auto& [version, a] : applied) {
     auto it = known.find(version);
     if (it == known.end()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the database has migration ", version, " (", a.name,
-          ") that this mandantd does not know: the database is newer than the binary; "
-          "run a mandantd of the same or a newer version"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the database has migration ", version, " (", a.name,
+                       ") that this mandantd does not know: the database is newer than the binary; "
+                       "run a mandantd of the same or a newer version"));
     }
     if (Checksum(it->second->sql) != a.sha256) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -88,14 +89,13 @@ absl::StatusOr<std::vector<Migration>> LoadMigrations(const std::string& dir) {
   std::vector<Migration> out;
   while (dirent* e = readdir(d)) {
     std::string name = e->d_name;
-    if (name == "." || name == ".." || name.size() < 4 ||
-        name.substr(name.size() - 4) != ".sql") {
+    if (name == "." || name == ".." || name.size() < 4 || name.substr(name.size() - 4) != ".sql") {
       continue;
     }
     std::smatch m;
     if (!std::regex_match(name, m, kName)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "migration file \"", name, "\" must be named NNNN_lowercase_words.sql"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("migration file \"", name, "\" must be named NNNN_lowercase_words.sql"));
     }
     Migration mig;
     (void)absl::SimpleAtoi(m[1].str(), &mig.version);
@@ -116,7 +116,8 @@ absl::StatusOr<std::vector<Migration>> LoadMigrations(const std::string& dir) {
 
 absl::StatusOr<MigrationReport> Migrate(Connection& conn,
                                         const std::vector<Migration>& migrations) {
-  MANDANT_RETURN_IF_ERROR(conn.Exec(absl::StrCat("SELECT pg_advisory_lock(", kMigrationLockId, ")")));
+  MANDANT_RETURN_IF_ERROR(
+      conn.Exec(absl::StrCat("SELECT pg_advisory_lock(", kMigrationLockId, ")")));
   absl::Cleanup unlock = [&conn] {
     (void)conn.Exec(absl::StrCat("SELECT pg_advisory_unlock(", kMigrationLockId, ")"));
   };
@@ -144,8 +145,7 @@ absl::StatusOr<MigrationReport> Migrate(Connection& conn,
     if (st.ok()) st = conn.Exec("COMMIT");
     if (!st.ok()) {
       (void)conn.Exec("ROLLBACK");
-      return absl::Status(st.code(),
-                          absl::StrCat("migration ", m.name, " failed: ", st.message()));
+      return absl::Status(st.code(), absl::StrCat("migration ", m.name, " failed: ", st.message()));
     }
     MANDANT_LOG(info, "migration applied", {{"migration", m.name}});
     report.applied.push_back(m.name);
@@ -165,8 +165,8 @@ absl::StatusOr<int> CheckSchema(Connection& conn, const std::vector<Migration>& 
   MANDANT_RETURN_IF_ERROR(Compare(applied, migrations));
   for (const Migration& m : migrations) {
     if (!applied.count(m.version)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the database lacks migration ", m.name, "; run \"mandantd migrate\" first"));
+      return absl::FailedPreconditionError(absl::StrCat("the database lacks migration ", m.name,
+                                                        "; run \"mandantd migrate\" first"));
     }
   }
   return applied.empty() ? 0 : applied.rbegin()->first;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "controller/store/pg.h"
 
 namespace mandant::controller::store {

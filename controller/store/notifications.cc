@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+
 #include "common/logging.h"
 
 namespace mandant::controller::store {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+
 #include "controller/store/database.h"
 
 namespace mandant::controller::store {

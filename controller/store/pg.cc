@@ -52,7 +52,7 @@ Rows::Rows(PgResultPtr result) : result_(std::move(result)) {}
 
 absl::string_view Rows::Text(int row, int col) const {
   return absl::string_view(PQgetvalue(result_.get(), row, col),
-                          PQgetlength(result_.get(), row, col));
+                           PQgetlength(result_.get(), row, col));
 }
 
 int64_t Rows::Int64(int row, int col) const {
@@ -87,7 +87,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
         absl::StrCat("cannot connect to PostgreSQL: ", FirstLine(PQerrorMessage(conn.get()))));
   }
   // Keep server notices (e.g. "relation already exists, skipping") out of stderr.
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   return std::unique_ptr<Connection>(new Connection(std::move(conn)));
 }
 
@@ -101,9 +102,9 @@ absl::Status Connection::StatusFrom(const PGresult* result, absl::string_view sq
   const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
   const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
   std::string sqlstate = state ? state : "";
-  absl::StatusCode code = sqlstate.empty() ? (healthy() ? absl::StatusCode::kInternal
-                                                        : absl::StatusCode::kUnavailable)
-                                           : CodeForSqlState(sqlstate);
+  absl::StatusCode code =
+      sqlstate.empty() ? (healthy() ? absl::StatusCode::kInternal : absl::StatusCode::kUnavailable)
+                       : CodeForSqlState(sqlstate);
   // The primary message only: DETAIL lines may echo row values.
   const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
   std::string message = primary ? primary : FirstLine(PQerrorMessage(conn_.get()));

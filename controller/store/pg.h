@@ -5,18 +5,17 @@
 // through prepared statements cached per connection, and PostgreSQL errors
 // turned into absl::Status with the SQLSTATE and constraint kept as a payload.
 
-#include <libpq-fe.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include <libpq-fe.h>
 
 namespace mandant::controller::store {
 

@@ -6,9 +6,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+
 #include "common/status_macros.h"
 #include "controller/store/tenant_store.h"
-#include "nlohmann/json.hpp"
 
 namespace mandant::controller::store {
 namespace {
@@ -441,16 +442,17 @@ absl::Status PkiStore::InsertCertificates(Connection& conn,
   std::vector<Param> params;
   for (const auto& col : cols) params.push_back(TextArrayParam(col));
   return conn
-      .Query("INSERT INTO pki_certificates (serial, issuer_id, scope, tenant_uid, subject, "
-             "dns_names, uris, ip_addresses, usages, key_type, rsa_bits, public_key_sha256, "
-             "not_before, not_after, certificate_pem) "
-             "SELECT s, i, sc, NULLIF(tu, '')::uuid, sub, d::text[], u::text[], ip::text[], "
-             "us::text[], kt, rb::int, pk, nb::timestamptz, na::timestamptz, pem "
-             "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-             "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
-             "$12::text[], $13::text[], $14::text[], $15::text[]) "
-             "AS x(s, i, sc, tu, sub, d, u, ip, us, kt, rb, pk, nb, na, pem)",
-             params)
+      .Query(
+          "INSERT INTO pki_certificates (serial, issuer_id, scope, tenant_uid, subject, "
+          "dns_names, uris, ip_addresses, usages, key_type, rsa_bits, public_key_sha256, "
+          "not_before, not_after, certificate_pem) "
+          "SELECT s, i, sc, NULLIF(tu, '')::uuid, sub, d::text[], u::text[], ip::text[], "
+          "us::text[], kt, rb::int, pk, nb::timestamptz, na::timestamptz, pem "
+          "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+          "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+          "$12::text[], $13::text[], $14::text[], $15::text[]) "
+          "AS x(s, i, sc, tu, sub, d, u, ip, us, kt, rb, pk, nb, na, pem)",
+          params)
       .status();
 }
 
@@ -530,12 +532,9 @@ absl::StatusOr<std::vector<std::string>> PkiStore::RevokeByUri(Connection& conn,
   return RevokeWhereUri(conn, "u = $2", scope, uri, except_serial, reason, now);
 }
 
-absl::StatusOr<std::vector<std::string>> PkiStore::RevokeWhereUri(Connection& conn,
-                                                                  absl::string_view condition,
-                                                                  absl::string_view scope,
-                                                                  absl::string_view uri,
-                                                                  absl::string_view except_serial,
-                                                                  int reason, absl::Time now) {
+absl::StatusOr<std::vector<std::string>> PkiStore::RevokeWhereUri(
+    Connection& conn, absl::string_view condition, absl::string_view scope, absl::string_view uri,
+    absl::string_view except_serial, int reason, absl::Time now) {
   MANDANT_ASSIGN_OR_RETURN(
       Rows rows,
       conn.Query(absl::StrCat("UPDATE pki_certificates SET revoke_time = $3::timestamptz, "
@@ -543,8 +542,8 @@ absl::StatusOr<std::vector<std::string>> PkiStore::RevokeWhereUri(Connection& co
                               "WHERE scope = $1 AND revoke_time IS NULL AND serial <> $5 "
                               "AND EXISTS (SELECT 1 FROM unnest(uris) u WHERE ",
                               condition, ") RETURNING issuer_id"),
-                 {std::string(scope), std::string(uri), TimestampParam(now),
-                  std::to_string(reason), std::string(except_serial)}));
+                 {std::string(scope), std::string(uri), TimestampParam(now), std::to_string(reason),
+                  std::string(except_serial)}));
   std::vector<std::string> issuers;
   for (int i = 0; i < rows.size(); ++i) {
     std::string id(rows.Text(i, 0));

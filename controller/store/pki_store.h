@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+
 #include "controller/store/pg.h"
 #include "mandant/v1/tenant.pb.h"
 
@@ -203,8 +204,8 @@ class PkiStore {
   // one with serial `except_serial` (empty: none is kept).
   absl::StatusOr<std::vector<std::string>> RevokeByUri(Connection& conn, absl::string_view scope,
                                                        absl::string_view uri,
-                                                       absl::string_view except_serial,
-                                                       int reason, absl::Time now);
+                                                       absl::string_view except_serial, int reason,
+                                                       absl::Time now);
   // Revoked certificates of an issuer that have not expired by `now`
   // (RFC 5280 lets a CRL drop expired entries).
   absl::StatusOr<std::vector<RevokedSerial>> RevokedBy(Connection& conn,
@@ -221,12 +222,9 @@ class PkiStore {
  private:
   // Revokes the unrevoked certificates of `scope` with a URI SAN `u` for
   // which the SQL `condition` (over u and $2 = `uri`) holds.
-  absl::StatusOr<std::vector<std::string>> RevokeWhereUri(Connection& conn,
-                                                          absl::string_view condition,
-                                                          absl::string_view scope,
-                                                          absl::string_view uri,
-                                                          absl::string_view except_serial,
-                                                          int reason, absl::Time now);
+  absl::StatusOr<std::vector<std::string>> RevokeWhereUri(
+      Connection& conn, absl::string_view condition, absl::string_view scope, absl::string_view uri,
+      absl::string_view except_serial, int reason, absl::Time now);
 };
 
 // Text forms PostgreSQL reads exactly.

@@ -2,11 +2,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/status_macros.h"
-#include "controller/store/database.h"
-#include "common/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
+
+#include "common/status_macros.h"
+#include "common/uuid.h"
+#include "controller/store/database.h"
 #include "tenants/field_violations.h"
 
 namespace mandant::controller::store {
@@ -114,8 +115,7 @@ absl::Status ValidateNetworkPools(const NetworkPools& p) {
                                  {"network.storage_supernet", &p.storage_supernet}}) {
     if (net->SubnetCount(p.default_prefix_length) == 0) {
       errors.push_back(absl::StrCat(key, " ", net->ToString(), " cannot hold a /",
-                                    p.default_prefix_length,
-                                    " (network.default_prefix_length)"));
+                                    p.default_prefix_length, " (network.default_prefix_length)"));
     }
   }
   if (p.default_prefix_length < 16 || p.default_prefix_length > 28) {
@@ -143,14 +143,17 @@ absl::StatusOr<uint32_t> TenantStore::AllocateSegment(Connection& conn, v1::Netw
   const absl::string_view column = vlan ? "vlan_id" : "vni";
   const std::string sql = absl::StrCat(
       "SELECT min(s) FROM ("
-      "SELECT $1::int AS s WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE ", column, " = $1::int) "
-      "UNION ALL (SELECT id + 1 FROM (SELECT ", column, " AS id, lead(", column, ") OVER (ORDER BY ",
-      column, ") AS next FROM tenants WHERE ", column, " BETWEEN $1::int AND $2::int) g "
+      "SELECT $1::int AS s WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE ",
+      column,
+      " = $1::int) "
+      "UNION ALL (SELECT id + 1 FROM (SELECT ",
+      column, " AS id, lead(", column, ") OVER (ORDER BY ", column, ") AS next FROM tenants WHERE ",
+      column,
+      " BETWEEN $1::int AND $2::int) g "
       "WHERE id < $2::int AND next IS DISTINCT FROM id + 1 ORDER BY id LIMIT 1)) f");
   for (auto [lo, hi] : {std::pair<uint32_t, uint32_t>{start, range.last},
                         std::pair<uint32_t, uint32_t>{range.first, start}}) {
-    MANDANT_ASSIGN_OR_RETURN(Rows rows,
-                             conn.Query(sql, {std::to_string(lo), std::to_string(hi)}));
+    MANDANT_ASSIGN_OR_RETURN(Rows rows, conn.Query(sql, {std::to_string(lo), std::to_string(hi)}));
     if (!rows.IsNull(0, 0)) return static_cast<uint32_t>(rows.Int64(0, 0));
   }
   return PoolExhausted(
@@ -165,9 +168,9 @@ absl::StatusOr<tenants::Cidr> TenantStore::AllocateCidr(Connection& conn,
                                                         int prefix_length,
                                                         absl::string_view pool_name,
                                                         uint64_t spread) {
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query("SELECT cidr::text FROM tenant_cidrs WHERE cidr && $1::cidr",
-                            {supernet.ToString()}));
+  MANDANT_ASSIGN_OR_RETURN(Rows rows,
+                           conn.Query("SELECT cidr::text FROM tenant_cidrs WHERE cidr && $1::cidr",
+                                      {supernet.ToString()}));
   std::vector<tenants::Cidr> taken;
   taken.reserve(rows.size());
   for (int i = 0; i < rows.size(); ++i) {
@@ -197,7 +200,8 @@ absl::StatusOr<v1::Tenant> TenantStore::Create(Connection& conn, const NewTenant
     return absl::AlreadyExistsError(absl::StrCat("tenant \"", t.id, "\" already exists"));
   }
   MANDANT_ASSIGN_OR_RETURN(uint32_t segment, AllocateSegment(conn, t.mode, spread));
-  const int node_len = t.node_prefix_length > 0 ? t.node_prefix_length : pools_.default_prefix_length;
+  const int node_len =
+      t.node_prefix_length > 0 ? t.node_prefix_length : pools_.default_prefix_length;
   const int storage_len =
       t.storage_prefix_length > 0 ? t.storage_prefix_length : pools_.default_prefix_length;
   MANDANT_ASSIGN_OR_RETURN(tenants::Cidr node,
@@ -230,20 +234,18 @@ absl::StatusOr<v1::Tenant> TenantStore::Create(Connection& conn, const NewTenant
   const std::string row_id(inserted->Text(0, 0));
   // An overlap with a concurrent allocation fails with an exclusion
   // violation, which the transaction runner retries.
-  MANDANT_RETURN_IF_ERROR(
-      conn.Query("INSERT INTO tenant_cidrs (tenant_id, purpose, cidr) "
-                 "VALUES ($1, 'NODE', $2::cidr), ($1, 'STORAGE', $3::cidr)",
-                 {row_id, node.ToString(), storage.ToString()})
-          .status());
+  MANDANT_RETURN_IF_ERROR(conn.Query("INSERT INTO tenant_cidrs (tenant_id, purpose, cidr) "
+                                     "VALUES ($1, 'NODE', $2::cidr), ($1, 'STORAGE', $3::cidr)",
+                                     {row_id, node.ToString(), storage.ToString()})
+                              .status());
   return Get(conn, t.id);
 }
 
 absl::StatusOr<v1::Tenant> TenantStore::Get(Connection& conn, absl::string_view id,
                                             bool for_update) {
-  MANDANT_ASSIGN_OR_RETURN(
-      Rows rows, conn.Query(absl::StrCat(kTenantSelectSql, "WHERE t.name = $1",
-                                         for_update ? " FOR UPDATE OF t" : ""),
-                            {std::string(id)}));
+  MANDANT_ASSIGN_OR_RETURN(Rows rows, conn.Query(absl::StrCat(kTenantSelectSql, "WHERE t.name = $1",
+                                                              for_update ? " FOR UPDATE OF t" : ""),
+                                                 {std::string(id)}));
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("tenant \"", id, "\" not found"));
   return TenantFromRow(rows, 0);
 }
@@ -282,9 +284,9 @@ absl::StatusOr<v1::Tenant> TenantStore::Update(Connection& conn, absl::string_vi
     tenants::QuotaUsage usage{u.clusters(), u.nodes(), u.vcpus(), u.memory_mib(), u.storage_gib()};
     std::vector<std::string> exceeded = tenants::CheckQuota(quota, usage, tenants::QuotaUsage{});
     if (!exceeded.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("tenant \"", id, "\": the new quota is below what the tenant uses now: ",
-                       absl::StrJoin(exceeded, "; ")));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tenant \"", id,
+          "\": the new quota is below what the tenant uses now: ", absl::StrJoin(exceeded, "; ")));
     }
   }
   MANDANT_RETURN_IF_ERROR(
@@ -316,10 +318,9 @@ absl::Status TenantStore::Delete(Connection& conn, absl::string_view id, absl::s
     for (int i = 0; i < clusters.size() && i < 20; ++i) {
       names.push_back(absl::StrCat("tenants/", id, "/clusters/", clusters.Text(i, 0)));
     }
-    absl::Status st = absl::FailedPreconditionError(
-        absl::StrCat("tenant \"", id, "\" still has ", clusters.size(), " cluster(s): ",
-                     absl::StrJoin(names, ", "), clusters.size() > 20 ? ", ..." : "",
-                     "; delete them first"));
+    absl::Status st = absl::FailedPreconditionError(absl::StrCat(
+        "tenant \"", id, "\" still has ", clusters.size(), " cluster(s): ",
+        absl::StrJoin(names, ", "), clusters.size() > 20 ? ", ..." : "", "; delete them first"));
     google::rpc::PreconditionFailure failure;
     for (const std::string& name : names) {
       auto* v = failure.add_violations();

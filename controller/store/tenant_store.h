@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "controller/store/pg.h"
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/cidr.h"
@@ -72,8 +73,8 @@ class TenantStore {
   // Tenants ordered by id, after `after_id`, optionally only those in `state`
   // or only tenant `only_id`. Returns up to `limit` rows.
   absl::StatusOr<std::vector<v1::Tenant>> List(Connection& conn, absl::string_view after_id,
-                                                v1::TenantState state, absl::string_view only_id,
-                                                int limit);
+                                               v1::TenantState state, absl::string_view only_id,
+                                               int limit);
 
   // Applies `changes` and bumps the generation. ABORTED when `etag` is not
   // empty and differs; FAILED_PRECONDITION when a quota falls below usage.
@@ -87,8 +88,7 @@ class TenantStore {
   const NetworkPools& pools() const { return pools_; }
 
  private:
-  absl::StatusOr<uint32_t> AllocateSegment(Connection& conn, v1::NetworkMode mode,
-                                           uint64_t spread);
+  absl::StatusOr<uint32_t> AllocateSegment(Connection& conn, v1::NetworkMode mode, uint64_t spread);
   absl::StatusOr<tenants::Cidr> AllocateCidr(Connection& conn, const tenants::Cidr& supernet,
                                              int prefix_length, absl::string_view pool_name,
                                              uint64_t spread);

@@ -39,9 +39,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
+
 #include "controller/store/host_store.h"
 #include "controller/store/machine_store.h"
-#include "gtest/gtest.h"
 #include "mandant/v1/host.grpc.pb.h"
 #include "mandant/v1/tenant.grpc.pb.h"
 #include "tenants/cidr.h"

@@ -7,8 +7,6 @@
 //
 // The image directory comes from $MANDANT_E2E_IMAGE_DIR or from the file the
 // CTest fixture e2e_guest_image writes (MANDANT_E2E_IMAGE_DIR_FILE).
-#include <archive.h>
-#include <archive_entry.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -37,6 +35,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "tests/support/subprocess.h"
 
 namespace mandant::testing {

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tests/support/subprocess.h"
 
 namespace mandant::testing {

@@ -24,9 +24,6 @@
 //   openssl req -new -key p256.pem -subj /CN=api -outform DER -out p256_allowed.der
 //     -addext "subjectAltName=DNS:api.acme.svc.example.net,URI:spiffe://acme.example.net/api"
 // (one line), and a few policy texts in the line format above.
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -44,6 +41,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "pki/csr.h"
 #include "pki/encoding.h"
 #include "pki/issuance_policy.h"

@@ -14,8 +14,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
-#include "controller/agents/agent_message_validation.h"
 #include "google/protobuf/stubs/logging.h"
+
+#include "controller/agents/agent_message_validation.h"
 #include "mandant/v1/agent.pb.h"
 #include "tenants/field_violations.h"
 

@@ -13,11 +13,12 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/stubs/logging.h"
+
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/cidr.h"
 #include "tenants/field_violations.h"

@@ -12,12 +12,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/status_macros.h"
-#include "controller/store/machine_store.h"
-#include "common/uuid.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+
+#include "common/status_macros.h"
+#include "common/uuid.h"
+#include "controller/store/machine_store.h"
 #include "mandant/v1/host.grpc.pb.h"
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"

@@ -44,13 +44,14 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "controller/auth/principal.h"
-#include "controller/pki/issuers.h"
-#include "controller/store/pki_store.h"
 #include "google/protobuf/empty.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+
+#include "controller/auth/principal.h"
+#include "controller/pki/issuers.h"
+#include "controller/store/pki_store.h"
 #include "mandant/v1/agent.grpc.pb.h"
 #include "mandant/v1/certificate.grpc.pb.h"
 #include "mandant/v1/host.grpc.pb.h"
@@ -414,7 +415,8 @@ class AuthorizationProbeTest : public testing::HostTestBase {
     absl::Time not_after;
     EXPECT_OK(InDatabase([&](controller::store::Connection& conn) -> absl::Status {
       controller::store::PkiStore store;
-      auto issuer = store.ActiveIssuer(conn, "infrastructure", "", controller::store::IssuerKind::kInfrastructure);
+      auto issuer = store.ActiveIssuer(conn, "infrastructure", "",
+                                       controller::store::IssuerKind::kInfrastructure);
       if (!issuer.ok()) return issuer.status();
       if (!issuer->has_value()) return absl::FailedPreconditionError("no infrastructure issuer");
       const absl::Time now = (*issuer)->not_before + absl::Seconds(1);

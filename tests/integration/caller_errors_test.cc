@@ -14,6 +14,7 @@
 #include "httplib.h"
 #include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
+
 #include "tests/support/agent_client.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_controller.h"

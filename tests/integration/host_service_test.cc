@@ -12,11 +12,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "common/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+
+#include "common/uuid.h"
 #include "mandant/v1/host.grpc.pb.h"
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"

@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+
 #include "tests/support/agent_client.h"
 #include "tests/support/host_test_base.h"
 #include "tests/support/status_matchers.h"

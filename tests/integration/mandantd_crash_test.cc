@@ -13,11 +13,12 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "controller/auth/tokens.h"
-#include "pki/kek.h"
-#include "common/uuid.h"
 #include "gtest/gtest.h"
+
+#include "common/uuid.h"
+#include "controller/auth/tokens.h"
 #include "mandant/v1/tenant.grpc.pb.h"
+#include "pki/kek.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_controller.h"
@@ -64,8 +65,8 @@ class MandantdProcess {
   }
 
   absl::Status Start() {
-    auto pid = testing::SpawnProcess(
-        {MANDANTD_PATH, "serve", "--config", dir_ + "/mandantd.yaml"}, dir_ + "/mandantd.log");
+    auto pid = testing::SpawnProcess({MANDANTD_PATH, "serve", "--config", dir_ + "/mandantd.yaml"},
+                                     dir_ + "/mandantd.log");
     if (!pid.ok()) return pid.status();
     pid_ = *pid;
     return absl::OkStatus();
@@ -126,9 +127,8 @@ class MandantdCrashTest : public ::testing::Test {
     options.pool_size = 1;
     auto database = controller::store::Database::Create(options);
     ASSERT_OK(database);
-    auto token = controller::auth::CreateToken(**database, "crash-test",
-                                               controller::auth::Role::kProviderAdmin, "",
-                                               absl::Hours(1));
+    auto token = controller::auth::CreateToken(
+        **database, "crash-test", controller::auth::Role::kProviderAdmin, "", absl::Hours(1));
     ASSERT_OK(token);
     token_ = token->token;
   }
@@ -231,9 +231,9 @@ TEST_F(MandantdCrashTest, SigkillDuringWritesLosesNothingAcknowledged) {
   // Every acknowledged tenant is there, with its whole network allocation.
   for (const Request& r : requests) {
     if (!r.acknowledged) continue;
-    EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM tenants WHERE name = '",
-                                 r.req.tenant_id(), "'")),
-              1)
+    EXPECT_EQ(
+        Count(absl::StrCat("SELECT count(*) FROM tenants WHERE name = '", r.req.tenant_id(), "'")),
+        1)
         << r.req.tenant_id();
   }
   // Nothing is half-written: every tenant has its two CIDRs, its audit row,
@@ -279,9 +279,9 @@ TEST_F(MandantdCrashTest, SigtermShutsDownGracefully) {
 }
 
 TEST_F(MandantdCrashTest, RefusesDatabaseNewerThanBinary) {
-  ASSERT_OK(SharedPostgres().Psql(
-      dbname_, "INSERT INTO schema_migrations (version, name, sha256) "
-               "VALUES (9999, '9999_from_the_future.sql', 'x')"));
+  ASSERT_OK(SharedPostgres().Psql(dbname_,
+                                  "INSERT INTO schema_migrations (version, name, sha256) "
+                                  "VALUES (9999, '9999_from_the_future.sql', 'x')"));
   ASSERT_OK(process_->Start());
   int status = 0;
   ASSERT_TRUE(process_->WaitExit(15, &status));

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+
 #include "pki/csr.h"
 #include "pki/encoding.h"
 #include "pki/key.h"

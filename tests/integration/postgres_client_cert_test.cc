@@ -10,11 +10,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+
 #include "controller/auth/tokens.h"
 #include "controller/config.h"
 #include "controller/server.h"
 #include "controller/store/pg.h"
-#include "gtest/gtest.h"
 #include "mandant/v1/tenant.grpc.pb.h"
 #include "pki/kek.h"
 #include "tests/support/postgres_server.h"

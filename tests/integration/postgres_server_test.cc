@@ -13,6 +13,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 

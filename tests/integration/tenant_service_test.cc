@@ -6,10 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/uuid.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+
+#include "common/uuid.h"
 #include "tenants/cidr.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_controller.h"
@@ -19,8 +20,8 @@ namespace {
 
 using controller::auth::Role;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::GrpcIs;
+using ::testing::HasSubstr;
 using testing::TestController;
 
 std::vector<std::pair<std::string, std::string>> FieldViolations(const grpc::Status& status) {
@@ -469,9 +470,9 @@ TEST_F(TenantServiceTest, ExhaustedPoolsAreNamed) {
 
 TEST_F(TenantServiceTest, DeleteIsRefusedWhileClustersExist) {
   ASSERT_GRPC_OK(Create("acme"));
-  ASSERT_OK(controller_->Sql(
-      "INSERT INTO clusters (uid, tenant_id, name) "
-      "SELECT gen_random_uuid(), id, 'prod' FROM tenants WHERE name = 'acme'"));
+  ASSERT_OK(
+      controller_->Sql("INSERT INTO clusters (uid, tenant_id, name) "
+                       "SELECT gen_random_uuid(), id, 'prod' FROM tenants WHERE name = 'acme'"));
   v1::DeleteTenantRequest del;
   del.set_name("tenants/acme");
   google::protobuf::Empty empty;
@@ -530,8 +531,9 @@ TEST_F(TenantServiceTest, MutationsAndRefusalsAreAudited) {
       "ORDER BY id");
   ASSERT_OK(rows);
   std::vector<std::string> lines = absl::StrSplit(*rows, '\n', absl::SkipEmpty());
-  EXPECT_THAT(lines, ElementsAre("provider-admin:operator CreateTenant tenants/acme OK",
-                                 "provider-admin:operator CreateTenant tenants/acme ALREADY_EXISTS"));
+  EXPECT_THAT(lines,
+              ElementsAre("provider-admin:operator CreateTenant tenants/acme OK",
+                          "provider-admin:operator CreateTenant tenants/acme ALREADY_EXISTS"));
   EXPECT_FALSE(controller_->Sql("DELETE FROM audit_log").ok()) << "audit_log must be append-only";
 }
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+
 #include "common/status_macros.h"
 #include "pki/csr.h"
 #include "pki/encoding.h"

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+
 #include "mandant/v1/agent.grpc.pb.h"
 #include "pki/key.h"
 #include "tests/support/test_controller.h"

@@ -29,6 +29,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+
 #include "tests/support/subprocess.h"
 
 namespace mandant::testing {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+
 #include "common/status_macros.h"
 #include "controller/store/migrator.h"
 #include "controller/store/pg.h"

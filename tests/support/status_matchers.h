@@ -55,12 +55,11 @@ MATCHER_P2(GrpcIs, code, substring,
 
 #define ASSERT_OK(expr) ASSERT_THAT(expr, ::mandant::testing::IsOk())
 #define EXPECT_OK(expr) EXPECT_THAT(expr, ::mandant::testing::IsOk())
-#define ASSERT_GRPC_OK(expr)                                                        \
-  do {                                                                              \
-    const ::grpc::Status mandant_grpc_status_ = (expr);                             \
-    ASSERT_TRUE(mandant_grpc_status_.ok())                                          \
-        << static_cast<int>(mandant_grpc_status_.error_code()) << " "               \
-        << mandant_grpc_status_.error_message();                                    \
+#define ASSERT_GRPC_OK(expr)                                                                      \
+  do {                                                                                            \
+    const ::grpc::Status mandant_grpc_status_ = (expr);                                           \
+    ASSERT_TRUE(mandant_grpc_status_.ok()) << static_cast<int>(mandant_grpc_status_.error_code()) \
+                                           << " " << mandant_grpc_status_.error_message();        \
   } while (0)
 
 #endif  // MANDANT_TESTS_SUPPORT_STATUS_MATCHERS_H_

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+
 #include "common/status_macros.h"
 #include "controller/auth/tokens.h"
 #include "controller/pki/issuers.h"

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+
 #include "controller/auth/principal.h"
 #include "controller/server.h"
 #include "mandant/v1/certificate.grpc.pb.h"

@@ -1,12 +1,12 @@
 #include "tests/support/test_tls.h"
 
+#include <memory>
+
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include <memory>
 
 namespace mandant::testing {
 namespace {
@@ -42,10 +42,10 @@ absl::StatusOr<CertAndKey> MakeLocalhostCert() {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair<int, const char*>{NID_subject_alt_name,
-                                                        "DNS:localhost,IP:127.0.0.1"},
-                            {NID_basic_constraints, "critical,CA:TRUE"},
-                            {NID_key_usage, "critical,digitalSignature,keyCertSign"}}) {
+  for (auto [nid, value] :
+       {std::pair<int, const char*>{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
+        {NID_basic_constraints, "critical,CA:TRUE"},
+        {NID_key_usage, "critical,digitalSignature,keyCertSign"}}) {
     std::unique_ptr<X509_EXTENSION, Free> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
     if (!ext || !X509_add_ext(cert.get(), ext.get(), -1)) {
       return absl::InternalError("adding a certificate extension failed");

@@ -109,8 +109,8 @@ void Mutex::ReaderUnlock() {
 }
 
 void Mutex::Await(const Condition& cond) {
-  static const auto real = Real<void (*)(Mutex*, const Condition&)>(
-      "Mutex", "5AwaitERKNS0_9ConditionE");
+  static const auto real =
+      Real<void (*)(Mutex*, const Condition&)>("Mutex", "5AwaitERKNS0_9ConditionE");
   AcquireThenEval arg{this, &cond};
   __tsan_release(this);
   real(this, Condition(EvalAfterAcquire, &arg));
@@ -138,8 +138,8 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
 }
 
 void Mutex::LockWhen(const Condition& cond) {
-  static const auto real = Real<void (*)(Mutex*, const Condition&)>(
-      "Mutex", "8LockWhenERKNS0_9ConditionE");
+  static const auto real =
+      Real<void (*)(Mutex*, const Condition&)>("Mutex", "8LockWhenERKNS0_9ConditionE");
   AcquireThenEval arg{this, &cond};
   real(this, Condition(EvalAfterAcquire, &arg));
   __tsan_acquire(this);

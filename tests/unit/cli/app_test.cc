@@ -9,6 +9,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+
 #include "tests/unit/cli/temp_files.h"
 
 namespace mandant::cli {

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pki/certificate_authority.h"
 #include "pki/encoding.h"
 #include "tests/support/status_matchers.h"

@@ -7,6 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tests/support/status_matchers.h"
 
 namespace mandant::cli {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+
 #include "pki/certificate_info.h"
 #include "pki/crl.h"
 #include "pki/csr.h"

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_context.h"
+
 #include "mandant/v1/certificate.grpc.pb.h"
 #include "pki/certificate_authority.h"
 

@@ -12,11 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "cli/app.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+
+#include "cli/app.h"
 #include "tests/unit/cli/temp_files.h"
 
 namespace mandant::cli {

@@ -13,15 +13,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "cli/app.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "yaml-cpp/yaml.h"
+
+#include "cli/app.h"
 #include "pki/csr.h"
 #include "pki/encoding.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/cli/fake_certificate_service.h"
 #include "tests/unit/cli/temp_files.h"
-#include "yaml-cpp/yaml.h"
 
 namespace mandant::cli {
 namespace {

@@ -3,9 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "cli/app.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "cli/app.h"
 #include "tests/support/status_matchers.h"
 
 namespace mandant::cli {

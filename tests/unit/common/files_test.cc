@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 

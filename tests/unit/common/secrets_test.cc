@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "gtest/gtest.h"
+
 #include "tests/support/status_matchers.h"
 #include "tests/support/subprocess.h"
 

@@ -1,6 +1,7 @@
 #include "controller/config.h"
 
 #include "gtest/gtest.h"
+
 #include "tests/support/status_matchers.h"
 
 namespace mandant::controller {

@@ -1,8 +1,5 @@
 #include "pki/certificate_builder.h"
 
-#include <openssl/core_names.h>
-#include <openssl/x509v3.h>
-
 #include <string>
 #include <utility>
 
@@ -10,6 +7,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/core_names.h>
+#include <openssl/x509v3.h>
+
 #include "pki/encoding.h"
 #include "pki/key.h"
 #include "tests/support/status_matchers.h"

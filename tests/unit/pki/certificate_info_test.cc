@@ -5,6 +5,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pki/encoding.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/pki/pki_test_util.h"

@@ -1,8 +1,5 @@
 #include "pki/crl.h"
 
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
-
 #include <string>
 #include <utility>
 
@@ -10,6 +7,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
 #include "pki/asn1_time.h"
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"

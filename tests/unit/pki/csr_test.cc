@@ -1,15 +1,15 @@
 #include "pki/csr.h"
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/x509v3.h>
-
 #include <string>
 
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/x509v3.h>
+
 #include "pki/encoding.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/pki/pki_test_util.h"

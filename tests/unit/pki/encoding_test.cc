@@ -1,7 +1,5 @@
 #include "pki/encoding.h"
 
-#include <openssl/pem.h>
-
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -10,6 +8,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/pem.h>
+
 #include "pki/csr.h"
 #include "pki/key.h"
 #include "tests/support/status_matchers.h"

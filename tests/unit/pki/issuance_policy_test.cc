@@ -1,8 +1,5 @@
 #include "pki/issuance_policy.h"
 
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
-
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,6 +9,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
 #include "pki/certificate_info.h"
 #include "pki/key.h"
 #include "tenants/field_violations.h"

@@ -1,13 +1,13 @@
 #include "pki/key.h"
 
-#include <openssl/core_names.h>
-#include <openssl/x509.h>
-
 #include <string>
 
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/core_names.h>
+#include <openssl/x509.h>
+
 #include "tests/support/status_matchers.h"
 #include "tests/unit/pki/pki_test_util.h"
 

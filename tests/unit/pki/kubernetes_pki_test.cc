@@ -1,7 +1,5 @@
 #include "pki/kubernetes_pki.h"
 
-#include <openssl/x509_vfy.h>
-
 #include <set>
 #include <string>
 
@@ -10,6 +8,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/x509_vfy.h>
+
 #include "pki/certificate_authority.h"
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"

@@ -1,12 +1,12 @@
 #include "pki/openssl_error.h"
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "tests/support/status_matchers.h"
 
 namespace mandant::pki {

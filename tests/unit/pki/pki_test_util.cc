@@ -1,13 +1,13 @@
 #include "tests/unit/pki/pki_test_util.h"
 
-#include <openssl/rsa.h>
-#include <openssl/x509_vfy.h>
-
 #include <fstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include <openssl/rsa.h>
+#include <openssl/x509_vfy.h>
+
 #include "pki/certificate_builder.h"
 #include "pki/encoding.h"
 #include "pki/key.h"

@@ -5,14 +5,14 @@
 // verifier and through the openssl command line, and a small tenant
 // hierarchy.
 
-#include <openssl/x509.h>
-
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include <openssl/x509.h>
+
 #include "pki/certificate_authority.h"
 #include "pki/csr.h"
 #include "pki/openssl_ptr.h"

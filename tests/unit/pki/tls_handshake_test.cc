@@ -2,10 +2,6 @@
 // from Mandant's PKI, each trusting only its tenant's intermediate, as a
 // tenant's trust bundle makes them do.
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-
 #include <string>
 #include <utility>
 
@@ -13,6 +9,10 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include "pki/certificate_authority.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/pki/pki_test_util.h"

@@ -2,14 +2,15 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tests/support/status_matchers.h"
 
 namespace mandant::tenants {
 namespace {
 
+using ::mandant::testing::IsOkAndHolds;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using ::mandant::testing::IsOkAndHolds;
 
 TEST(HostValidationTest, HostIds) {
   EXPECT_EQ(CheckHostId("hv1"), "");

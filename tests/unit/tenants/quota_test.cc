@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/field_violations.h"
 

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/field_violations.h"
 

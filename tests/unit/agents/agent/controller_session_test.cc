@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+
 #include "pki/encoding.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/agent/fake_agent_service.h"

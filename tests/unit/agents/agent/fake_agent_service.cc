@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+
 #include "common/status_macros.h"
 #include "pki/csr.h"
 #include "pki/encoding.h"

@@ -18,10 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "agents/vm/command.h"
-#include "agents/vm/domain_xml.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "agents/vm/command.h"
+#include "agents/vm/domain_xml.h"
 #include "tenants/network_names.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/network/fake_netlink.h"
@@ -459,8 +460,8 @@ TEST_F(HostAgentTest, AVmThatCannotBeRemovedIsAHostError) {
   }));
   hv_.errors["UndefineDomain"] = absl::InternalError("domain is locked");
   agent_->SetSpec(Spec(2, {Network(1001)}, {}));
-  std::optional<v1::HostStatus> status = WaitForStatus(
-      [](const v1::HostStatus& s) { return s.applied_spec_version() == 2; });
+  std::optional<v1::HostStatus> status =
+      WaitForStatus([](const v1::HostStatus& s) { return s.applied_spec_version() == 2; });
   ASSERT_TRUE(status.has_value());
   ASSERT_EQ(status->vms_size(), 1);
   EXPECT_EQ(status->vms(0).state(), v1::VM_STATE_DELETING);

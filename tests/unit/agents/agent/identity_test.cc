@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pki/certificate_info.h"
 #include "pki/csr.h"
 #include "pki/encoding.h"

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+
 #include "tenants/network_names.h"
 
 namespace mandant::agent::testing {

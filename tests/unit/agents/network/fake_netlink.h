@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+
 #include "agents/network/firewall.h"
 #include "agents/network/netlink.h"
 

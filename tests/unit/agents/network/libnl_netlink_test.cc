@@ -15,10 +15,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "agents/network/nftables_firewall.h"
-#include "agents/network/tenant_networks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "agents/network/nftables_firewall.h"
+#include "agents/network/tenant_networks.h"
 #include "tenants/network_names.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/network/netns.h"

@@ -4,6 +4,7 @@
 // creates afterwards).
 
 #include "gtest/gtest.h"
+
 #include "tests/support/skip_exit_code.h"
 #include "tests/unit/agents/network/netns.h"
 

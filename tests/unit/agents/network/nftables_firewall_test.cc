@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/network/netns.h"
 

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tenants/network_names.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/network/fake_netlink.h"

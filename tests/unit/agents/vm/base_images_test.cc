@@ -6,9 +6,10 @@
 #include <fstream>
 #include <string>
 
-#include "agents/vm/command.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "agents/vm/command.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/vm/test_dir.h"
 

@@ -1,16 +1,16 @@
 #include "agents/vm/domain_xml.h"
 
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
-#include <memory>
-#include <string>
-
 #include "agents/vm/hypervisor.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
 
 namespace mandant::agent {

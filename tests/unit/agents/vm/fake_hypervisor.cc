@@ -1,11 +1,10 @@
 #include "tests/unit/agents/vm/fake_hypervisor.h"
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 namespace mandant::agent::testing {
 namespace {

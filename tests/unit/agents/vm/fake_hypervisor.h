@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+
 #include "agents/vm/hypervisor.h"
 
 namespace mandant::agent::testing {

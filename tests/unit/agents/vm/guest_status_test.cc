@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/vm/test_dir.h"
 

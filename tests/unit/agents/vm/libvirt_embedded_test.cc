@@ -16,10 +16,11 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "agents/vm/domain_xml.h"
-#include "agents/vm/libvirt_hypervisor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "agents/vm/domain_xml.h"
+#include "agents/vm/libvirt_hypervisor.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/vm/test_dir.h"
 

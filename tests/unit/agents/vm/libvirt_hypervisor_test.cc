@@ -5,9 +5,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agents/vm/domain_xml.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "agents/vm/domain_xml.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/vm/test_dir.h"
 

@@ -1,7 +1,5 @@
 #include "agents/vm/seed_image.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <sys/stat.h>
 
 #include <map>
@@ -9,9 +7,12 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
-#include "agents/vm/command.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "agents/vm/command.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/vm/test_dir.h"
 

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+
 #include "tests/support/status_matchers.h"
 
 namespace mandant::controller {

@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tenants/field_violations.h"
 
 namespace mandant::controller::api {
