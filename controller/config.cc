@@ -11,6 +11,7 @@
 #include "common/secrets.h"
 #include "pki/certificate_builder.h"
 #include "pki/subject_alt_names.h"
+#include "tenants/cidr.h"
 
 namespace mandant::controller {
 namespace {
@@ -62,6 +63,73 @@ YAML::Node Child(const YAML::Node& node, const char* key) {
   return child ? child : YAML::Node(YAML::NodeType::Undefined);
 }
 
+// An IPv4 address or CIDR list entry; `cidr` requires a prefix length.
+bool IsIpv4(const std::string& text, bool cidr) {
+  auto parsed = tenants::Cidr::Parse(cidr ? text : absl::StrCat(text, "/32"));
+  return parsed.ok() && parsed->is_v4();
+}
+
+void ReadEdgeSettings(Reader& r, const YAML::Node& edge, EdgeSettings* out) {
+  r.CheckKeys(edge, "edge",
+              {"external_networks", "dns_servers", "controller_cidrs", "egress_log_retention_days",
+               "placement_interval_seconds"});
+  const YAML::Node networks = Child(edge, "external_networks");
+  if (networks && !networks.IsNull() && !networks.IsSequence()) {
+    r.Error("edge.external_networks", "must be a list");
+  } else if (networks) {
+    for (size_t i = 0; i < networks.size(); ++i) {
+      const YAML::Node n = networks[i];
+      const std::string key = absl::StrCat("edge.external_networks[", i, "]");
+      r.CheckKeys(n, key, {"name", "cidr", "gateway", "range", "bridge", "hosts"});
+      store::ExternalNetwork net;
+      std::string cidr;
+      r.Read(Child(n, "name"), key + ".name", &net.name);
+      r.Read(Child(n, "cidr"), key + ".cidr", &cidr);
+      r.Read(Child(n, "gateway"), key + ".gateway", &net.gateway);
+      r.CheckKeys(Child(n, "range"), key + ".range", {"first", "last"});
+      r.Read(Child(Child(n, "range"), "first"), key + ".range.first", &net.first);
+      r.Read(Child(Child(n, "range"), "last"), key + ".range.last", &net.last);
+      r.Read(Child(n, "bridge"), key + ".bridge", &net.bridge);
+      r.Read(Child(n, "hosts"), key + ".hosts", &net.hosts);
+      auto parsed = tenants::Cidr::Parse(cidr);
+      if (!parsed.ok()) {
+        r.Error(key + ".cidr", parsed.status().message());
+      } else {
+        net.cidr = *parsed;
+      }
+      out->external_networks.push_back(std::move(net));
+    }
+    if (absl::Status st = store::ValidateExternalNetworks(out->external_networks); !st.ok()) {
+      r.Error("edge", st.message());
+    }
+  }
+  r.Read(Child(edge, "dns_servers"), "edge.dns_servers", &out->dns_servers);
+  if (out->dns_servers.size() > 3) r.Error("edge.dns_servers", "at most 3");
+  for (size_t i = 0; i < out->dns_servers.size(); ++i) {
+    if (!IsIpv4(out->dns_servers[i], false)) {
+      r.Error(absl::StrCat("edge.dns_servers[", i, "]"), "must be an IPv4 address");
+    }
+  }
+  r.Read(Child(edge, "controller_cidrs"), "edge.controller_cidrs", &out->controller_cidrs);
+  if (out->controller_cidrs.size() > 16) r.Error("edge.controller_cidrs", "at most 16");
+  for (size_t i = 0; i < out->controller_cidrs.size(); ++i) {
+    if (!IsIpv4(out->controller_cidrs[i], true)) {
+      r.Error(absl::StrCat("edge.controller_cidrs[", i, "]"),
+              "must be an IPv4 CIDR without host bits, e.g. 203.0.113.10/32");
+    }
+  }
+  int retention_days = 30, interval = 30;
+  r.Read(Child(edge, "egress_log_retention_days"), "edge.egress_log_retention_days",
+         &retention_days);
+  r.Read(Child(edge, "placement_interval_seconds"), "edge.placement_interval_seconds", &interval);
+  if (retention_days < 1 || retention_days > 3650) {
+    r.Error("edge.egress_log_retention_days", "must be 1-3650");
+  }
+  if (interval < 1 || interval > 3600) r.Error("edge.placement_interval_seconds", "must be 1-3600");
+  out->egress_log_retention = absl::Hours(24) * retention_days;
+  out->placement_interval = absl::Seconds(interval);
+}
+
 }  // namespace
 
 absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
@@ -75,7 +143,7 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
   Reader r;
   r.CheckKeys(root, "",
               {"listen", "metrics_listen", "tls", "database", "network", "log",
-               "shutdown_grace_seconds", "pki", "agents"});
+               "shutdown_grace_seconds", "pki", "agents", "edge"});
   r.Read(Child(root, "listen"), "listen", &c.listen);
   r.Read(Child(root, "metrics_listen"), "metrics_listen", &c.metrics_listen);
   r.CheckKeys(Child(root, "tls"), "tls", {"cert_file", "key_file", "server_names"});
@@ -180,6 +248,8 @@ absl::StatusOr<ControllerConfig> ParseConfig(const std::string& yaml_text) {
       r.Error("pki.crl_base_url", "must end in \"/\" (the issuer id is appended)");
     }
   }
+
+  ReadEdgeSettings(r, Child(root, "edge"), &c.edge);
 
   if (c.listen.empty()) r.Error("listen", "is required (host:port)");
   // Without both, mandantd issues its serving certificate from the PKI.

@@ -9,6 +9,7 @@
 
 #include "common/logging.h"
 #include "controller/agents/agent_service.h"
+#include "controller/edge/edge_settings.h"
 #include "controller/pki/issuers.h"
 #include "controller/store/database.h"
 #include "controller/store/tenant_store.h"
@@ -40,6 +41,8 @@ struct ControllerConfig {
   PkiOptions pki;
   // Host agents' streams and certificates (agents.*).
   AgentServiceOptions agents;
+  // Tenant edges (edge.*).
+  EdgeSettings edge;
 };
 
 // Reads and checks the file. INVALID_ARGUMENT listing every bad key with what

@@ -405,6 +405,7 @@ int Serve() {
   options.server_names = config->tls_server_names;
   options.pki = config->pki;
   options.agents = config->agents;
+  options.edge = config->edge;
   auto keys = KeyRingFrom(*config);
   if (!keys.ok()) return Fail(keys.status());
   options.keys = *std::move(keys);

@@ -76,14 +76,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
         MANDANT_ASSIGN_OR_RETURN(client_cas, s->issuers_->InfrastructureBundle(conn, now));
         return absl::OkStatus();
       }));
+  options.tenants.pools.external_networks = options.edge.external_networks;
   s->tenant_service_ =
       std::make_unique<api::TenantServiceImpl>(s->deps_, std::move(options.tenants));
+  s->edge_service_ = std::make_unique<api::EdgeServiceImpl>(s->deps_, options.edge);
   s->certificate_service_ =
       std::make_unique<api::CertificateServiceImpl>(s->deps_, s->issuers_.get());
   s->host_service_ = std::make_unique<api::HostServiceImpl>(s->deps_, options.agents.lease);
   options.agents.conninfo = options.database.conninfo;
   options.agents.password = options.database.password;
+  options.agents.edge = options.edge;
   s->agent_service_ = std::make_unique<AgentServiceImpl>(s->deps_, options.agents);
+  s->edge_reconciler_ = std::make_unique<EdgeReconciler>(EdgeReconciler::Options{
+      s->db_.get(), options.edge, options.database.conninfo, options.database.password});
 
   store::Database* db = s->db_.get();
   s->metrics_.Describe("mandant_rpc_requests_total", "gRPC calls by method and status code.");
@@ -125,6 +130,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.RegisterService(s->tenant_service_.get());
   builder.RegisterService(s->certificate_service_.get());
   builder.RegisterService(s->host_service_.get());
+  builder.RegisterService(s->edge_service_.get());
   builder.RegisterService(s->agent_service_.get());
   // A HostSpec carries every VM's seed (agent.proto).
   builder.SetMaxReceiveMessageSize(32 << 20);
@@ -269,6 +275,7 @@ void Server::Shutdown(absl::Duration grace) {
   grpc_->GetHealthCheckService()->SetServingStatus(false);
   // Agents' streams never end on their own; they reconnect elsewhere.
   agent_service_->EndAllStreams();
+  edge_reconciler_.reset();
   grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   if (http_) http_->stop();
   if (http_thread_.joinable()) http_thread_.join();

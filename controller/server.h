@@ -15,10 +15,12 @@
 
 #include "controller/agents/agent_service.h"
 #include "controller/api/certificate_service.h"
+#include "controller/api/edge_service.h"
 #include "controller/api/host_service.h"
 #include "controller/api/rpc_call.h"
 #include "controller/api/tenant_service.h"
 #include "controller/auth/tokens.h"
+#include "controller/edge/edge_reconciler.h"
 #include "controller/metrics.h"
 #include "controller/pki/issuers.h"
 #include "controller/serving_credentials.h"
@@ -57,6 +59,9 @@ struct ServerOptions {
   // Agents' leases and certificates; its conninfo and password are taken
   // from `database`.
   AgentServiceOptions agents;
+  // Tenant edges; also handed to the tenant service (egress addresses) and
+  // the agents' sessions (EdgeSpecs).
+  EdgeSettings edge;
   PkiOptions pki;
   // The key-encryption keys that open the CA keys; required.
   std::optional<pki::KeyRing> keys;
@@ -84,6 +89,7 @@ class Server {
 
   store::Database& database() { return *db_; }
   AgentServiceImpl& agents() { return *agent_service_; }
+  EdgeReconciler& edge_reconciler() { return *edge_reconciler_; }
   Metrics& metrics() { return metrics_; }
 
  private:
@@ -115,6 +121,8 @@ class Server {
   std::unique_ptr<api::CertificateServiceImpl> certificate_service_;
   std::unique_ptr<api::HostServiceImpl> host_service_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
+  std::unique_ptr<api::EdgeServiceImpl> edge_service_;
+  std::unique_ptr<EdgeReconciler> edge_reconciler_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;

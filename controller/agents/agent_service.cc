@@ -12,7 +12,7 @@ namespace mandant::controller {
 AgentServiceImpl::AgentServiceImpl(const api::ServiceDeps& deps, AgentServiceOptions options)
     : options_(std::move(options)),
       store_(options_.lease),
-      session_env_{deps, &store_, options_.lease, options_.certificate_ttl},
+      session_env_{deps, &store_, options_.lease, options_.certificate_ttl, options_.edge},
       enrollment_(deps, &store_, options_.certificate_ttl),
       work_(options_.worker_threads) {
   if (!options_.conninfo.empty()) {

@@ -14,6 +14,7 @@
 #include "controller/agents/enrollment.h"
 #include "controller/agents/work_queue.h"
 #include "controller/api/rpc_call.h"
+#include "controller/edge/edge_settings.h"
 #include "controller/store/host_store.h"
 #include "controller/store/notifications.h"
 #include "mandant/v1/agent.grpc.pb.h"
@@ -31,6 +32,8 @@ struct AgentServiceOptions {
   // conninfo disables it (specs are then sent on connect only: tests).
   std::string conninfo;
   std::string password;
+  // What hosts' EdgeSpecs take from the configuration.
+  EdgeSettings edge;
 };
 
 // mandant.v1.AgentService: agent enrollment (sync, AgentEnrollment) and the

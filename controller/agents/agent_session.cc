@@ -292,9 +292,9 @@ absl::Status AgentSession::SendSpec() {
   absl::Status st =
       env_->deps.db->Transact("host spec", [&](store::Connection& conn) -> absl::Status {
         MANDANT_RETURN_IF_ERROR(conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
-        MANDANT_ASSIGN_OR_RETURN(
-            *message.mutable_spec(),
-            DesiredHostSpec(conn, *env_->store, session_.host_id, env_->deps.issuers->keys()));
+        MANDANT_ASSIGN_OR_RETURN(*message.mutable_spec(),
+                                 DesiredHostSpec(conn, *env_->store, session_.host_id,
+                                                 env_->deps.issuers->keys(), env_->edge));
         // Seeds carry tenants' secrets: none for a certificate revoked while
         // its stream was open (the host enrolled again).
         return CheckCertificateValid(conn);

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 
 #include "controller/api/rpc_call.h"
+#include "controller/edge/edge_settings.h"
 #include "controller/store/host_store.h"
 #include "mandant/v1/agent.pb.h"
 
@@ -24,6 +25,8 @@ struct AgentSessionEnv {
   store::LeaseSettings lease;
   // Lifetime of renewed certificates (cut short to the issuer's).
   absl::Duration certificate_ttl;
+  // What hosts' EdgeSpecs take from the configuration.
+  EdgeSettings edge;
 };
 
 // The protocol of one agent's Connect stream, without the stream: what each

@@ -10,6 +10,7 @@
 
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "controller/edge/edge_spec.h"
 #include "pki/encoding.h"
 #include "pki/sealing.h"
 #include "tenants/network_names.h"
@@ -17,7 +18,8 @@
 namespace mandant::controller {
 
 absl::StatusOr<v1::HostSpec> BuildHostSpec(const store::HostSpecSources& sources,
-                                           const pki::KeyRing& keys) {
+                                           const pki::KeyRing& keys,
+                                           const EdgeSettings& edge_settings) {
   v1::HostSpec spec;
   std::vector<v1::TenantNetworkSpec> networks;
   networks.reserve(sources.networks.size());
@@ -68,6 +70,20 @@ absl::StatusOr<v1::HostSpec> BuildHostSpec(const store::HostSpecSources& sources
           absl::StrCat("machine ", m.machine_id, ": the unsealed seed does not parse"));
     }
   }
+
+  for (const store::EdgeSpecRow& row : sources.edges) {
+    MANDANT_ASSIGN_OR_RETURN(v1::EdgeSpec edge, BuildEdgeSpec(row, edge_settings));
+    // The tenant's network is in this spec (HostStore::SpecSources lists
+    // every tenant with an edge copy here); the edge's inside has its MTU.
+    for (const v1::TenantNetworkSpec& n : spec.networks()) {
+      if (n.bridge_name() == edge.tenant_bridge()) edge.set_mtu(n.mtu());
+    }
+    if (edge.mtu() == 0) {
+      return absl::InternalError(absl::StrCat("edge of tenant \"", row.tenant,
+                                              "\": its tenant network is not in the host spec"));
+    }
+    *spec.add_edges() = std::move(edge);
+  }
   return spec;
 }
 
@@ -88,9 +104,10 @@ int64_t NextSpecVersion(int64_t current, absl::string_view current_digest,
 }
 
 absl::StatusOr<v1::HostSpec> DesiredHostSpec(store::Connection& conn, store::HostStore& store,
-                                             int64_t host_id, const pki::KeyRing& keys) {
+                                             int64_t host_id, const pki::KeyRing& keys,
+                                             const EdgeSettings& edge_settings) {
   MANDANT_ASSIGN_OR_RETURN(store::HostSpecSources sources, store.SpecSources(conn, host_id));
-  MANDANT_ASSIGN_OR_RETURN(v1::HostSpec spec, BuildHostSpec(sources, keys));
+  MANDANT_ASSIGN_OR_RETURN(v1::HostSpec spec, BuildHostSpec(sources, keys, edge_settings));
   const std::string digest = HostSpecDigest(spec);
   const int64_t version = NextSpecVersion(sources.spec_version, sources.spec_sha256, digest);
   if (version != sources.spec_version) {

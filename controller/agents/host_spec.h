@@ -6,7 +6,8 @@
 // machine on the host, whose flood list names the other hosts with machines
 // of that tenant and whose MTU is the smallest underlay MTU of those hosts
 // minus the encapsulation overhead; one VM per machine, with its seed
-// unsealed. The version grows when the content's SHA-256 changes, so an
+// unsealed; one EdgeSpec per edge copy placed on the host
+// (controller/edge/edge_spec.h). The version grows when the content's SHA-256 changes, so an
 // unchanged spec keeps its version across reconnects.
 //
 // BuildHostSpec, HostSpecDigest and NextSpecVersion are pure (no I/O) and
@@ -18,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
+#include "controller/edge/edge_settings.h"
 #include "controller/store/host_store.h"
 #include "controller/store/pg.h"
 #include "mandant/v1/agent.pb.h"
@@ -35,7 +37,8 @@ inline constexpr int kDefaultUnderlayMtu = 1500;
 // INVALID_ARGUMENT for a segment id or MTU the network rules refuse;
 // DATA_LOSS (or Unseal's errors) for a seed that does not open or parse.
 absl::StatusOr<v1::HostSpec> BuildHostSpec(const store::HostSpecSources& sources,
-                                           const pki::KeyRing& keys);
+                                           const pki::KeyRing& keys,
+                                           const EdgeSettings& edge_settings = {});
 
 // SHA-256 (raw bytes) of the spec's deterministic serialization.
 std::string HostSpecDigest(const v1::HostSpec& spec);
@@ -51,7 +54,8 @@ int64_t NextSpecVersion(int64_t current, absl::string_view current_digest,
 // transaction (store::HostStore::SpecSources); NOT_FOUND when the host is
 // gone; errors of BuildHostSpec.
 absl::StatusOr<v1::HostSpec> DesiredHostSpec(store::Connection& conn, store::HostStore& store,
-                                             int64_t host_id, const pki::KeyRing& keys);
+                                             int64_t host_id, const pki::KeyRing& keys,
+                                             const EdgeSettings& edge_settings);
 
 }  // namespace mandant::controller
 

@@ -547,18 +547,21 @@ absl::StatusOr<HostSpecSources> HostStore::SpecSources(Connection& conn, int64_t
   sources.spec_version = host.Int64(0, 0);
   if (!host.IsNull(0, 1)) sources.spec_sha256 = host.Bytes(0, 1);
 
-  // Networks: one per tenant with a machine here; the peers are the other
-  // hosts with machines of that tenant.
+  // Networks: one per tenant with a machine or an edge copy here; the peers
+  // are the other hosts with machines or edge copies of that tenant.
   MANDANT_ASSIGN_OR_RETURN(
       Rows nets,
       conn.Query(
           "SELECT t.name, t.network_mode, coalesce(t.vni, 0), coalesce(t.vlan_id, 0), "
           "(SELECT coalesce(json_agg(a ORDER BY a), '[]')::text FROM (SELECT DISTINCT "
-          "host(h2.underlay_address) AS a FROM machines m2 JOIN hosts h2 ON h2.id = m2.host_id "
-          "WHERE m2.tenant_id = t.id AND m2.host_id <> $1) p), "
+          "host(h2.underlay_address) AS a FROM hosts h2 WHERE h2.id <> $1 AND h2.id IN "
+          "(SELECT host_id FROM machines WHERE tenant_id = t.id "
+          "UNION SELECT host_id FROM edge_instances WHERE tenant_id = t.id)) p), "
           "(SELECT coalesce(min(h3.underlay_mtu) FILTER (WHERE h3.underlay_mtu > 0), 0) "
-          "FROM hosts h3 WHERE h3.id IN (SELECT host_id FROM machines WHERE tenant_id = t.id)) "
-          "FROM tenants t WHERE t.id IN (SELECT tenant_id FROM machines WHERE host_id = $1)",
+          "FROM hosts h3 WHERE h3.id IN (SELECT host_id FROM machines WHERE tenant_id = t.id "
+          "UNION SELECT host_id FROM edge_instances WHERE tenant_id = t.id)) "
+          "FROM tenants t WHERE t.id IN (SELECT tenant_id FROM machines WHERE host_id = $1 "
+          "UNION SELECT tenant_id FROM edge_instances WHERE host_id = $1)",
           {std::to_string(host_id)}));
   for (int i = 0; i < nets.size(); ++i) {
     TenantNetworkRow n;
@@ -600,6 +603,8 @@ absl::StatusOr<HostSpecSources> HostStore::SpecSources(Connection& conn, int64_t
     m.segment_id = static_cast<uint32_t>(vms.Int64(i, 13));
     sources.machines.push_back(std::move(m));
   }
+  EdgeStore edges;
+  MANDANT_ASSIGN_OR_RETURN(sources.edges, edges.EdgesOnHost(conn, host_id));
   return sources;
 }
 

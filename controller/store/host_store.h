@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
+#include "controller/store/edge_store.h"
 #include "controller/store/pg.h"
 #include "mandant/v1/agent.pb.h"
 #include "mandant/v1/host.pb.h"
@@ -42,7 +43,8 @@ struct AgentSession {
   std::string session_id;
 };
 
-// One tenant network a host needs: a tenant with a machine placed there.
+// One tenant network a host needs: a tenant with a machine or an edge copy
+// placed there.
 struct TenantNetworkRow {
   std::string tenant;  // tenant id, e.g. "acme"
   v1::NetworkMode mode = v1::NETWORK_MODE_UNSPECIFIED;
@@ -79,6 +81,8 @@ struct HostSpecSources {
   std::vector<TenantNetworkRow> networks;
   // Ordered by machine_id.
   std::vector<PlacedMachineRow> machines;
+  // The edge copies on the host, ordered by tenant.
+  std::vector<EdgeSpecRow> edges;
 };
 
 // SQL for hosts, their bootstrap tokens, agent sessions and the rows each

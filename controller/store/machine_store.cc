@@ -4,6 +4,7 @@
 
 #include "common/status_macros.h"
 #include "common/uuid.h"
+#include "controller/store/addresses.h"
 #include "controller/store/host_store.h"
 #include "pki/sealing.h"
 
@@ -44,15 +45,16 @@ absl::Status MachineStore::Insert(Connection& conn, const NewMachine& m, const p
   auto inserted = conn.Query(
       "INSERT INTO machines (machine_id, tenant_id, cluster_id, name, host_id, vcpus, "
       "memory_mib, disk_gib, base_image, base_image_sha256, node_mac, power_state, "
-      "sealed_seed, kek_id) "
+      "sealed_seed, kek_id, role) "
       "SELECT $1::uuid, t.id, c.id, $4, h.id, $6, $7, $8, $9, $10, $11::macaddr, $12, "
-      "$13::bytea, $14 FROM tenants t JOIN clusters c ON c.tenant_id = t.id AND c.name = $3 "
+      "$13::bytea, $14, $15 FROM tenants t JOIN clusters c ON c.tenant_id = t.id AND c.name = $3 "
       "LEFT JOIN hosts h ON h.name = $5 WHERE t.name = $2 AND ($5 IS NULL OR h.id IS NOT NULL) "
-      "RETURNING 1",
+      "RETURNING t.id",
       {m.machine_id, m.tenant, m.cluster, m.name, m.host.empty() ? Param() : Param(m.host),
        std::to_string(m.resources.vcpus()), std::to_string(m.resources.memory_mib()),
        std::to_string(m.resources.disk_gib()), m.base_image, m.base_image_sha256, m.node_mac,
-       m.power_state == v1::POWER_STATE_OFF ? "OFF" : "ON", ByteaParam(sealed), kek.id()});
+       m.power_state == v1::POWER_STATE_OFF ? "OFF" : "ON", ByteaParam(sealed), kek.id(),
+       m.role == v1::MACHINE_ROLE_CONTROL_PLANE ? "CONTROL_PLANE" : "WORKER"});
   if (!inserted.ok()) {
     auto pg = PgErrorOf(inserted.status());
     if (pg && pg->sqlstate == kUniqueViolation) {
@@ -70,7 +72,18 @@ absl::Status MachineStore::Insert(Connection& conn, const NewMachine& m, const p
                                             "\", its cluster \"", m.cluster, "\" or host \"",
                                             m.host, "\" not found"));
   }
-  return absl::OkStatus();
+  return AllocateNodeAddress(conn, inserted->Int64(0, 0), NodeAddressPurpose::kMachine,
+                             m.machine_id)
+      .status();
+}
+
+absl::StatusOr<std::string> MachineStore::NodeAddress(Connection& conn,
+                                                      absl::string_view machine_id) {
+  MANDANT_ASSIGN_OR_RETURN(Rows rows, conn.Query("SELECT host(address) FROM tenant_node_addresses "
+                                                 "WHERE machine_id::text = $1",
+                                                 {std::string(machine_id)}));
+  if (rows.empty()) return NotFound(machine_id);
+  return std::string(rows.Text(0, 0));
 }
 
 absl::Status MachineStore::Place(Connection& conn, absl::string_view machine_id,

@@ -11,6 +11,7 @@
 
 #include "controller/store/pg.h"
 #include "mandant/v1/agent.pb.h"
+#include "mandant/v1/cluster.pb.h"
 #include "pki/kek.h"
 
 namespace mandant::controller::store {
@@ -22,6 +23,8 @@ struct NewMachine {
   std::string tenant;   // tenant id, e.g. "acme"
   std::string cluster;  // cluster id in the tenant, e.g. "prod"
   std::string name;     // hostname, e.g. "cp-1"
+  // Control planes are the backends of their cluster's endpoint.
+  v1::MachineRole role = v1::MACHINE_ROLE_WORKER;
   // Host id, e.g. "hv1"; empty while not placed.
   std::string host;
   v1::Resources resources;
@@ -55,10 +58,14 @@ class MachineStore {
   // lifecycle owns that table. ALREADY_EXISTS; NOT_FOUND for the tenant.
   absl::Status CreateCluster(Connection& conn, absl::string_view tenant, absl::string_view cluster);
 
-  // Inserts the machine with its seed sealed under `kek`. ALREADY_EXISTS
-  // for a taken machine_id, name or MAC; NOT_FOUND for the tenant, cluster
-  // or host; INVALID_ARGUMENT for values the table refuses.
+  // Inserts the machine with its seed sealed under `kek` and gives it the
+  // lowest free address of its tenant's node network (NodeAddress).
+  // ALREADY_EXISTS for a taken machine_id, name or MAC; NOT_FOUND for the
+  // tenant, cluster or host; INVALID_ARGUMENT for values the table refuses;
+  // RESOURCE_EXHAUSTED when the node network is full.
   absl::Status Insert(Connection& conn, const NewMachine& machine, const pki::Kek& kek);
+  // The machine's address on its tenant's node network. NOT_FOUND.
+  absl::StatusOr<std::string> NodeAddress(Connection& conn, absl::string_view machine_id);
   // Places (or, with an empty host, unplaces) a machine. NOT_FOUND.
   absl::Status Place(Connection& conn, absl::string_view machine_id, absl::string_view host);
   absl::Status SetPowerState(Connection& conn, absl::string_view machine_id,

@@ -1,5 +1,6 @@
 #include "controller/store/tenant_store.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
@@ -238,6 +239,17 @@ absl::StatusOr<v1::Tenant> TenantStore::Create(Connection& conn, const NewTenant
                                      "VALUES ($1, 'NODE', $2::cidr), ($1, 'STORAGE', $3::cidr)",
                                      {row_id, node.ToString(), storage.ToString()})
                               .status());
+  int64_t tenant_row_id = 0;
+  if (!absl::SimpleAtoi(row_id, &tenant_row_id)) return absl::InternalError("tenant row id");
+  MANDANT_RETURN_IF_ERROR(ReserveGateway(conn, tenant_row_id));
+  MANDANT_RETURN_IF_ERROR(
+      conn.Query("INSERT INTO egress_policies (tenant_id) VALUES ($1)", {row_id}).status());
+  if (!pools_.external_networks.empty()) {
+    MANDANT_RETURN_IF_ERROR(AllocateExternalAddress(conn, pools_.external_networks.front(),
+                                                    tenant_row_id, ExternalAddressPurpose::kEgress,
+                                                    0)
+                                .status());
+  }
   return Get(conn, t.id);
 }
 

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
+#include "controller/store/addresses.h"
 #include "controller/store/pg.h"
 #include "mandant/v1/tenant.pb.h"
 #include "tenants/cidr.h"
@@ -28,6 +29,9 @@ struct NetworkPools {
   tenants::Cidr node_supernet = tenants::Cidr::Parse("10.64.0.0/12").value();
   tenants::Cidr storage_supernet = tenants::Cidr::Parse("10.96.0.0/12").value();
   int default_prefix_length = 24;
+  // Where egress and endpoint addresses come from (edge.external_networks);
+  // new tenants get their egress address from the first. Empty: no edges.
+  std::vector<ExternalNetwork> external_networks;
 };
 
 // Checks a pool configuration: ranges inside their limits, supernets disjoint
@@ -59,10 +63,13 @@ class TenantStore {
  public:
   explicit TenantStore(NetworkPools pools) : pools_(std::move(pools)) {}
 
-  // Inserts the tenant and allocates its segment and CIDRs. `spread` > 0
+  // Inserts the tenant and allocates its segment and CIDRs, reserves its
+  // gateway address, gives it the default egress policy and, when an
+  // external network is configured, its egress address. `spread` > 0
   // starts the search for free resources at a random place (used on retries
   // so that concurrent creators stop picking the same block). ALREADY_EXISTS
-  // when the id is taken; RESOURCE_EXHAUSTED naming the pool when it is full;
+  // when the id is taken; RESOURCE_EXHAUSTED naming the pool (or external
+  // network) when it is full;
   // a retryable status (IsRetryable) when a concurrent create took the same
   // segment or block.
   absl::StatusOr<v1::Tenant> Create(Connection& conn, const NewTenant& tenant, uint64_t spread);
