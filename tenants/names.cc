@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 #include "tenants/field_violations.h"
 
@@ -14,6 +15,21 @@ namespace {
 bool IsLowerAlpha(char c) { return c >= 'a' && c <= 'z'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsLabelChar(char c) { return IsLowerAlpha(c) || IsDigit(c) || c == '-'; }
+
+// What follows the tenant id in a cluster name.
+constexpr char kClusterCollection[] = "clusters/";
+
+// "tenants/{tenant_id}/clusters/{cluster_id}" split into its ids, which are
+// not checked; nullopt when the fixed parts are missing.
+std::optional<ParsedClusterName> SplitClusterName(absl::string_view name) {
+  absl::string_view rest = name;
+  if (!absl::ConsumePrefix(&rest, kTenantNamePrefix)) return std::nullopt;
+  const size_t slash = rest.find('/');
+  if (slash == absl::string_view::npos) return std::nullopt;
+  absl::string_view cluster_id = rest.substr(slash + 1);
+  if (!absl::ConsumePrefix(&cluster_id, kClusterCollection)) return std::nullopt;
+  return ParsedClusterName{std::string(rest.substr(0, slash)), std::string(cluster_id)};
+}
 
 // The first character outside [a-z0-9-], described with its position, or an
 // empty string when there is none.
@@ -80,5 +96,28 @@ absl::StatusOr<std::string> ParseTenantName(absl::string_view name, absl::string
 }
 
 std::string TenantName(absl::string_view id) { return absl::StrCat(kTenantNamePrefix, id); }
+
+std::string CheckClusterName(absl::string_view name) {
+  if (name.empty()) return "required";
+  constexpr absl::string_view kForm = "\"tenants/{tenant_id}/clusters/{cluster_id}\"";
+  std::optional<ParsedClusterName> parts = SplitClusterName(name);
+  if (!parts.has_value()) {
+    return absl::StrCat("must have the form ", kForm, ", got ", QuoteForMessage(name));
+  }
+  if (std::string problem = CheckTenantId(parts->tenant_id); !problem.empty()) {
+    return absl::StrCat("tenant id ", QuoteForMessage(parts->tenant_id), " in ", kForm, ": ",
+                        problem);
+  }
+  if (std::string problem = CheckResourceId(parts->cluster_id); !problem.empty()) {
+    return absl::StrCat("cluster id ", QuoteForMessage(parts->cluster_id), " in ", kForm, ": ",
+                        problem);
+  }
+  return "";
+}
+
+std::optional<ParsedClusterName> ParseClusterName(absl::string_view name) {
+  if (!CheckClusterName(name).empty()) return std::nullopt;
+  return SplitClusterName(name);
+}
 
 }  // namespace mandant::tenants

@@ -1,6 +1,7 @@
 #ifndef MANDANT_TENANTS_NAMES_H_
 #define MANDANT_TENANTS_NAMES_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -35,6 +36,20 @@ absl::StatusOr<std::string> ParseTenantName(absl::string_view name,
 
 // "tenants/" + id. Does not validate id.
 std::string TenantName(absl::string_view id);
+
+// The ids in a cluster resource name "tenants/{tenant_id}/clusters/{cluster_id}".
+struct ParsedClusterName {
+  std::string tenant_id;
+  std::string cluster_id;
+};
+
+// Checks a cluster resource name: "tenants/{tenant_id}/clusters/{cluster_id}"
+// with a valid tenant id (CheckTenantId) and cluster id (CheckResourceId).
+// Empty string when valid, else the problem ("required" for an empty name).
+std::string CheckClusterName(absl::string_view name);
+
+// The ids of a name CheckClusterName accepts; nullopt for any other text.
+std::optional<ParsedClusterName> ParseClusterName(absl::string_view name);
 
 }  // namespace mandant::tenants
 

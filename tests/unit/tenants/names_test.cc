@@ -102,5 +102,30 @@ TEST(CheckTenantNameTest, Descriptions) {
   EXPECT_LT(CheckTenantName(std::string(100000, 'x')).size(), 200u);
 }
 
+TEST(ClusterNameTest, ParsesTheIds) {
+  EXPECT_EQ(CheckClusterName("tenants/acme/clusters/prod"), "");
+  std::optional<ParsedClusterName> parsed = ParseClusterName("tenants/acme/clusters/prod-2");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->tenant_id, "acme");
+  EXPECT_EQ(parsed->cluster_id, "prod-2");
+}
+
+TEST(ClusterNameTest, RefusesEverythingElse) {
+  EXPECT_EQ(CheckClusterName(""), "required");
+  for (const char* name :
+       {"tenants/acme", "tenants/acme/clusters/", "tenants/acme/clusters", "tenants//clusters/x",
+        "tenants/acme/pools/prod", "acme/clusters/prod", "tenants/acme/clusters/prod/machines/a",
+        "tenants/acme/clusters/Prod", "tenants/a/clusters/prod", "tenants/acme/clusters/-x",
+        "/tenants/acme/clusters/prod"}) {
+    EXPECT_NE(CheckClusterName(name), "") << name;
+    EXPECT_FALSE(ParseClusterName(name).has_value()) << name;
+  }
+  EXPECT_EQ(CheckClusterName("tenants/acme/clusters/pr_d"),
+            "cluster id \"pr_d\" in \"tenants/{tenant_id}/clusters/{cluster_id}\": must contain "
+            "only lowercase letters a-z, digits 0-9 and '-'; found \"_\" at position 2");
+  EXPECT_THAT(CheckClusterName("tenants/acme/pools/prod"),
+              HasSubstr("must have the form \"tenants/{tenant_id}/clusters/{cluster_id}\""));
+}
+
 }  // namespace
 }  // namespace mandant::tenants
