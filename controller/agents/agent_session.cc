@@ -127,6 +127,8 @@ absl::Status AgentSession::Handle(const v1::AgentMessage& message) {
       return RecordStatus(message.status());
     case v1::AgentMessage::kRenewal:
       return Renew(message.renewal());
+    case v1::AgentMessage::kEgressEvents:
+      return absl::UnimplementedError("this controller does not store egress events yet");
     case v1::AgentMessage::MESSAGE_NOT_SET:
       break;
   }

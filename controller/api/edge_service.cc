@@ -141,8 +141,9 @@ absl::Status EdgeServiceImpl::UpdatePolicy(RpcCall& call,
                                                  "updated; allowed: default_action, rules"));
     }
   }
-  for (const tenants::FieldViolation& v :
-       tenants::ValidateEgressPolicy(request.policy(), "policy").violations()) {
+  const tenants::FieldViolations policy_violations =
+      tenants::ValidateEgressPolicy(request.policy(), "policy");
+  for (const tenants::FieldViolation& v : policy_violations.violations()) {
     violations.Add(v.field, v.description);
   }
   auto parsed = ParseTenantSingleton(request.policy().name(), "egressPolicy", "policy.name");
