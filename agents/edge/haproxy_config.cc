@@ -67,9 +67,9 @@ absl::StatusOr<std::string> RenderHaproxyConfig(const mandant::v1::EdgeSpec& spe
     absl::StrAppend(&out, "\n# ", endpoint.cluster(), "\n",                          //
                     "frontend ", frontend, "\n",                                     //
                     "    bind ", endpoint.internal_address(), ":", endpoint.port(),  //
-                    " transparent\n",                                                   //
+                    " transparent\n",                                                //
                     "    bind ", endpoint.external_address(), ":", endpoint.port(),  //
-                    " transparent\n",                                                   //
+                    " transparent\n",                                                //
                     "    default_backend ", backend, "\n",                           //
                     "\n",                                                            //
                     "backend ", backend, "\n",                                       //
