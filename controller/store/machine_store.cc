@@ -49,7 +49,7 @@ absl::Status MachineStore::Insert(Connection& conn, const NewMachine& m, const p
       "SELECT $1::uuid, t.id, c.id, $4, h.id, $6, $7, $8, $9, $10, $11::macaddr, $12, "
       "$13::bytea, $14, $15 FROM tenants t JOIN clusters c ON c.tenant_id = t.id AND c.name = $3 "
       "LEFT JOIN hosts h ON h.name = $5 WHERE t.name = $2 AND ($5 IS NULL OR h.id IS NOT NULL) "
-      "RETURNING t.id",
+      "RETURNING tenant_id",
       {m.machine_id, m.tenant, m.cluster, m.name, m.host.empty() ? Param() : Param(m.host),
        std::to_string(m.resources.vcpus()), std::to_string(m.resources.memory_mib()),
        std::to_string(m.resources.disk_gib()), m.base_image, m.base_image_sha256, m.node_mac,

@@ -124,6 +124,7 @@ TEST_F(EdgeTest, AFullExternalNetworkRefusesNewTenantsAndChangesNothing) {
   for (const char* id : {"t1", "t2", "t3", "t4"}) CreateTenant(id);
   v1::CreateTenantRequest req;
   req.set_tenant_id("t5");
+  req.mutable_tenant();
   v1::Tenant out;
   auto tenants = controller_->Tenants();
   grpc::Status st =
