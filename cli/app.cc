@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 
 #include "cli/client_certificate.h"
+#include "cli/edge_commands.h"
 #include "cli/host_commands.h"
 #include "cli/output.h"
 #include "cli/paged_list.h"
@@ -124,6 +125,7 @@ CommandLineSpec BuildSpec() {
                            "Show the settings in effect and where each comes from",
                            "The token itself is never shown.",
                            {}});
+  for (CommandSpec& c : EdgeCommandSpecs()) spec.commands.push_back(std::move(c));
   for (CommandSpec& c : HostCommandSpecs()) spec.commands.push_back(std::move(c));
   for (CommandSpec& c : PkiCommandSpecs()) spec.commands.push_back(std::move(c));
   return spec;
@@ -150,6 +152,7 @@ class Mandantctl {
     }
     if (IsPkiCommand(inv_.command->path)) return RunPkiCommand(ctx_);
     if (IsHostCommand(inv_.command->path)) return RunHostCommand(ctx_);
+    if (IsEdgeCommand(inv_.command->path)) return RunEdgeCommand(ctx_);
     if (command == "tenant create") return Create();
     if (command == "tenant get") return Get();
     if (command == "tenant list") return List();

@@ -150,6 +150,11 @@ std::unique_ptr<HostClient> CommandContext::ConnectHosts(int* exit_code) {
                              exit_code);
 }
 
+std::unique_ptr<EdgeClient> CommandContext::ConnectEdges(int* exit_code) {
+  return Connect<EdgeClient>(options_.new_edge_client, CredentialChoice::kPreferCertificate,
+                             exit_code);
+}
+
 int CommandContext::PrintMessage(const google::protobuf::Message& message) {
   absl::StatusOr<std::string> text = RenderMessage(message, settings_.output);
   if (!text.ok()) {

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/support/status.h"
@@ -22,7 +23,9 @@
 #include "cli/certificate_client.h"
 #include "cli/command_line.h"
 #include "cli/connection.h"
+#include "cli/edge_client.h"
 #include "cli/grpc_certificate_client.h"
+#include "cli/grpc_edge_client.h"
 #include "cli/grpc_host_client.h"
 #include "cli/grpc_tenant_client.h"
 #include "cli/host_client.h"
@@ -41,17 +44,26 @@ using CertificateClientFactory = std::function<absl::StatusOr<std::unique_ptr<Ce
     const ConnectionOptions& options)>;
 using HostClientFactory =
     std::function<absl::StatusOr<std::unique_ptr<HostClient>>(const ConnectionOptions& options)>;
+using EdgeClientFactory =
+    std::function<absl::StatusOr<std::unique_ptr<EdgeClient>>(const ConnectionOptions& options)>;
 
 struct RunOptions {
   Environment env;
   TenantClientFactory new_client = NewGrpcTenantClient;
   CertificateClientFactory new_certificate_client = NewGrpcCertificateClient;
   HostClientFactory new_host_client = NewGrpcHostClient;
+  EdgeClientFactory new_edge_client = NewGrpcEdgeClient;
   // Request ids for calls that change something when --request-id is not
   // given.
   std::function<std::string()> new_request_id = NewRequestId;
   // The current time, for certificate expiry checks and relative times.
   std::function<absl::Time()> now = absl::Now;
+  // Waits between the polls of `tenant egress-log --follow`; returns false
+  // to stop following (the real one never does: Ctrl-C ends mandantctl).
+  std::function<bool(absl::Duration)> wait = [](absl::Duration d) {
+    absl::SleepFor(d);
+    return true;
+  };
   // Results go to `out`; errors, hints and notes to `err`. Not owned; must be
   // set.
   std::ostream* out = nullptr;
@@ -109,6 +121,7 @@ class CommandContext {
   std::unique_ptr<CertificateClient> ConnectCertificates(
       int* exit_code, CredentialChoice choice = CredentialChoice::kPreferCertificate);
   std::unique_ptr<HostClient> ConnectHosts(int* exit_code);
+  std::unique_ptr<EdgeClient> ConnectEdges(int* exit_code);
 
   // Prints `message` as JSON or YAML to out(); kExitServerError when it
   // cannot be rendered. Must not be called in table mode.

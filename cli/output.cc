@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -374,6 +375,137 @@ absl::string_view OutputFormatName(OutputFormat format) {
       return "yaml";
   }
   return "table";
+}
+
+namespace {
+
+std::string ProtocolName(v1::IpProtocol protocol, uint32_t number) {
+  switch (protocol) {
+    case v1::IP_PROTOCOL_TCP:
+      return "tcp";
+    case v1::IP_PROTOCOL_UDP:
+      return "udp";
+    case v1::IP_PROTOCOL_ICMP:
+      return "icmp";
+    default:
+      return number == 0 ? "any" : absl::StrCat(number);
+  }
+}
+
+std::string ActionName(v1::EgressAction action) {
+  switch (action) {
+    case v1::EGRESS_ACTION_ALLOW:
+      return "allow";
+    case v1::EGRESS_ACTION_DENY:
+      return "deny";
+    default:
+      return "-";
+  }
+}
+
+std::string RoleName(v1::EdgeRole role) {
+  switch (role) {
+    case v1::EDGE_ROLE_ACTIVE:
+      return "active";
+    case v1::EDGE_ROLE_STANDBY:
+      return "standby";
+    case v1::EDGE_ROLE_DOWN:
+      return "down";
+    default:
+      return "-";
+  }
+}
+
+// "prod/cp-1" for "tenants/acme/clusters/prod/machines/cp-1".
+std::string MachineShortName(absl::string_view name) {
+  std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
+  if (parts.size() != 6) return std::string(name);
+  return absl::StrCat(parts[3], "/", parts[5]);
+}
+
+}  // namespace
+
+std::string EgressRuleText(const v1::EgressRule& rule) {
+  std::string text = absl::StrCat(ActionName(rule.action()), " ", ProtocolName(rule.protocol(), 0),
+                                  " ", rule.destination_cidr());
+  if (rule.port_from() != 0) {
+    absl::StrAppend(&text, " ", rule.port_from());
+    if (rule.port_to() != 0 && rule.port_to() != rule.port_from()) {
+      absl::StrAppend(&text, "-", rule.port_to());
+    }
+  }
+  return text;
+}
+
+std::string RenderEgressEventTable(
+    const google::protobuf::RepeatedPtrField<v1::EgressEvent>& events, bool header) {
+  std::vector<std::vector<std::string>> rows;
+  if (header) rows.push_back({"TIME", "ACTION", "PROTO", "SOURCE", "DESTINATION", "HOST"});
+  for (const v1::EgressEvent& e : events) {
+    std::string source = e.source_address();
+    if (!e.machine().empty()) absl::StrAppend(&source, " (", MachineShortName(e.machine()), ")");
+    std::string destination = e.destination_address();
+    if (e.protocol() == v1::IP_PROTOCOL_TCP || e.protocol() == v1::IP_PROTOCOL_UDP) {
+      absl::StrAppend(&destination, ":", e.destination_port());
+    }
+    rows.push_back({FormatTimestamp(e.time()), ActionName(e.action()),
+                    ProtocolName(e.protocol(), e.protocol_number()), SanitizeForTerminal(source),
+                    SanitizeForTerminal(destination),
+                    OrNone(SanitizeForTerminal(HostIdFromName(e.host())))});
+  }
+  return AlignedRows(rows);
+}
+
+std::string RenderEdgeDetail(const v1::Edge& edge) {
+  std::vector<std::pair<std::string, std::string>> lines = {
+      {"Name:", edge.name()},
+      {"External network:", OrNone(edge.external_network())},
+      {"Gateway:", OrNone(edge.gateway_address())},
+      {"Egress address:", OrNone(edge.egress_address())},
+      {"Redundant:", edge.redundant() ? "yes" : "no"},
+      {"Conditions:", ""},
+  };
+  for (const v1::Condition& c : edge.conditions()) {
+    std::string value = absl::StrCat(c.status() == v1::CONDITION_STATUS_TRUE ? "True" : "False",
+                                     " (", c.reason(), ")");
+    if (!c.message().empty()) absl::StrAppend(&value, ": ", c.message());
+    lines.push_back({absl::StrCat("  ", c.type(), ":"), SanitizeForTerminal(value)});
+  }
+  lines.push_back({"Instances:", edge.instances().empty() ? "-" : ""});
+  for (const v1::EdgeInstance& i : edge.instances()) {
+    std::string value = absl::StrCat(RoleName(i.role()), ", ", OrNone(i.node_address()));
+    if (!i.message().empty()) absl::StrAppend(&value, ": ", i.message());
+    lines.push_back(
+        {absl::StrCat("  ", HostIdFromName(i.host()), ":"), SanitizeForTerminal(value)});
+  }
+  lines.push_back({"Endpoints:", edge.endpoints().empty() ? "-" : ""});
+  for (const v1::EdgeEndpoint& e : edge.endpoints()) {
+    lines.push_back({absl::StrCat("  ", e.cluster(), ":"),
+                     absl::StrCat(OrNone(e.external_address()), ":", e.port(), " (internal ",
+                                  OrNone(e.internal_address()), "), ", e.healthy_backends(), "/",
+                                  e.backends(), " control planes healthy")});
+  }
+  return KeyValueLines(lines);
+}
+
+std::string RenderEgressPolicyDetail(const v1::EgressPolicy& policy) {
+  std::vector<std::pair<std::string, std::string>> lines = {
+      {"Name:", policy.name()},
+      {"Default:", ActionName(policy.default_action())},
+      {"Generation:", absl::StrCat(policy.generation())},
+      {"Etag:", OrNone(policy.etag())},
+      {"Updated:", FormatTimestamp(policy.update_time())},
+      {"Rules:", policy.rules().empty() ? "- (the default decides)" : ""},
+  };
+  std::string out = KeyValueLines(lines);
+  for (int i = 0; i < policy.rules_size(); ++i) {
+    absl::StrAppend(&out, "  ", i + 1, ". ", EgressRuleText(policy.rules(i)));
+    if (!policy.rules(i).description().empty()) {
+      absl::StrAppend(&out, "  # ", SanitizeForTerminal(policy.rules(i).description()));
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  return out;
 }
 
 std::string RenderTenantTable(const google::protobuf::RepeatedPtrField<v1::Tenant>& tenants) {

@@ -13,6 +13,7 @@
 #include "google/protobuf/repeated_field.h"
 
 #include "mandant/v1/certificate.pb.h"
+#include "mandant/v1/edge.pb.h"
 #include "mandant/v1/host.pb.h"
 #include "mandant/v1/tenant.pb.h"
 
@@ -71,6 +72,26 @@ std::string RenderHostDetail(const v1::Host& host, absl::Time now);
 // written to that file, and the token is not part of the text.
 std::string RenderBootstrapToken(absl::string_view host, const v1::BootstrapToken& token,
                                  absl::string_view saved_to, absl::Time now);
+
+// One row per egress event under the header TIME (UTC, seconds), ACTION
+// (allow/deny), PROTO (tcp, udp, icmp or the number), SOURCE (the address,
+// with the machine's cluster/name when known), DESTINATION (address:port for
+// TCP and UDP), HOST (the edge's host id). Aligned like RenderTenantTable;
+// with `header` false, the rows only (for --follow).
+std::string RenderEgressEventTable(
+    const google::protobuf::RepeatedPtrField<v1::EgressEvent>& events, bool header = true);
+
+// The edge as "Key: value" lines: addresses, conditions, one line per copy
+// and per endpoint.
+std::string RenderEdgeDetail(const v1::Edge& edge);
+
+// The egress policy as "Key: value" lines, then its rules in order as
+// "allow tcp 192.0.2.0/24 443" lines, the form `egress-policy set --rule`
+// takes.
+std::string RenderEgressPolicyDetail(const v1::EgressPolicy& policy);
+
+// One rule in the form of --rule: "ACTION PROTOCOL CIDR [PORT[-PORT]]".
+std::string EgressRuleText(const v1::EgressRule& rule);
 
 // The proto3 JSON mapping with the proto field names (display_name, not
 // displayName), fields with default values included, indented. Ends with a

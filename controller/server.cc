@@ -89,6 +89,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   s->agent_service_ = std::make_unique<AgentServiceImpl>(s->deps_, options.agents);
   s->edge_reconciler_ = std::make_unique<EdgeReconciler>(EdgeReconciler::Options{
       s->db_.get(), options.edge, options.database.conninfo, options.database.password});
+  s->egress_log_maintenance_ = std::make_unique<EgressLogMaintenance>(
+      EgressLogMaintenance::Options{s->db_.get(), options.edge.egress_log_retention});
 
   store::Database* db = s->db_.get();
   s->metrics_.Describe("mandant_rpc_requests_total", "gRPC calls by method and status code.");
@@ -276,6 +278,7 @@ void Server::Shutdown(absl::Duration grace) {
   // Agents' streams never end on their own; they reconnect elsewhere.
   agent_service_->EndAllStreams();
   edge_reconciler_.reset();
+  egress_log_maintenance_.reset();
   grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   if (http_) http_->stop();
   if (http_thread_.joinable()) http_thread_.join();

@@ -21,6 +21,7 @@
 #include "controller/api/tenant_service.h"
 #include "controller/auth/tokens.h"
 #include "controller/edge/edge_reconciler.h"
+#include "controller/edge/egress_log_maintenance.h"
 #include "controller/metrics.h"
 #include "controller/pki/issuers.h"
 #include "controller/serving_credentials.h"
@@ -123,6 +124,7 @@ class Server {
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<api::EdgeServiceImpl> edge_service_;
   std::unique_ptr<EdgeReconciler> edge_reconciler_;
+  std::unique_ptr<EgressLogMaintenance> egress_log_maintenance_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;

@@ -1,6 +1,9 @@
 #include "controller/agents/agent_message_validation.h"
 
+#include <arpa/inet.h>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
@@ -8,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
+#include "tenants/edge_names.h"
 #include "tenants/names.h"
 #include "tenants/network_names.h"
 #include "tenants/tenant_validation.h"
@@ -23,14 +27,16 @@ constexpr int64_t kMaxTimestampSeconds = 253402300799;
 // The first violations, and how many more there were: the error travels
 // in gRPC trailers and a log line, which a status with thousands of bad
 // fields must not flood.
-tenants::FieldViolations FirstViolations(const tenants::FieldViolations& all) {
+tenants::FieldViolations FirstViolations(const tenants::FieldViolations& all,
+                                         absl::string_view field = "status") {
   if (all.violations().size() <= kMaxReportedViolations) return all;
   tenants::FieldViolations first;
   for (size_t i = 0; i < kMaxReportedViolations; ++i) {
     first.Add(all.violations()[i].field, all.violations()[i].description);
   }
-  first.Add("status", absl::StrCat("and ", all.violations().size() - kMaxReportedViolations,
-                                   " more problems"));
+  first.Add(
+      std::string(field),
+      absl::StrCat("and ", all.violations().size() - kMaxReportedViolations, " more problems"));
   return first;
 }
 
@@ -57,6 +63,109 @@ void CheckTimestamp(const google::protobuf::Timestamp& t, const std::string& fie
   if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
       t.nanos() > 999999999) {
     bad.Add(field, "must be a valid timestamp between years 1 and 9999 (nanos 0-999999999)");
+  }
+}
+
+// Dotted-quad IPv4 text, as the agent formats addresses (inet_ntop).
+bool IsIpv4Text(absl::string_view s) {
+  // inet_pton reads up to a NUL; what follows one must not slip through.
+  if (s.empty() || s.size() > 15 || absl::StrContains(s, absl::string_view("\0", 1))) {
+    return false;
+  }
+  const std::string text(s);
+  in_addr addr;
+  return inet_pton(AF_INET, text.c_str(), &addr) == 1;
+}
+
+void CheckEdgeNamespace(absl::string_view name, const std::string& field,
+                        tenants::FieldViolations& bad) {
+  const std::optional<tenants::ParsedEdgeName> parsed = tenants::ParseEdgeName(name);
+  if (!parsed || parsed->object != tenants::EdgeObject::kNamespace) {
+    bad.Add(field, absl::StrCat("must be an edge namespace name as in the EdgeSpec (\"",
+                                tenants::kEdgeNamespacePrefix, "\" and the segment), got ",
+                                tenants::QuoteForMessage(name)));
+  }
+}
+
+void ValidateEdge(const v1::EdgeStatus& e, const std::string& f,
+                  absl::flat_hash_set<std::string>& seen, tenants::FieldViolations& bad) {
+  CheckEdgeNamespace(e.namespace_(), f + ".namespace", bad);
+  if (!seen.insert(e.namespace_()).second) {
+    bad.Add(f + ".namespace", absl::StrCat(tenants::QuoteForMessage(e.namespace_()),
+                                           " is reported more than once; report each edge once"));
+  }
+  if (e.tenant().size() > kMaxTenantNameLength || !tenants::ParseTenantName(e.tenant()).ok()) {
+    bad.Add(f + ".tenant", absl::StrCat("must be \"tenants/{tenant}\", got ",
+                                        tenants::QuoteForMessage(e.tenant())));
+  }
+  if (!v1::VrrpState_IsValid(e.vrrp_state())) {
+    bad.Add(f + ".vrrp_state",
+            absl::StrCat("must be a known VrrpState (0-3), got ", e.vrrp_state()));
+  }
+  if (e.processes_size() > kMaxEdgeProcesses) {
+    bad.Add(f + ".processes", absl::StrCat("must list at most ", kMaxEdgeProcesses,
+                                           " processes, got ", e.processes_size()));
+  } else {
+    for (int i = 0; i < e.processes_size(); ++i) {
+      const v1::EdgeProcess& p = e.processes(i);
+      const std::string pf = absl::StrCat(f, ".processes[", i, "]");
+      if (p.name() != "haproxy" && p.name() != "dnsmasq" && p.name() != "keepalived") {
+        bad.Add(pf + ".name", absl::StrCat("must be haproxy, dnsmasq or keepalived, got ",
+                                           tenants::QuoteForMessage(p.name())));
+      }
+      if (p.pid() < 0) bad.Add(pf + ".pid", absl::StrCat("must be >= 0, got ", p.pid()));
+    }
+  }
+  if (e.endpoints_size() > kMaxEdgeEndpoints) {
+    bad.Add(f + ".endpoints", absl::StrCat("must list at most ", kMaxEdgeEndpoints,
+                                           " endpoints, got ", e.endpoints_size()));
+  } else {
+    for (int i = 0; i < e.endpoints_size(); ++i) {
+      const v1::EdgeEndpointStatus& ep = e.endpoints(i);
+      const std::string ef = absl::StrCat(f, ".endpoints[", i, "]");
+      if (!tenants::ParseClusterName(ep.cluster())) {
+        bad.Add(ef + ".cluster", absl::StrCat("must be \"tenants/{tenant}/clusters/{cluster}\", "
+                                              "got ",
+                                              tenants::QuoteForMessage(ep.cluster())));
+      }
+      if (ep.backends() < 0 || ep.backends() > kMaxEdgeBackends) {
+        bad.Add(ef + ".backends",
+                absl::StrCat("must be 0-", kMaxEdgeBackends, ", got ", ep.backends()));
+      }
+      if (ep.healthy_backends() < 0 || ep.healthy_backends() > ep.backends()) {
+        bad.Add(ef + ".healthy_backends", absl::StrCat("must be 0-backends (", ep.backends(),
+                                                       "), got ", ep.healthy_backends()));
+      }
+    }
+  }
+  CheckText(e.error(), 0, kMaxErrorLength, f + ".error", bad);
+}
+
+void ValidateRecord(const v1::EgressRecord& r, const std::string& f,
+                    tenants::FieldViolations& bad) {
+  CheckEdgeNamespace(r.namespace_(), f + ".namespace", bad);
+  if (!r.has_time()) {
+    bad.Add(f + ".time", "is required: when the edge saw the connection");
+  } else {
+    CheckTimestamp(r.time(), f + ".time", bad);
+  }
+  if (!IsIpv4Text(r.source_address())) {
+    bad.Add(f + ".source_address", absl::StrCat("must be an IPv4 address, got ",
+                                                tenants::QuoteForMessage(r.source_address())));
+  }
+  if (!IsIpv4Text(r.destination_address())) {
+    bad.Add(f + ".destination_address",
+            absl::StrCat("must be an IPv4 address, got ",
+                         tenants::QuoteForMessage(r.destination_address())));
+  }
+  if (r.destination_port() > 65535) {
+    bad.Add(f + ".destination_port", absl::StrCat("must be 0-65535, got ", r.destination_port()));
+  }
+  if (r.protocol_number() > 255) {
+    bad.Add(f + ".protocol_number", absl::StrCat("must be 0-255, got ", r.protocol_number()));
+  }
+  if (r.action() != v1::EGRESS_ACTION_ALLOW && r.action() != v1::EGRESS_ACTION_DENY) {
+    bad.Add(f + ".action", absl::StrCat("must be ALLOW or DENY, got ", r.action()));
   }
 }
 
@@ -205,7 +314,29 @@ tenants::FieldViolations ValidateHostStatus(const v1::HostStatus& status) {
     }
   }
   if (status.has_observe_time()) CheckTimestamp(status.observe_time(), "status.observe_time", bad);
+  if (status.edges_size() > kMaxStatusNetworks) {
+    bad.Add("status.edges", absl::StrCat("must list at most ", kMaxStatusNetworks, " edges, got ",
+                                         status.edges_size()));
+  } else {
+    absl::flat_hash_set<std::string> seen;
+    for (int i = 0; i < status.edges_size(); ++i) {
+      ValidateEdge(status.edges(i), absl::StrCat("status.edges[", i, "]"), seen, bad);
+    }
+  }
   return FirstViolations(bad);
+}
+
+tenants::FieldViolations ValidateEgressEventBatch(const v1::EgressEventBatch& batch) {
+  tenants::FieldViolations bad;
+  if (batch.events_size() > kMaxEgressEventsPerBatch) {
+    bad.Add("egress_events.events", absl::StrCat("must list at most ", kMaxEgressEventsPerBatch,
+                                                 " events, got ", batch.events_size()));
+    return bad;
+  }
+  for (int i = 0; i < batch.events_size(); ++i) {
+    ValidateRecord(batch.events(i), absl::StrCat("egress_events.events[", i, "]"), bad);
+  }
+  return FirstViolations(bad, "egress_events");
 }
 
 }  // namespace mandant::controller

@@ -43,6 +43,14 @@ inline constexpr size_t kMaxGuestMessageLength = 1024;
 inline constexpr size_t kMaxTenantNameLength = 100;
 // A refused HostStatus names its first 20 problems and counts the rest.
 inline constexpr size_t kMaxReportedViolations = 20;
+// EdgeStatus: haproxy, dnsmasq and keepalived (and room for restarts being
+// reported); an EdgeSpec has at most one endpoint per cluster, and an
+// endpoint's backends are the cluster's control planes.
+inline constexpr int kMaxEdgeProcesses = 8;
+inline constexpr int kMaxEdgeEndpoints = 64;
+inline constexpr int kMaxEdgeBackends = 64;
+// EgressEventBatch (agent.proto).
+inline constexpr int kMaxEgressEventsPerBatch = 1000;
 
 // Hello: versions of at most 64 bytes; non-negative capacity; an underlay
 // MTU of 0 (unknown) or 1280-65535; at most 1000 base images, each named
@@ -62,9 +70,27 @@ tenants::FieldViolations ValidateHello(const v1::Hello& hello);
 //     mtu 0-65535; at most kMaxNetworkPeers peer addresses of at most
 //     kMaxAddressLength bytes; error at most kMaxErrorLength bytes;
 //   host_errors: at most kMaxHostErrors, each 1-kMaxErrorLength bytes;
-//   observe_time: a valid timestamp when set.
+//   observe_time: a valid timestamp when set;
+//   edges: at most kMaxStatusNetworks; namespace an edge namespace name
+//     (tenants::ParseEdgeName), each once; tenant "tenants/{tenant}";
+//     vrrp_state a known VrrpState; at most kMaxEdgeProcesses processes
+//     named haproxy, dnsmasq or keepalived with pid >= 0; at most
+//     kMaxEdgeEndpoints endpoints, cluster "tenants/{t}/clusters/{c}",
+//     0 <= healthy_backends <= backends <= kMaxEdgeBackends; error at most
+//     kMaxErrorLength bytes.
 // No string may contain a NUL byte (PostgreSQL text cannot hold one).
+// Whether an edge's namespace belongs to its tenant and is placed on the
+// host is the store's to check (EdgeStore::RecordStatus).
 tenants::FieldViolations ValidateHostStatus(const v1::HostStatus& status);
+
+// EgressEventBatch; field paths start with "egress_events.":
+//   events: at most kMaxEgressEventsPerBatch; each with namespace an edge
+//     namespace name (tenants::ParseEdgeName), time set and valid,
+//     source_address and destination_address dotted-quad IPv4 text,
+//     destination_port 0-65535, protocol_number 0-255, action ALLOW or DENY.
+// Which namespaces the host may report is the store's to check
+// (EgressLogStore::Append).
+tenants::FieldViolations ValidateEgressEventBatch(const v1::EgressEventBatch& batch);
 
 }  // namespace mandant::controller
 

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
 
 #include "common/logging.h"
@@ -15,7 +16,10 @@
 #include "controller/agents/enrollment.h"
 #include "controller/agents/host_spec.h"
 #include "controller/api/certificate_service.h"
+#include "controller/edge/egress_log_maintenance.h"
 #include "controller/pki/issuers.h"
+#include "controller/store/edge_store.h"
+#include "controller/store/egress_log_store.h"
 #include "controller/store/pki_store.h"
 #include "pki/certificate_info.h"
 #include "pki/encoding.h"
@@ -128,7 +132,7 @@ absl::Status AgentSession::Handle(const v1::AgentMessage& message) {
     case v1::AgentMessage::kRenewal:
       return Renew(message.renewal());
     case v1::AgentMessage::kEgressEvents:
-      return absl::UnimplementedError("this controller does not store egress events yet");
+      return RecordEgressEvents(message.egress_events());
     case v1::AgentMessage::MESSAGE_NOT_SET:
       break;
   }
@@ -183,10 +187,23 @@ absl::Status AgentSession::RecordStatus(const v1::HostStatus& status) {
     return invalid;
   }
   std::vector<std::string> not_placed;
+  std::vector<std::string> ignored_edges;
   MANDANT_RETURN_IF_ERROR(env_->deps.db->Transact("agent status", [&](store::Connection& conn) {
     MANDANT_ASSIGN_OR_RETURN(not_placed, env_->store->RecordStatus(conn, session_, status));
+    store::EdgeStore edges;
+    MANDANT_ASSIGN_OR_RETURN(ignored_edges,
+                             edges.RecordStatus(conn, session_.host_id, status.edges()));
     return absl::OkStatus();
   }));
+  for (const std::string& ns : ignored_edges) {
+    // A copy removed from this host a moment ago is still reported until
+    // the agent has worked through the new spec; anything else is an edge
+    // the host has no business reporting.
+    MANDANT_LOG(warn,
+                "agent reported an edge that is not placed on its host under that namespace and "
+                "tenant; ignored",
+                {{"host", session_.host}, {"namespace", ns}});
+  }
   if (not_placed.empty()) return absl::OkStatus();
   // A VM still being removed after its machine left the host is expected;
   // any other VM of a machine not placed here is worth a warning.
@@ -202,6 +219,54 @@ absl::Status AgentSession::RecordStatus(const v1::HostStatus& status) {
                    {"machine_id", vm.machine_id()},
                    {"state", v1::VmState_Name(vm.state())}});
     }
+  }
+  return absl::OkStatus();
+}
+
+// Like a HostStatus, a batch refused by validation ends the stream. Events
+// of a namespace that is not an edge placed on this host are dropped and
+// logged; the stream goes on (an edge moved away a moment ago still has
+// events in flight).
+absl::Status AgentSession::RecordEgressEvents(const v1::EgressEventBatch& batch) {
+  if (absl::Status invalid = ValidateEgressEventBatch(batch).ToStatus(); !invalid.ok()) {
+    MANDANT_LOG(warn, "agent egress events refused", {{"host", session_.host}, {"error", invalid}});
+    RecordRefusal(session_.host, "EgressEventsRefused", invalid);
+    return invalid;
+  }
+  if (batch.events().empty()) return absl::OkStatus();
+  store::EgressLogStore log;
+  store::EgressAppendResult result;
+  auto append = [&] {
+    return env_->deps.db->Transact("egress events", [&](store::Connection& conn) -> absl::Status {
+      MANDANT_ASSIGN_OR_RETURN(result,
+                               log.Append(conn, session_.host_id, batch.events(), absl::Now()));
+      return absl::OkStatus();
+    });
+  };
+  absl::Status st = append();
+  if (auto pg = store::PgErrorOf(st); pg && pg->sqlstate == store::kCheckViolation) {
+    // No partition for the events' day yet (mandantd started just now, or
+    // its maintenance is late): create it and try once more.
+    absl::Status ensured =
+        env_->deps.db->Transact("egress log partitions", [&](store::Connection& conn) {
+          return log.EnsurePartitions(conn, absl::Now(), EgressLogMaintenance::kDaysAhead).status();
+        });
+    st = ensured.ok() ? append() : ensured;
+  }
+  if (!st.ok()) {
+    // The agent has sent them and keeps no copy; losing a batch to a
+    // database failure must not also cost the host its stream.
+    MANDANT_LOG(err, "egress events not stored",
+                {{"host", session_.host},
+                 {"events", static_cast<long long>(batch.events_size())},
+                 {"error", st}});
+    return absl::OkStatus();
+  }
+  if (result.dropped > 0) {
+    MANDANT_LOG(warn, "agent sent egress events of edges not placed on its host; dropped",
+                {{"host", session_.host},
+                 {"dropped", static_cast<long long>(result.dropped)},
+                 {"namespaces", absl::StrJoin(result.foreign_namespaces, ",")}});
   }
   return absl::OkStatus();
 }

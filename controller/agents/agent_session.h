@@ -61,7 +61,7 @@ class AgentSession {
   // bundle and the HostSpec.
   absl::Status Welcome();
   // Every later message: Hello (inventory), Heartbeat, HostStatus,
-  // CertificateRenewal.
+  // CertificateRenewal, EgressEventBatch.
   absl::Status Handle(const v1::AgentMessage& message);
   // Computes the host's desired state and sends it when its version is new
   // to this session. UNAUTHENTICATED when the host was deleted or the
@@ -78,6 +78,7 @@ class AgentSession {
   absl::Status Inventory(const v1::Hello& hello);
   absl::Status Heartbeat();
   absl::Status RecordStatus(const v1::HostStatus& status);
+  absl::Status RecordEgressEvents(const v1::EgressEventBatch& batch);
   absl::Status Renew(const v1::CertificateRenewal& renewal);
   absl::Status ReauthenticateIfDue();
   absl::Status CheckCertificateValid(store::Connection& conn);

@@ -4,10 +4,13 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
 #include "common/status_macros.h"
+#include "controller/api/paging.h"
+#include "controller/api/time_fields.h"
 #include "controller/auth/principal.h"
 #include "tenants/edge_validation.h"
 #include "tenants/field_violations.h"
@@ -30,6 +33,22 @@ absl::StatusOr<std::string> ParseTenantSingleton(absl::string_view name, absl::s
   v.Add(std::string(field),
         absl::StrCat(tenants::QuoteForMessage(name), " is not \"tenants/{tenant}", tail, "\""));
   return v.ToStatus();
+}
+
+constexpr char kListEgressEvents[] = "ListEgressEvents";
+constexpr int kDefaultEgressPageSize = 100;
+
+v1::IpProtocol ProtocolOf(uint32_t number) {
+  switch (number) {
+    case 1:
+      return v1::IP_PROTOCOL_ICMP;
+    case 6:
+      return v1::IP_PROTOCOL_TCP;
+    case 17:
+      return v1::IP_PROTOCOL_UDP;
+    default:
+      return v1::IP_PROTOCOL_UNSPECIFIED;
+  }
 }
 
 void SetCondition(v1::Edge& edge, absl::string_view type, bool ok, absl::string_view reason,
@@ -89,6 +108,13 @@ grpc::Status EdgeServiceImpl::UpdateEgressPolicy(grpc::ServerContext* context,
                                                  v1::EgressPolicy* response) {
   RpcCall call(context, "UpdateEgressPolicy", /*mutating=*/true, deps_);
   return call.Finish(UpdatePolicy(call, *request, response));
+}
+
+grpc::Status EdgeServiceImpl::ListEgressEvents(grpc::ServerContext* context,
+                                               const v1::ListEgressEventsRequest* request,
+                                               v1::ListEgressEventsResponse* response) {
+  RpcCall call(context, kListEgressEvents, /*mutating=*/false, deps_);
+  return call.Finish(ListEvents(call, *request, response));
 }
 
 absl::Status EdgeServiceImpl::Get(RpcCall& call, const v1::GetEdgeRequest& request,
@@ -183,6 +209,70 @@ absl::Status EdgeServiceImpl::UpdatePolicy(RpcCall& call,
         MANDANT_ASSIGN_OR_RETURN(*response, store_.PutEgressPolicy(conn, id, action, rules));
         return absl::OkStatus();
       });
+}
+
+}  // namespace mandant::controller::api
+
+namespace mandant::controller::api {
+
+absl::Status EdgeServiceImpl::ListEvents(RpcCall& call, const v1::ListEgressEventsRequest& request,
+                                         v1::ListEgressEventsResponse* response) {
+  MANDANT_RETURN_IF_ERROR(call.Authenticate());
+  call.set_object(request.parent());
+  MANDANT_ASSIGN_OR_RETURN(std::string id, tenants::ParseTenantName(request.parent(), "parent"));
+  MANDANT_RETURN_IF_ERROR(auth::CheckTenantRead(call.principal(), id));
+  tenants::FieldViolations bad;
+  store::EgressLogQuery query;
+  query.tenant = id;
+  if (request.has_since()) query.since = CheckedTimestamp(request.since(), "since", bad);
+  switch (request.action()) {
+    case v1::EGRESS_ACTION_UNSPECIFIED:
+      break;
+    case v1::EGRESS_ACTION_ALLOW:
+      query.allowed = true;
+      break;
+    case v1::EGRESS_ACTION_DENY:
+      query.allowed = false;
+      break;
+    default:
+      bad.Add("action", absl::StrCat("must be ALLOW, DENY or unset for both, got ",
+                                     static_cast<int>(request.action())));
+  }
+  // The token is bound to everything that selects events; a token of one
+  // filter cannot move another's cursor.
+  const std::string filters =
+      absl::StrCat(id, ",", query.since ? absl::ToUnixMicros(*query.since) : -1, ",",
+                   static_cast<int>(request.action()));
+  const PageRequest page =
+      ParsePageRequest(request.page_size(), request.page_token(), kListEgressEvents, filters, 2,
+                       bad, kDefaultEgressPageSize);
+  if (!page.position.empty()) {
+    int64_t micros = 0, event_id = 0;
+    if (!absl::SimpleAtoi(page.position[0], &micros) ||
+        !absl::SimpleAtoi(page.position[1], &event_id)) {
+      bad.Add("page_token", "is not a token returned by ListEgressEvents");
+    } else {
+      query.after = store::EgressLogQuery::Cursor{absl::FromUnixMicros(micros), event_id};
+    }
+  }
+  MANDANT_RETURN_IF_ERROR(bad.ToStatus());
+  query.limit = page.page_size + 1;
+  return deps_.db->Run("list egress events", [&](store::Connection& conn) -> absl::Status {
+    MANDANT_ASSIGN_OR_RETURN(std::vector<store::EgressEventRow> rows, log_.List(conn, query));
+    MANDANT_ASSIGN_OR_RETURN(int64_t dropped, log_.DroppedEvents(conn, id));
+    const bool more = TrimToPage(rows, page.page_size);
+    for (store::EgressEventRow& row : rows) {
+      row.event.set_protocol(ProtocolOf(row.event.protocol_number()));
+      *response->add_events() = std::move(row.event);
+    }
+    response->set_dropped_events(dropped);
+    if (more) {
+      response->set_next_page_token(NextPageToken(
+          kListEgressEvents, filters,
+          {absl::StrCat(absl::ToUnixMicros(rows.back().time)), absl::StrCat(rows.back().id)}));
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace mandant::controller::api

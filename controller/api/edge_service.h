@@ -4,14 +4,13 @@
 #include "controller/api/rpc_call.h"
 #include "controller/edge/edge_settings.h"
 #include "controller/store/edge_store.h"
+#include "controller/store/egress_log_store.h"
 #include "mandant/v1/edge.grpc.pb.h"
 
 namespace mandant::controller::api {
 
-// mandant.v1.EdgeService over PostgreSQL: the tenant's edge and its egress
-// policy (edge.proto). Thread-safe. ListEgressEvents is not served yet
-// (UNIMPLEMENTED, gRPC's default): the egress log arrives with the agents'
-// NFLOG relay.
+// mandant.v1.EdgeService over PostgreSQL: the tenant's edge, its egress
+// policy and its egress log (edge.proto). Thread-safe.
 class EdgeServiceImpl final : public v1::EdgeService::Service {
  public:
   EdgeServiceImpl(const ServiceDeps& deps, EdgeSettings settings);
@@ -25,6 +24,9 @@ class EdgeServiceImpl final : public v1::EdgeService::Service {
   grpc::Status UpdateEgressPolicy(grpc::ServerContext* context,
                                   const v1::UpdateEgressPolicyRequest* request,
                                   v1::EgressPolicy* response) override;
+  grpc::Status ListEgressEvents(grpc::ServerContext* context,
+                                const v1::ListEgressEventsRequest* request,
+                                v1::ListEgressEventsResponse* response) override;
 
  private:
   absl::Status Get(RpcCall& call, const v1::GetEdgeRequest& request, v1::Edge* response);
@@ -32,10 +34,13 @@ class EdgeServiceImpl final : public v1::EdgeService::Service {
                          v1::EgressPolicy* response);
   absl::Status UpdatePolicy(RpcCall& call, const v1::UpdateEgressPolicyRequest& request,
                             v1::EgressPolicy* response);
+  absl::Status ListEvents(RpcCall& call, const v1::ListEgressEventsRequest& request,
+                          v1::ListEgressEventsResponse* response);
 
   const ServiceDeps deps_;
   const EdgeSettings settings_;
   store::EdgeStore store_;
+  store::EgressLogStore log_;
 };
 
 // The Placed, Ready and Redundant conditions of an edge as the store

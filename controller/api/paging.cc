@@ -43,12 +43,14 @@ bool ConsumeField(absl::string_view& in, std::string* out) {
 
 PageRequest ParsePageRequest(int32_t page_size, absl::string_view page_token,
                              absl::string_view method, absl::string_view filters,
-                             size_t position_fields, tenants::FieldViolations& bad) {
+                             size_t position_fields, tenants::FieldViolations& bad,
+                             int default_page_size) {
   PageRequest out;
+  out.page_size = default_page_size;
   if (page_size < 0 || page_size > kMaxPageSize) {
     bad.Add("page_size",
             absl::StrCat("must be between 0 and ", kMaxPageSize, " (0 for the default of ",
-                         kDefaultPageSize, "), got ", page_size));
+                         default_page_size, "), got ", page_size));
   } else if (page_size > 0) {
     out.page_size = page_size;
   }

@@ -43,14 +43,15 @@ struct PageRequest {
   std::vector<std::string> position;
 };
 
-// Checks page_size (0 means kDefaultPageSize; 1 to kMaxPageSize) and
+// Checks page_size (0 means `default_page_size`; 1 to kMaxPageSize) and
 // page_token (empty, or a token NextPageToken made for the same `method`
 // and `filters` with `position_fields` strings). Each problem is added to
 // `bad` on the field "page_size" or "page_token"; the result is then only
 // meaningful for the fields that were fine.
 PageRequest ParsePageRequest(int32_t page_size, absl::string_view page_token,
                              absl::string_view method, absl::string_view filters,
-                             size_t position_fields, tenants::FieldViolations& bad);
+                             size_t position_fields, tenants::FieldViolations& bad,
+                             int default_page_size = kDefaultPageSize);
 
 // The token for the page after the one that ended at `position`. The
 // position strings should be short (keys, not objects): the token must fit

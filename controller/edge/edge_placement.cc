@@ -7,6 +7,7 @@
 
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "tenants/edge_names.h"
 
 namespace mandant::controller {
 
@@ -82,10 +83,12 @@ absl::Status ReconcileEdgePlacement(store::Connection& conn, store::EdgeStore& s
                                                            0)
                                 .status());
   }
+  MANDANT_ASSIGN_OR_RETURN(const std::string edge_namespace,
+                           tenants::EdgeNamespaceName(state.mode, state.segment_id));
   for (const auto& [host_id, ordinal] : d.add) {
     MANDANT_ASSIGN_OR_RETURN(
         store::EdgeInstanceRow row,
-        store.AddInstance(conn, tenant_row_id, network->name, host_id, ordinal));
+        store.AddInstance(conn, tenant_row_id, network->name, edge_namespace, host_id, ordinal));
     MANDANT_LOG(info, "edge copy placed",
                 {{"tenant", state.tenant}, {"host", row.host}, {"ordinal", ordinal}});
   }

@@ -1,8 +1,12 @@
 #include "controller/store/edge_store.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
@@ -12,6 +16,7 @@
 #include "common/status_macros.h"
 #include "controller/store/database.h"
 #include "controller/store/tenant_store.h"
+#include "tenants/names.h"
 
 namespace mandant::controller::store {
 namespace {
@@ -70,6 +75,19 @@ v1::EgressAction EgressActionFromText(absl::string_view text) {
   return v1::EGRESS_ACTION_UNSPECIFIED;
 }
 
+std::string VrrpStateText(v1::VrrpState state) {
+  switch (state) {
+    case v1::VRRP_STATE_MASTER:
+      return "MASTER";
+    case v1::VRRP_STATE_BACKUP:
+      return "BACKUP";
+    case v1::VRRP_STATE_FAULT:
+      return "FAULT";
+    default:
+      return "UNSPECIFIED";
+  }
+}
+
 std::string EgressActionText(v1::EgressAction action) {
   return action == v1::EGRESS_ACTION_DENY ? "DENY" : "ALLOW";
 }
@@ -83,7 +101,8 @@ absl::StatusOr<EdgePlacementState> EdgeStore::PlacementState(Connection& conn,
       conn.Query("SELECT t.name, e.external_network, "
                  "(SELECT count(*) FROM machines m WHERE m.tenant_id = t.id "
                  "AND m.host_id IS NOT NULL), "
-                 "(SELECT count(DISTINCT m.host_id) FROM machines m WHERE m.tenant_id = t.id) "
+                 "(SELECT count(DISTINCT m.host_id) FROM machines m WHERE m.tenant_id = t.id), "
+                 "t.network_mode, coalesce(t.vni, t.vlan_id) "
                  "FROM tenants t LEFT JOIN edges e ON e.tenant_id = t.id WHERE t.id = $1 "
                  "FOR UPDATE OF t",
                  {id}));
@@ -95,6 +114,8 @@ absl::StatusOr<EdgePlacementState> EdgeStore::PlacementState(Connection& conn,
   s.external_network = std::string(tenant.Text(0, 1));
   s.placed_machines = static_cast<int>(tenant.Int64(0, 2));
   s.machine_hosts = static_cast<int>(tenant.Int64(0, 3));
+  s.mode = NetworkModeFromText(tenant.Text(0, 4));
+  s.segment_id = static_cast<uint32_t>(tenant.Int64(0, 5));
 
   MANDANT_ASSIGN_OR_RETURN(
       Rows instances,
@@ -127,12 +148,14 @@ absl::StatusOr<EdgePlacementState> EdgeStore::PlacementState(Connection& conn,
 
 absl::StatusOr<EdgeInstanceRow> EdgeStore::AddInstance(Connection& conn, int64_t tenant_row_id,
                                                        absl::string_view external_network,
+                                                       absl::string_view edge_namespace,
                                                        int64_t host_id, int ordinal) {
   const std::string tenant = std::to_string(tenant_row_id);
-  MANDANT_RETURN_IF_ERROR(conn.Query("INSERT INTO edges (tenant_id, external_network) "
-                                     "VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING",
-                                     {tenant, std::string(external_network)})
-                              .status());
+  MANDANT_RETURN_IF_ERROR(
+      conn.Query("INSERT INTO edges (tenant_id, external_network, namespace) "
+                 "VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO NOTHING",
+                 {tenant, std::string(external_network), std::string(edge_namespace)})
+          .status());
   auto inserted = conn.Query(
       "INSERT INTO edge_instances (tenant_id, host_id, ordinal) VALUES ($1, $2, $3) "
       "RETURNING id, (SELECT name FROM hosts WHERE id = $2)",
@@ -454,10 +477,17 @@ absl::StatusOr<std::string> EdgeStore::EgressAddress(Connection& conn, int64_t t
   return rows.empty() ? std::string() : std::string(rows.Text(0, 0));
 }
 
-absl::Status EdgeStore::RecordStatus(Connection& conn, int64_t host_id,
-                                     const std::vector<v1::EdgeStatus>& edges) {
+absl::StatusOr<std::vector<std::string>> EdgeStore::RecordStatus(
+    Connection& conn, int64_t host_id,
+    const google::protobuf::RepeatedPtrField<v1::EdgeStatus>& edges) {
   json records = json::array();
+  std::vector<std::string> ignored;
   for (const v1::EdgeStatus& s : edges) {
+    absl::StatusOr<std::string> tenant = tenants::ParseTenantName(s.tenant(), "tenant");
+    if (!tenant.ok()) {
+      ignored.push_back(s.namespace_());
+      continue;
+    }
     json processes = json::array();
     for (const v1::EdgeProcess& p : s.processes()) {
       processes.push_back({{"name", p.name()}, {"pid", p.pid()}, {"running", p.running()}});
@@ -469,24 +499,42 @@ absl::Status EdgeStore::RecordStatus(Connection& conn, int64_t host_id,
                            {"backends", e.backends()},
                            {"dropped_packets", e.dropped_packets()}});
     }
-    std::string vrrp = v1::VrrpState_Name(s.vrrp_state());
-    records.push_back({{"tenant", s.tenant().substr(s.tenant().find('/') + 1)},
-                       {"vrrp_state", vrrp.substr(std::string("VRRP_STATE_").size())},
+    // The column is a bigint; an agent that counted past it has dropped
+    // more than anyone will read.
+    const uint64_t dropped =
+        std::min<uint64_t>(s.egress_events_dropped(), std::numeric_limits<int64_t>::max());
+    records.push_back({{"namespace", s.namespace_()},
+                       {"tenant", *tenant},
+                       {"vrrp_state", VrrpStateText(s.vrrp_state())},
                        {"processes", processes},
                        {"endpoints", endpoints},
-                       {"dropped", s.egress_events_dropped()},
+                       {"dropped", dropped},
                        {"error", s.error()}});
   }
-  return conn
-      .Query(
-          "UPDATE edge_instances i SET vrrp_state = s.vrrp_state, processes = s.processes, "
-          "endpoints = s.endpoints, egress_events_dropped = s.dropped, error = s.error, "
-          "status_time = now() "
-          "FROM jsonb_to_recordset($2::jsonb) AS s(tenant text, vrrp_state text, "
-          "processes jsonb, endpoints jsonb, dropped bigint, error text), tenants t "
-          "WHERE i.host_id = $1 AND t.id = i.tenant_id AND t.name = s.tenant",
-          {std::to_string(host_id), records.dump()})
-      .status();
+  if (records.empty()) return ignored;
+  MANDANT_ASSIGN_OR_RETURN(
+      Rows rows,
+      conn.Query(
+          "WITH u AS (UPDATE edge_instances i SET vrrp_state = s.vrrp_state, "
+          "processes = s.processes, endpoints = s.endpoints, egress_events_dropped = s.dropped, "
+          "error = s.error, status_time = now() "
+          "FROM jsonb_to_recordset($2::jsonb) AS s(namespace text, tenant text, vrrp_state text, "
+          "processes jsonb, endpoints jsonb, dropped bigint, error text), tenants t, edges e "
+          "WHERE i.host_id = $1 AND t.id = i.tenant_id AND t.name = s.tenant "
+          "AND e.tenant_id = i.tenant_id AND e.namespace = s.namespace RETURNING e.namespace) "
+          "SELECT coalesce(json_agg(namespace), '[]')::text FROM u",
+          {std::to_string(host_id), records.dump(-1, ' ', false, json::error_handler_t::replace)}));
+  absl::flat_hash_set<std::string> written;
+  for (const json& n : json::parse(rows.Text(0, 0), nullptr, false)) {
+    if (n.is_string()) written.insert(n.get<std::string>());
+  }
+  for (const v1::EdgeStatus& s : edges) {
+    if (!written.contains(s.namespace_()) &&
+        std::find(ignored.begin(), ignored.end(), s.namespace_()) == ignored.end()) {
+      ignored.push_back(s.namespace_());
+    }
+  }
+  return ignored;
 }
 
 std::string EgressPolicyEtag(absl::string_view tenant_uid, int64_t generation) {

@@ -47,6 +47,9 @@ struct EdgeInstanceRow {
 struct EdgePlacementState {
   int64_t tenant_row_id = 0;
   std::string tenant;  // tenant id
+  // The tenant network's segment, which names the edge's namespace.
+  v1::NetworkMode mode = v1::NETWORK_MODE_UNSPECIFIED;
+  uint32_t segment_id = 0;
   bool has_edge = false;
   std::string external_network;  // of the existing edge
   // Machines of the tenant placed on a host, and on how many hosts.
@@ -94,11 +97,13 @@ class EdgeStore {
   // Locks the tenant row. NOT_FOUND when the tenant is gone.
   absl::StatusOr<EdgePlacementState> PlacementState(Connection& conn, int64_t tenant_row_id,
                                                     const ExternalNetwork* network);
-  // Creates the edge row (once) and a copy on `host_id` with `ordinal`,
-  // with its own node address. A retryable status when a concurrent
-  // placement took the ordinal or the address.
+  // Creates the edge row (once, with its namespace name `edge_namespace`,
+  // tenants/edge_names.h) and a copy on `host_id` with `ordinal`, with its
+  // own node address. A retryable status when a concurrent placement took
+  // the ordinal or the address.
   absl::StatusOr<EdgeInstanceRow> AddInstance(Connection& conn, int64_t tenant_row_id,
-                                              absl::string_view external_network, int64_t host_id,
+                                              absl::string_view external_network,
+                                              absl::string_view edge_namespace, int64_t host_id,
                                               int ordinal);
   // Removes the edge with its copies and their addresses.
   absl::Status DeleteEdge(Connection& conn, int64_t tenant_row_id);
@@ -139,15 +144,20 @@ class EdgeStore {
   absl::StatusOr<std::string> EgressAddress(Connection& conn, int64_t tenant_row_id);
 
   // Stores what the agent of `host_id` reported of its edges (validated by
-  // the caller), for the copies placed on that host only; the others'
-  // statuses are ignored.
-  absl::Status RecordStatus(Connection& conn, int64_t host_id,
-                            const std::vector<v1::EdgeStatus>& edges);
+  // ValidateHostStatus, controller/agents/agent_message_validation.h), for
+  // the copies placed on that host only, and only when the status names
+  // the edge's namespace and its tenant together. Returns the namespaces
+  // of the statuses it ignored, for the caller to log.
+  absl::StatusOr<std::vector<std::string>> RecordStatus(
+      Connection& conn, int64_t host_id,
+      const google::protobuf::RepeatedPtrField<v1::EdgeStatus>& edges);
 };
 
 // The edges.*, egress_policies.* text columns <-> API enums.
 v1::EgressAction EgressActionFromText(absl::string_view text);
 std::string EgressActionText(v1::EgressAction action);
+// edge_instances.vrrp_state: "UNSPECIFIED", "MASTER", "BACKUP", "FAULT".
+std::string VrrpStateText(v1::VrrpState state);
 std::string EgressPolicyEtag(absl::string_view tenant_uid, int64_t generation);
 
 }  // namespace mandant::controller::store

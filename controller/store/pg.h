@@ -30,6 +30,9 @@ using PgResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
 
 // SQLSTATE codes the project reacts to.
 inline constexpr absl::string_view kUniqueViolation = "23505";
+// Also what an INSERT into a partitioned table gets when no partition
+// covers the row.
+inline constexpr absl::string_view kCheckViolation = "23514";
 inline constexpr absl::string_view kExclusionViolation = "23P01";
 inline constexpr absl::string_view kForeignKeyViolation = "23503";
 inline constexpr absl::string_view kSerializationFailure = "40001";

@@ -1,11 +1,16 @@
-// Feeds arbitrary bytes, parsed as a HostStatus and as a Hello, to the
-// validators of what agents send (controller/agents/agent_message_validation)
-// and checks their invariants:
+// Feeds arbitrary bytes, parsed as a HostStatus, a Hello and an
+// EgressEventBatch, to the validators of what agents send
+// (controller/agents/agent_message_validation) and checks their invariants:
 //  - the violations survive ToStatus() / ViolationsOf() unchanged, each names
-//    a field under "status." or "hello." and says what is wrong;
-//  - a refused status reports at most kMaxReportedViolations + 1 problems;
-//  - an accepted status is within every documented bound (counts, lengths,
-//    enum values, no NUL bytes), so the store can write it as it is.
+//    a field under "status.", "hello." or "egress_events" and says what is
+//    wrong;
+//  - a refused status or batch reports at most kMaxReportedViolations + 1
+//    problems;
+//  - an accepted status or batch is within every documented bound (counts,
+//    lengths, enum values, names, addresses, no NUL bytes), so the store can
+//    write it as it is.
+#include <arpa/inet.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -18,7 +23,9 @@
 
 #include "controller/agents/agent_message_validation.h"
 #include "mandant/v1/agent.pb.h"
+#include "tenants/edge_names.h"
 #include "tenants/field_violations.h"
+#include "tenants/names.h"
 
 namespace mandant::controller {
 namespace {
@@ -67,6 +74,37 @@ void CheckAccepted(const v1::HostStatus& s) {
   for (const std::string& e : s.host_errors()) {
     FUZZ_CHECK(!e.empty() && e.size() <= kMaxErrorLength && NoNul(e));
   }
+  FUZZ_CHECK(s.edges_size() <= kMaxStatusNetworks);
+  for (const v1::EdgeStatus& e : s.edges()) {
+    FUZZ_CHECK(tenants::ParseEdgeName(e.namespace_()).has_value());
+    FUZZ_CHECK(tenants::ParseTenantName(e.tenant()).ok());
+    FUZZ_CHECK(v1::VrrpState_IsValid(e.vrrp_state()));
+    FUZZ_CHECK(e.processes_size() <= kMaxEdgeProcesses);
+    for (const v1::EdgeProcess& p : e.processes()) FUZZ_CHECK(p.pid() >= 0 && NoNul(p.name()));
+    FUZZ_CHECK(e.endpoints_size() <= kMaxEdgeEndpoints);
+    for (const v1::EdgeEndpointStatus& ep : e.endpoints()) {
+      FUZZ_CHECK(tenants::ParseClusterName(ep.cluster()).has_value());
+      FUZZ_CHECK(0 <= ep.healthy_backends() && ep.healthy_backends() <= ep.backends() &&
+                 ep.backends() <= kMaxEdgeBackends);
+    }
+    FUZZ_CHECK(e.error().size() <= kMaxErrorLength && NoNul(e.error()));
+  }
+}
+
+bool Ipv4(const std::string& s) {
+  in_addr addr;
+  return NoNul(s) && inet_pton(AF_INET, s.c_str(), &addr) == 1;
+}
+
+void CheckAccepted(const v1::EgressEventBatch& b) {
+  FUZZ_CHECK(b.events_size() <= kMaxEgressEventsPerBatch);
+  for (const v1::EgressRecord& r : b.events()) {
+    FUZZ_CHECK(tenants::ParseEdgeName(r.namespace_()).has_value());
+    FUZZ_CHECK(r.has_time() && r.time().nanos() >= 0 && r.time().nanos() <= 999999999);
+    FUZZ_CHECK(Ipv4(r.source_address()) && Ipv4(r.destination_address()));
+    FUZZ_CHECK(r.destination_port() <= 65535 && r.protocol_number() <= 255);
+    FUZZ_CHECK(r.action() == v1::EGRESS_ACTION_ALLOW || r.action() == v1::EGRESS_ACTION_DENY);
+  }
 }
 
 void Fuzz(absl::string_view input) {
@@ -80,6 +118,13 @@ void Fuzz(absl::string_view input) {
   v1::Hello hello;
   if (hello.ParseFromArray(input.data(), static_cast<int>(input.size()))) {
     CheckViolations(ValidateHello(hello), "hello.");
+  }
+  v1::EgressEventBatch batch;
+  if (batch.ParseFromArray(input.data(), static_cast<int>(input.size()))) {
+    const tenants::FieldViolations bad = ValidateEgressEventBatch(batch);
+    CheckViolations(bad, "egress_events");
+    FUZZ_CHECK(bad.violations().size() <= kMaxReportedViolations + 1);
+    if (bad.empty()) CheckAccepted(batch);
   }
 }
 

@@ -54,6 +54,7 @@
 #include "controller/store/pki_store.h"
 #include "mandant/v1/agent.grpc.pb.h"
 #include "mandant/v1/certificate.grpc.pb.h"
+#include "mandant/v1/edge.grpc.pb.h"
 #include "mandant/v1/host.grpc.pb.h"
 #include "mandant/v1/tenant.grpc.pb.h"
 #include "pki/certificate_authority.h"
@@ -474,6 +475,16 @@ class AuthorizationProbeTest : public testing::HostTestBase {
     }
     enroll_csr_ = MakeCsr("", {}).csr_pem;
 
+    // An event in alpha's egress log, which no one but alpha's principals
+    // and provider admins may see (192.0.2.77 marks it).
+    {
+      auto st = controller_->Sql(
+          "INSERT INTO egress_events (tenant_id, time, host_id, source_address, "
+          "destination_address, destination_port, protocol, allowed) "
+          "SELECT t.id, now(), h.id, '10.0.0.5', '192.0.2.77', 443, 6, true "
+          "FROM tenants t, hosts h WHERE t.name = 'alpha' AND h.name = 'hv-a'");
+      ASSERT_TRUE(st.ok()) << st.status();
+    }
     // Alpha's and the infrastructure's objects.
     alpha_issuer_ = ActiveIssuer("tenants/alpha", v1::ISSUER_KIND_TENANT);
     infra_issuer_ = ActiveIssuer("infrastructure", v1::ISSUER_KIND_INFRASTRUCTURE);
@@ -1001,6 +1012,100 @@ std::vector<Probe> AuthorizationProbeTest::Probes() {
                  return CallResult{certs(c)->RetireIssuer(ctx.get(), req, &out)};
                }});
 
+  // ---- EdgeService: read as the tenant; the egress policy changed by its
+  // admins and provider admins.
+  auto edges = [](const Caller& c) { return v1::EdgeService::NewStub(c.channel); };
+  // An egress log response that shows alpha's event to someone else.
+  auto alpha_event_leak = [](const Caller& c, const v1::ListEgressEventsResponse& out) {
+    if (c.column == Column::kProvider || c.column == Column::kTenantAdmin ||
+        c.column == Column::kTenantViewer) {
+      return std::string();
+    }
+    for (const v1::EgressEvent& e : out.events()) {
+      if (e.destination_address() == "192.0.2.77") return std::string("listed alpha's event");
+    }
+    return std::string();
+  };
+  p.push_back({"EdgeService.GetEdge", "tenants/alpha/edge",
+               {kOk,      kOk,      kOk,      kMissing, kMissing, kMissing, kMissing, kUnauth},
+               [=](const Caller& c) {
+                 v1::GetEdgeRequest req;
+                 req.set_name(Own("tenants/alpha/edge"));
+                 v1::Edge out;
+                 auto ctx = ContextFor(c);
+                 return CallResult{edges(c)->GetEdge(ctx.get(), req, &out)};
+               }});
+  p.push_back({"EdgeService.GetEgressPolicy", "tenants/alpha/egressPolicy",
+               {kOk,      kOk,      kOk,      kMissing, kMissing, kMissing, kMissing, kUnauth},
+               [=](const Caller& c) {
+                 v1::GetEgressPolicyRequest req;
+                 req.set_name(Own("tenants/alpha/egressPolicy"));
+                 v1::EgressPolicy out;
+                 auto ctx = ContextFor(c);
+                 return CallResult{edges(c)->GetEgressPolicy(ctx.get(), req, &out)};
+               }});
+  p.push_back({"EdgeService.UpdateEgressPolicy", "tenants/alpha/egressPolicy default_action",
+               {kOk,      kOk,      kDenied,  kMissing, kMissing, kMissing, kMissing, kUnauth},
+               [=](const Caller& c) {
+                 v1::UpdateEgressPolicyRequest req;
+                 req.mutable_policy()->set_name(Own("tenants/alpha/egressPolicy"));
+                 req.mutable_policy()->set_default_action(v1::EGRESS_ACTION_ALLOW);
+                 req.mutable_update_mask()->add_paths("default_action");
+                 v1::EgressPolicy out;
+                 auto ctx = ContextFor(c);
+                 return CallResult{edges(c)->UpdateEgressPolicy(ctx.get(), req, &out)};
+               }});
+  p.push_back({"EdgeService.ListEgressEvents", "parent tenants/alpha",
+               {kOk,      kOk,      kOk,      kMissing, kMissing, kMissing, kMissing, kUnauth},
+               [=](const Caller& c) {
+                 v1::ListEgressEventsRequest req;
+                 req.set_parent(Own("tenants/alpha"));
+                 v1::ListEgressEventsResponse out;
+                 auto ctx = ContextFor(c);
+                 CallResult r{edges(c)->ListEgressEvents(ctx.get(), req, &out)};
+                 r.leak = alpha_event_leak(c, out);
+                 return r;
+               }});
+  // Bravo's edge, log and policy: its own principals find them, alpha's do
+  // not, and nothing of alpha's shows in them.
+  p.push_back({"EdgeService.GetEdge", "tenants/bravo/edge (foreign to alpha)",
+               {kOk,      kMissing, kMissing, kOk,      kOk,      kMissing, kMissing, kUnauth},
+               [=](const Caller& c) {
+                 v1::GetEdgeRequest req;
+                 req.set_name("tenants/bravo/edge");
+                 v1::Edge out;
+                 auto ctx = ContextFor(c);
+                 CallResult r{edges(c)->GetEdge(ctx.get(), req, &out)};
+                 if (out.instances_size() > 0) r.leak = "bravo's edge shows copies it does not have";
+                 return r;
+               }});
+  p.push_back({"EdgeService.UpdateEgressPolicy", "tenants/bravo/egressPolicy (foreign to alpha)",
+               {kOk,      kMissing, kMissing, kOk,      kDenied,  kMissing, kMissing, kUnauth},
+               [=](const Caller& c) {
+                 v1::UpdateEgressPolicyRequest req;
+                 req.mutable_policy()->set_name("tenants/bravo/egressPolicy");
+                 req.mutable_policy()->set_default_action(v1::EGRESS_ACTION_ALLOW);
+                 req.mutable_update_mask()->add_paths("default_action");
+                 v1::EgressPolicy out;
+                 auto ctx = ContextFor(c);
+                 return CallResult{edges(c)->UpdateEgressPolicy(ctx.get(), req, &out)};
+               }});
+  p.push_back({"EdgeService.ListEgressEvents", "parent tenants/bravo (alpha's event must not show)",
+               {kOk,      kMissing, kMissing, kOk,      kOk,      kMissing, kMissing, kUnauth},
+               [=](const Caller& c) {
+                 v1::ListEgressEventsRequest req;
+                 req.set_parent("tenants/bravo");
+                 v1::ListEgressEventsResponse out;
+                 auto ctx = ContextFor(c);
+                 CallResult r{edges(c)->ListEgressEvents(ctx.get(), req, &out)};
+                 for (const v1::EgressEvent& e : out.events()) {
+                   if (e.destination_address() == "192.0.2.77") {
+                     r.leak = "bravo's log lists alpha's event";
+                   }
+                 }
+                 return r;
+               }});
+
   // ---- HostService: provider admins only; an agent does not read or
   // change even its own host here.
   p.push_back({"HostService.CreateHost", "a new host",
@@ -1245,6 +1350,8 @@ TEST_F(AuthorizationProbeTest, EveryRpcRefusesEveryCallerItMustRefuse) {
       // (docs/api.md, Roles).
       {"CertificateService.RevokeCertificate", alpha_victim_, Outcome::kSucceeded, ""},
       {"CertificateService.IssueClientCertificate", "the caller's own identity",
+       Outcome::kFailedPrecondition, ""},
+      {"EdgeService.UpdateEgressPolicy", "tenants/alpha/egressPolicy default_action",
        Outcome::kFailedPrecondition, ""},
   };
   int suspended_cells = 0;

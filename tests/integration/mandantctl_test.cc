@@ -249,5 +249,89 @@ TEST_F(MandantctlTest, ReadableTokenFileIsRefused) {
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("chmod 600"));
 }
 
+TEST_F(MandantctlTest, EgressPolicyAndEgressLog) {
+  ASSERT_OK(Ctl({"tenant", "create", "acme"}));
+  ASSERT_OK(Ctl({"tenant", "create", "beta"}));
+
+  // The policy: rules in the --rule form, shown back in the same form.
+  auto set = Ctl({"tenant", "egress-policy", "set", "acme", "--default", "deny", "--rule",
+                  "allow tcp 192.0.2.0/24 443", "--rule", "allow udp 198.51.100.53/32 53"});
+  ASSERT_OK(set);
+  EXPECT_THAT(*set, HasSubstr("Default:"));
+  EXPECT_THAT(*set, HasSubstr("1. allow tcp 192.0.2.0/24 443"));
+  EXPECT_THAT(*set, HasSubstr("2. allow udp 198.51.100.53/32 53"));
+  auto json = Ctl({"tenant", "egress-policy", "get", "acme", "-o", "json"});
+  ASSERT_OK(json);
+  nlohmann::json policy = nlohmann::json::parse(*json);
+  EXPECT_EQ(policy["default_action"], "EGRESS_ACTION_DENY");
+  EXPECT_EQ(policy["rules"].size(), 2u);
+  // A stale etag is refused with a hint; a rule the server refuses is named.
+  auto stale = Ctl(
+      {"tenant", "egress-policy", "set", "acme", "--default", "allow", "--etag", "00000000-p1"});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_THAT(stale.status().message(), HasSubstr("ABORTED"));
+  EXPECT_THAT(stale.status().message(), HasSubstr("mandantctl tenant egress-policy get acme"));
+  auto refused =
+      Ctl({"tenant", "egress-policy", "set", "acme", "--rule", "allow tcp 192.0.2.1/24 443"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("policy.rules[0].destination_cidr"));
+  // What cannot be sent at all is refused before anything is.
+  auto usage = Ctl({"tenant", "egress-policy", "set", "acme", "--rule", "permit tcp 0.0.0.0/0"});
+  ASSERT_FALSE(usage.ok());
+  EXPECT_THAT(usage.status().message(), HasSubstr("is not an action; use allow or deny"));
+  auto cleared = Ctl({"tenant", "egress-policy", "set", "acme", "--clear-rules"});
+  ASSERT_OK(cleared);
+  EXPECT_THAT(*cleared, HasSubstr("the default decides"));
+
+  // The edge: no machines yet, so not placed.
+  auto edge = Ctl({"tenant", "edge", "acme"});
+  ASSERT_OK(edge);
+  EXPECT_THAT(*edge, HasSubstr("Placed:"));
+  EXPECT_THAT(*edge, HasSubstr("NoMachines"));
+
+  // The log, seeded straight into the table: one old allowed event, one
+  // recent denied one.
+  ASSERT_OK(Ctl({"host", "create", "hv1", "--underlay-address", "10.0.0.1", "--out-token",
+                 dir_ + "/hv1.token"}));
+  ASSERT_OK(
+      controller_->Sql("INSERT INTO egress_events (tenant_id, time, host_id, source_address, "
+                       "destination_address, destination_port, protocol, allowed) "
+                       "SELECT t.id, now() - interval '2 hours', h.id, '10.80.0.7'::inet, "
+                       "'192.0.2.10'::inet, 443, 6, true "
+                       "FROM tenants t, hosts h WHERE t.name = 'acme' AND h.name = 'hv1' UNION ALL "
+                       "SELECT t.id, now() - interval '1 minute', h.id, '10.80.0.7'::inet, "
+                       "'203.0.113.5'::inet, 22, 6, false "
+                       "FROM tenants t, hosts h WHERE t.name = 'acme' AND h.name = 'hv1'"));
+  auto log = Ctl({"tenant", "egress-log", "acme"});
+  ASSERT_OK(log);
+  EXPECT_THAT(*log, HasSubstr("DESTINATION"));
+  EXPECT_THAT(*log, HasSubstr("192.0.2.10:443"));
+  EXPECT_THAT(*log, HasSubstr("203.0.113.5:22"));
+  EXPECT_LT(log->find("203.0.113.5"), log->find("192.0.2.10"));  // newest first
+  auto denied = Ctl({"tenant", "egress-log", "acme", "--denied", "-o", "json"});
+  ASSERT_OK(denied);
+  nlohmann::json events = nlohmann::json::parse(*denied);
+  ASSERT_EQ(events["events"].size(), 1u);
+  EXPECT_EQ(events["events"][0]["action"], "EGRESS_ACTION_DENY");
+  EXPECT_EQ(events["events"][0]["host"], "hosts/hv1");
+  auto recent = Ctl({"tenant", "egress-log", "acme", "--since", "1h"});
+  ASSERT_OK(recent);
+  EXPECT_THAT(*recent, HasSubstr("203.0.113.5"));
+  EXPECT_THAT(*recent, Not(HasSubstr("192.0.2.10")));
+  auto bad_since = Ctl({"tenant", "egress-log", "acme", "--since", "yesterday"});
+  ASSERT_FALSE(bad_since.ok());
+  EXPECT_THAT(bad_since.status().message(), HasSubstr("RFC 3339"));
+
+  // Another tenant's admin finds neither log nor policy.
+  WriteToken("beta.token", controller_->Token(Role::kTenantAdmin, "beta", "bob"));
+  EXPECT_THAT(Ctl({"tenant", "egress-log", "acme"}, "beta.token"),
+              testing::StatusIs(absl::StatusCode::kInternal, "tenant \"acme\" not found"));
+  EXPECT_THAT(Ctl({"tenant", "egress-policy", "get", "acme"}, "beta.token"),
+              testing::StatusIs(absl::StatusCode::kInternal, "NOT_FOUND"));
+  auto empty = Ctl({"tenant", "egress-log", "beta"}, "beta.token");
+  ASSERT_OK(empty);
+  EXPECT_THAT(*empty, HasSubstr("No egress events found."));
+}
+
 }  // namespace
 }  // namespace mandant

@@ -188,5 +188,156 @@ TEST(ValidateHelloTest, NamesTheBadFields) {
                           "hello.base_images[0].name", "hello.base_images[0].sha256"));
 }
 
+// ---------------------------------------------------------------------------
+// EdgeStatus
+
+v1::EdgeStatus GoodEdge() {
+  v1::EdgeStatus e;
+  e.set_namespace_("mandant-ex0003e9");
+  e.set_tenant("tenants/acme");
+  e.set_vrrp_state(v1::VRRP_STATE_MASTER);
+  for (const char* name : {"dnsmasq", "haproxy", "keepalived"}) {
+    v1::EdgeProcess* p = e.add_processes();
+    p->set_name(name);
+    p->set_pid(100);
+    p->set_running(true);
+  }
+  v1::EdgeEndpointStatus* ep = e.add_endpoints();
+  ep->set_cluster("tenants/acme/clusters/prod");
+  ep->set_healthy_backends(2);
+  ep->set_backends(3);
+  ep->set_dropped_packets(5);
+  e.set_egress_events_dropped(1);
+  return e;
+}
+
+TEST(ValidateHostStatusTest, AcceptsTheEdgesTheAgentReports) {
+  v1::HostStatus status = GoodStatus();
+  *status.add_edges() = GoodEdge();
+  v1::EdgeStatus* vlan = status.add_edges();
+  *vlan = GoodEdge();
+  vlan->set_namespace_("mandant-ev0064");
+  vlan->set_tenant("tenants/beta");
+  vlan->set_vrrp_state(v1::VRRP_STATE_UNSPECIFIED);
+  vlan->clear_endpoints();
+  EXPECT_THAT(Fields(ValidateHostStatus(status)), IsEmpty());
+}
+
+TEST(ValidateHostStatusTest, NamesEveryBadFieldOfAnEdge) {
+  v1::HostStatus status;
+  v1::EdgeStatus* e = status.add_edges();
+  *e = GoodEdge();
+  e->set_namespace_("mei-x0003e9");  // a link's name, not a namespace's
+  e->set_tenant("acme");
+  e->set_vrrp_state(static_cast<v1::VrrpState>(9));
+  e->mutable_processes(0)->set_name("sshd");
+  e->mutable_processes(1)->set_pid(-1);
+  e->mutable_endpoints(0)->set_cluster("tenants/acme");
+  e->mutable_endpoints(0)->set_healthy_backends(4);
+  e->set_error(std::string("bad\0", 4));
+  const tenants::FieldViolations bad = ValidateHostStatus(status);
+  EXPECT_THAT(
+      Fields(bad),
+      ElementsAre("status.edges[0].namespace", "status.edges[0].tenant",
+                  "status.edges[0].vrrp_state", "status.edges[0].processes[0].name",
+                  "status.edges[0].processes[1].pid", "status.edges[0].endpoints[0].cluster",
+                  "status.edges[0].endpoints[0].healthy_backends", "status.edges[0].error"));
+  EXPECT_THAT(Description(bad, "status.edges[0].error"), HasSubstr("NUL"));
+}
+
+TEST(ValidateHostStatusTest, RefusesAnEdgeReportedTwiceAndTooManyParts) {
+  v1::HostStatus status;
+  *status.add_edges() = GoodEdge();
+  v1::EdgeStatus* twice = status.add_edges();
+  *twice = GoodEdge();
+  for (int i = 0; i < kMaxEdgeProcesses; ++i) *twice->add_processes() = twice->processes(0);
+  for (int i = 0; i < kMaxEdgeEndpoints; ++i) *twice->add_endpoints() = twice->endpoints(0);
+  twice->mutable_endpoints(0)->set_backends(kMaxEdgeBackends + 1);
+  EXPECT_THAT(Fields(ValidateHostStatus(status)),
+              ElementsAre("status.edges[1].namespace", "status.edges[1].processes",
+                          "status.edges[1].endpoints"));
+  v1::HostStatus many;
+  for (int i = 0; i <= kMaxStatusNetworks; ++i) many.add_edges();
+  EXPECT_THAT(Fields(ValidateHostStatus(many)), ElementsAre("status.edges"));
+}
+
+TEST(ValidateHostStatusTest, RefusesMoreBackendsThanAnEndpointCanHave) {
+  v1::HostStatus status;
+  *status.add_edges() = GoodEdge();
+  status.mutable_edges(0)->mutable_endpoints(0)->set_backends(kMaxEdgeBackends + 1);
+  EXPECT_THAT(Fields(ValidateHostStatus(status)),
+              ElementsAre("status.edges[0].endpoints[0].backends"));
+}
+
+// ---------------------------------------------------------------------------
+// EgressEventBatch
+
+v1::EgressRecord GoodRecord() {
+  v1::EgressRecord r;
+  r.set_namespace_("mandant-ex0003e9");
+  *r.mutable_time() = TimeUtil::GetCurrentTime();
+  r.set_source_address("10.64.3.11");
+  r.set_destination_address("192.0.2.10");
+  r.set_destination_port(443);
+  r.set_protocol_number(6);
+  r.set_action(v1::EGRESS_ACTION_ALLOW);
+  return r;
+}
+
+TEST(ValidateEgressEventBatchTest, AcceptsWhatTheAgentSends) {
+  v1::EgressEventBatch batch;
+  for (int i = 0; i < kMaxEgressEventsPerBatch; ++i) *batch.add_events() = GoodRecord();
+  v1::EgressRecord* icmp = batch.mutable_events(1);
+  icmp->set_destination_port(0);
+  icmp->set_protocol_number(1);
+  icmp->set_action(v1::EGRESS_ACTION_DENY);
+  EXPECT_THAT(Fields(ValidateEgressEventBatch(batch)), IsEmpty());
+  EXPECT_THAT(Fields(ValidateEgressEventBatch(v1::EgressEventBatch())), IsEmpty());
+}
+
+TEST(ValidateEgressEventBatchTest, RefusesMoreThanABatchHolds) {
+  v1::EgressEventBatch batch;
+  for (int i = 0; i <= kMaxEgressEventsPerBatch; ++i) *batch.add_events() = GoodRecord();
+  const tenants::FieldViolations bad = ValidateEgressEventBatch(batch);
+  EXPECT_THAT(Fields(bad), ElementsAre("egress_events.events"));
+  EXPECT_THAT(Description(bad, "egress_events.events"), HasSubstr("at most 1000"));
+}
+
+TEST(ValidateEgressEventBatchTest, NamesEveryBadField) {
+  v1::EgressEventBatch batch;
+  v1::EgressRecord* r = batch.add_events();
+  *r = GoodRecord();
+  r->set_namespace_("mandant-ex0003e9x");
+  r->clear_time();
+  r->set_source_address("10.64.3.011");
+  r->set_destination_address("2001:db8::1");
+  r->set_destination_port(65536);
+  r->set_protocol_number(256);
+  r->set_action(v1::EGRESS_ACTION_UNSPECIFIED);
+  v1::EgressRecord* s = batch.add_events();
+  *s = GoodRecord();
+  s->mutable_time()->set_nanos(-1);
+  s->set_source_address(std::string("10.64.3.11\0", 11));
+  s->set_destination_address("");
+  const tenants::FieldViolations bad = ValidateEgressEventBatch(batch);
+  EXPECT_THAT(
+      Fields(bad),
+      ElementsAre(
+          "egress_events.events[0].namespace", "egress_events.events[0].time",
+          "egress_events.events[0].source_address", "egress_events.events[0].destination_address",
+          "egress_events.events[0].destination_port", "egress_events.events[0].protocol_number",
+          "egress_events.events[0].action", "egress_events.events[1].time",
+          "egress_events.events[1].source_address", "egress_events.events[1].destination_address"));
+  EXPECT_THAT(Description(bad, "egress_events.events[0].time"), HasSubstr("required"));
+}
+
+TEST(ValidateEgressEventBatchTest, ReportsTheFirstProblemsAndCountsTheRest) {
+  v1::EgressEventBatch batch;
+  for (int i = 0; i < 30; ++i) batch.add_events()->set_namespace_("nope");
+  const tenants::FieldViolations bad = ValidateEgressEventBatch(batch);
+  ASSERT_EQ(bad.violations().size(), kMaxReportedViolations + 1);
+  EXPECT_EQ(bad.violations().back().field, "egress_events");
+}
+
 }  // namespace
 }  // namespace mandant::controller
