@@ -6,11 +6,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 
 #include "common/uuid.h"
+#include "controller/store/database.h"
 #include "tenants/cidr.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_controller.h"
@@ -540,14 +543,23 @@ TEST_F(TenantServiceTest, MutationsAndRefusalsAreAudited) {
 TEST_F(TenantServiceTest, SurvivesPostgresRestart) {
   ASSERT_GRPC_OK(Create("before"));
   testing::PostgresServer& pg = testing::SharedPostgres();
+  controller::store::Database& db = controller_->server().database();
   ASSERT_OK(pg.Stop());
-  std::thread restarter([&pg] {
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    ASSERT_OK(pg.Resume());
-  });
+  const int64_t retries_before = db.stats().retries_total;
   // Sent while the server is down: the store retries until it is back.
-  grpc::Status during = Create("during");
-  restarter.join();
+  grpc::Status during;
+  std::thread caller([&] { during = Create("during"); });
+  // The request is in flight and has failed to reach PostgreSQL at least
+  // twice before the server comes back: the outage and the request overlap.
+  const absl::Time give_up = absl::Now() + absl::Seconds(8);
+  while (db.stats().retries_total < retries_before + 2 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  const int64_t retries_while_down = db.stats().retries_total - retries_before;
+  const absl::Status resumed = pg.Resume();
+  caller.join();
+  ASSERT_OK(resumed);
+  ASSERT_GE(retries_while_down, 2) << "the request never waited for the database";
   ASSERT_GRPC_OK(during);
   ASSERT_GRPC_OK(Create("after"));
   v1::ListTenantsRequest req;
