@@ -169,7 +169,10 @@ grpc::Status ControllerSession::Stream(bool* accepted) {
     stream_open_ = false;
     connected_ = false;
   }
-  context.TryCancel();
+  // The reader saw the stream end: mandantd finished it (with the status
+  // Finish returns) or Stop cancelled it. The writer notices within its
+  // wait, or its Write fails on the ended call. Cancelling here would
+  // replace mandantd's status with CANCELLED.
   if (writer.joinable()) writer.join();
   grpc::Status st = stream->Finish();
   absl::MutexLock lock(&mu_);
@@ -180,7 +183,7 @@ grpc::Status ControllerSession::Stream(bool* accepted) {
       egress_refusal_logged_ = true;
       MANDANT_LOG(warn,
                   "mandantd does not accept egress events; not sending them for a while (the "
-                  "edges' queue keeps the newest it can and counts the rest as dropped)",
+                  "edges' bounded queue keeps what fits and counts the rest as dropped)",
                   {{"controller", options_.controller},
                    {"error", st.error_message()},
                    {"retry_in_s",
