@@ -229,6 +229,25 @@ TEST_F(EdgesKernelTest, RunsAdoptsAndRemovesASingleEdge) {
   EXPECT_EQ(first.endpoints(0).backends(), 3);
   EXPECT_EQ(first.endpoints(0).dropped_packets(), 0u);
 
+  // A client on the external network outside the endpoint's allowed CIDRs:
+  // its connection attempts are dropped and counted.
+  absl::StatusOr<std::unique_ptr<testing::GuestNamespace>> client =
+      testing::GuestNamespace::Start();
+  ASSERT_OK(client);
+  ASSERT_OK(Ip("link add mtc0 type veth peer name mtc1"));
+  ASSERT_OK(Ip(absl::StrCat("link set mtc1 netns ", (*client)->pid())));
+  ASSERT_OK(Ip("link set mtc0 master br-ext up"));
+  ASSERT_OK((*client)->Exec({"ip", "addr", "add", "198.51.100.50/24", "dev", "mtc1"}));
+  ASSERT_OK((*client)->Exec({"ip", "link", "set", "mtc1", "up"}));
+  // Fails: the SYNs are dropped, never rejected.
+  EXPECT_FALSE(
+      (*client)->Exec({"timeout", "2", "bash", "-c", "echo > /dev/tcp/198.51.100.8/6443"}).ok());
+  result = runtime_.edges->Reconcile({spec_}, bridge_tenants_);
+  ASSERT_EQ(result.edges.size(), 1u);
+  ASSERT_EQ(result.edges[0].endpoints_size(), 1);
+  EXPECT_GE(result.edges[0].endpoints(0).dropped_packets(), 1u);
+  client->reset();
+
   // The agent restarts: a new runtime adopts the same processes.
   runtime_ = Runtime();
   runtime_ = Make();
