@@ -242,6 +242,17 @@ absl::Status Edges::Apply(const v1::EdgeSpec& spec) {
   EdgeNetworking& net = *options_.networking;
   EdgeProcesses& processes = *options_.processes;
 
+  // A segment id can come back to another tenant. Nothing of the former
+  // tenant's edge may serve the new one (dnsmasq's lease file would answer
+  // the old machines' names), so it is removed whole first.
+  if (absl::StatusOr<std::string> owner = ReadFile(files.tenant);
+      owner.ok() && absl::StripAsciiWhitespace(*owner) != spec.tenant()) {
+    MANDANT_LOG(warn, "edge namespace belonged to another tenant; removing it first",
+                {{"namespace", netns},
+                 {"tenant", spec.tenant()},
+                 {"former_tenant", std::string(absl::StripAsciiWhitespace(*owner))}});
+    MANDANT_RETURN_IF_ERROR(Remove(netns));
+  }
   std::error_code ec;
   fs::create_directories(files.dir, ec);
   if (ec) {
@@ -324,6 +335,8 @@ absl::Status Edges::Apply(const v1::EdgeSpec& spec) {
   haproxy.stats_socket = files.haproxy_socket;
   ensure(EdgeProgram::kHaproxy, RenderHaproxyConfig(spec, haproxy));
   if (redundant) {
+    // Put back should anyone have removed or changed it.
+    note(WriteIfChanged(notify_script_, KeepalivedNotifyScript(), 0755));
     KeepalivedConfigOptions keepalived;
     keepalived.notify_script = notify_script_;
     keepalived.state_file = files.vrrp_state;

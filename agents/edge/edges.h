@@ -85,7 +85,9 @@ class Edges {
   // applied or removed) when tenants::ValidateEdgeSpec finds a problem, its
   // namespace is listed twice, or its tenant_bridge is not a network of
   // the same tenant in `bridge_tenants` (bridge -> "tenants/{tenant}", the
-  // HostSpec's networks). Otherwise: the namespace with IPv4 forwarding; the
+  // HostSpec's networks). An edge found with another tenant's name in its
+  // state directory (its segment id was given to a new tenant) is removed
+  // whole first. Then: the namespace with IPv4 forwarding; the
   // nftables ruleset (before any link joins it, so no packet passes
   // unfiltered); both veth pairs; for a single edge keepalived stopped and
   // every address assigned directly, for a redundant one only the instance

@@ -363,6 +363,28 @@ TEST_F(EdgesTest, ARefusedSpecLeavesTheRunningEdgeAsItIs) {
   EXPECT_EQ(result.edges[0].processes_size(), 2);
 }
 
+TEST_F(EdgesTest, AnEdgeOfAFormerTenantOfTheSegmentIsRemovedBeforeTheNewOneIsBuilt) {
+  Reconcile(Specs({SingleEdge()}));
+  const int old_dnsmasq = processes_.edges[kSingle][EdgeProgram::kDnsmasq].pid;
+  // The VNI went to tenant "zeta" after acme left.
+  v1::EdgeSpec spec = SingleEdge();
+  spec.set_tenant("tenants/zeta");
+  spec.mutable_endpoints(0)->set_cluster("tenants/zeta/clusters/prod");
+  bridge_tenants_[spec.tenant_bridge()] = "tenants/zeta";
+  journal_.clear();
+  Edges::Result result = Reconcile(Specs({spec}));
+  ASSERT_EQ(result.edges.size(), 1u);
+  EXPECT_EQ(result.edges[0].error(), "");
+  EXPECT_EQ(result.edges[0].tenant(), "tenants/zeta");
+  ASSERT_GE(journal_.size(), 4u);
+  EXPECT_EQ(journal_[0], absl::StrCat("egress.Unwatch ", kSingle));
+  EXPECT_EQ(journal_[1], absl::StrCat("proc.Stop ", kSingle));
+  EXPECT_EQ(journal_[2], absl::StrCat("net.DeleteNamespace ", kSingle));
+  EXPECT_EQ(journal_[3], absl::StrCat("net.EnsureNamespace ", kSingle));
+  EXPECT_NE(processes_.edges[kSingle][EdgeProgram::kDnsmasq].pid, old_dnsmasq);
+  EXPECT_EQ(ReadFile(Files(kSingle).tenant).value_or(""), "tenants/zeta\n");
+}
+
 TEST_F(EdgesTest, ANamespaceListedTwiceIsRefused) {
   Edges::Result result = Reconcile(Specs({SingleEdge(), SingleEdge()}));
   ASSERT_EQ(result.edges.size(), 1u);
