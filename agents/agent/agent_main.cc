@@ -1,6 +1,7 @@
 // mandant-agent: one per hypervisor host. Enrolls once with a bootstrap
 // token, then keeps a stream to mandantd and makes the host's tenant
-// networks and VMs match the desired state mandantd sends (agent.proto).
+// networks, tenant edges and VMs match the desired state mandantd sends
+// (agent.proto).
 //
 //   mandant-agent --controller mandant.example.net:8443 --host hv1
 //     --underlay_address 192.0.2.11 --ca_file /etc/mandant/root.pem
@@ -12,10 +13,13 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -29,6 +33,10 @@
 #include "agents/agent/host_agent.h"
 #include "agents/agent/host_inventory.h"
 #include "agents/agent/identity.h"
+#include "agents/edge/edge_namespace.h"
+#include "agents/edge/edge_processes.h"
+#include "agents/edge/edges.h"
+#include "agents/edge/egress_log.h"
 #include "agents/network/libnl_netlink.h"
 #include "agents/network/nftables_firewall.h"
 #include "agents/network/tenant_networks.h"
@@ -45,6 +53,11 @@ ABSL_FLAG(std::string, underlay_address, "",
 ABSL_FLAG(std::string, state_dir, "/var/lib/mandant-agent",
           "the agent's identity, VM disks and seeds, and the embedded libvirt root; at most 40 "
           "bytes (VM status sockets live below it)");
+ABSL_FLAG(std::string, edge_state_dir, "/var/lib/mandant-agent/edges",
+          "tenant edges' configurations, pidfiles, logs and sockets (created 0700); at most 64 "
+          "bytes; keep it across agent restarts, so that running edges are adopted");
+ABSL_FLAG(int, egress_queue_capacity, 10000,
+          "egress events kept for mandantd at most; more are counted as dropped");
 ABSL_FLAG(std::string, ca_file, "",
           "PEM of the Mandant root that verifies mandantd; needed to enroll");
 ABSL_FLAG(std::string, token, "",
@@ -139,6 +152,38 @@ int Main() {
   net_options.underlay_device = underlay->device;
   TenantNetworks networks(std::move(net_options));
 
+  // Tenant edges: their processes outlive the agent and are adopted from
+  // the pidfiles under the edge state directory by the next one.
+  std::string edge_state_dir = absl::GetFlag(FLAGS_edge_state_dir);
+  while (edge_state_dir.size() > 1 && edge_state_dir.back() == '/') edge_state_dir.pop_back();
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(edge_state_dir, ec);
+    if (ec || chmod(edge_state_dir.c_str(), 0700) != 0) {
+      Die("cannot create the edge state directory",
+          absl::InternalError(
+              absl::StrCat(edge_state_dir, ": ", ec ? ec.message() : std::strerror(errno))));
+    }
+  }
+  auto edge_networking = KernelEdgeNetworking::Create();
+  if (!edge_networking.ok()) Die("edge networking", edge_networking.status());
+  SupervisedEdgeProcesses::Options process_options;
+  process_options.state_dir = edge_state_dir;
+  auto edge_processes = SupervisedEdgeProcesses::Create(std::move(process_options));
+  if (!edge_processes.ok()) Die("edge processes", edge_processes.status());
+  EgressLog::Options egress_options;
+  egress_options.queue_capacity =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_egress_queue_capacity)));
+  auto egress_log = EgressLog::Create(std::move(egress_options));
+  if (!egress_log.ok()) Die("egress log", egress_log.status());
+  Edges::Options edge_options;
+  edge_options.networking = edge_networking->get();
+  edge_options.processes = edge_processes->get();
+  edge_options.egress = egress_log->get();
+  edge_options.state_dir = edge_state_dir;
+  auto edges = Edges::Create(std::move(edge_options));
+  if (!edges.ok()) Die("edges", edges.status());
+
   // libvirt prints its own warnings to stderr unless told otherwise; they
   // go to a file of their own so the agent's log stays structured.
   setenv("LIBVIRT_LOG_OUTPUTS", absl::StrCat("3:file:", state_dir, "/libvirt.log").c_str(),
@@ -201,6 +246,9 @@ int Main() {
     for (v1::BaseImage& image : *list) *hello.add_base_images() = std::move(image);
     return hello;
   };
+  session_options.take_egress_events = [log = egress_log->get()](size_t max) {
+    return log->TakeBatch(max);
+  };
   session_options.on_spec = [&agent_mu, &agent_for_specs](const v1::HostSpec& spec) {
     absl::MutexLock lock(&agent_mu);
     if (agent_for_specs != nullptr) agent_for_specs->SetSpec(spec);
@@ -210,6 +258,7 @@ int Main() {
   HostAgent::Options agent_options;
   agent_options.networks = &networks;
   agent_options.vms = vms->get();
+  agent_options.edges = edges->get();
   agent_options.report = [&session](v1::HostStatus status) {
     session.ReportStatus(std::move(status));
   };
@@ -226,7 +275,8 @@ int Main() {
                {"controller", controller},
                {"libvirt", uri},
                {"underlay", underlay->device},
-               {"state_dir", state_dir}});
+               {"state_dir", state_dir},
+               {"edge_state_dir", edge_state_dir}});
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -234,9 +284,9 @@ int Main() {
   sigaddset(&signals, SIGINT);
   int signal = 0;
   sigwait(&signals, &signal);
-  // VMs and networks stay as they are: stopping the agent stops managing
-  // the host, not the tenants' machines.
-  MANDANT_LOG(info, "stopping; VMs keep running", {{"signal", signal}});
+  // VMs, networks and edges stay as they are: stopping the agent stops
+  // managing the host, not the tenants' machines and their edges.
+  MANDANT_LOG(info, "stopping; VMs and edges keep running", {{"signal", signal}});
   {
     absl::MutexLock lock(&agent_mu);
     agent_for_specs = nullptr;

@@ -14,6 +14,9 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// At most this many events per EgressEventBatch (agent.proto).
+constexpr size_t kMaxEgressEventsPerBatch = 1000;
+
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Microseconds(TimeUtil::DurationToMicroseconds(d));
 }
@@ -110,6 +113,7 @@ grpc::Status ControllerSession::Stream(bool* accepted) {
     {
       absl::MutexLock lock(&mu_);
       stream_open_ = true;
+      egress_sent_on_stream_ = false;
       // Whatever was observed is worth sending on the new stream.
       if (latest_status_) status_dirty_ = true;
     }
@@ -165,11 +169,27 @@ grpc::Status ControllerSession::Stream(bool* accepted) {
     stream_open_ = false;
     connected_ = false;
   }
-  context.TryCancel();
+  // The reader saw the stream end: mandantd finished it (with the status
+  // Finish returns) or Stop cancelled it. The writer notices within its
+  // wait, or its Write fails on the ended call. Cancelling here would
+  // replace mandantd's status with CANCELLED.
   if (writer.joinable()) writer.join();
   grpc::Status st = stream->Finish();
   absl::MutexLock lock(&mu_);
   context_ = nullptr;
+  if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED && egress_sent_on_stream_) {
+    egress_refused_until_ = absl::Now() + options_.egress_retry_after;
+    if (!egress_refusal_logged_) {
+      egress_refusal_logged_ = true;
+      MANDANT_LOG(warn,
+                  "mandantd does not accept egress events; not sending them for a while (the "
+                  "edges' bounded queue keeps what fits and counts the rest as dropped)",
+                  {{"controller", options_.controller},
+                   {"error", st.error_message()},
+                   {"retry_in_s",
+                    static_cast<long long>(absl::ToInt64Seconds(options_.egress_retry_after))}});
+    }
+  }
   return st;
 }
 
@@ -183,9 +203,13 @@ void ControllerSession::Writer(
     v1::AgentMessage message;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this, &last_sent]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto egress_due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        const absl::Time now = absl::Now();
+        return options_.take_egress_events && now >= next_egress_ && now >= egress_refused_until_;
+      };
+      auto ready = [this, &last_sent, &egress_due]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !stream_open_ || stop_ || status_dirty_ ||
-               absl::Now() >= last_sent + heartbeat_interval_;
+               absl::Now() >= last_sent + heartbeat_interval_ || egress_due();
       };
       while (!ready()) {
         mu_.AwaitWithTimeout(
@@ -211,7 +235,19 @@ void ControllerSession::Writer(
         message.mutable_renewal()->set_csr(*csr);
       } else {
         status_dirty_ = false;
-        message.mutable_heartbeat();
+        v1::EgressEventBatch batch;
+        if (egress_due()) {
+          next_egress_ = now + options_.egress_interval;
+          batch = options_.take_egress_events(kMaxEgressEventsPerBatch);
+        }
+        if (batch.events_size() > 0) {
+          *message.mutable_egress_events() = std::move(batch);
+          egress_sent_on_stream_ = true;
+        } else if (now >= last_sent + heartbeat_interval_) {
+          message.mutable_heartbeat();
+        } else {
+          continue;  // woken for egress events, and there were none
+        }
       }
       last_sent = now;
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -106,12 +107,33 @@ bool HostAgent::Reconcile(const v1::HostSpec& spec) {
   absl::flat_hash_map<std::string, std::string> bridge_tenants;
   for (const v1::TenantNetworkSpec& n : spec.networks())
     bridge_tenants[n.bridge_name()] = n.tenant();
+  // Edges after the networks (an edge joins its tenant's bridge) and before
+  // the VMs (a booting VM finds its DHCP server and gateway in place).
+  Edges::Result edges;
+  if (options_.edges != nullptr) {
+    std::vector<v1::EdgeSpec> edge_specs(spec.edges().begin(), spec.edges().end());
+    edges = options_.edges->Reconcile(edge_specs, bridge_tenants);
+  } else if (spec.edges_size() > 0) {
+    edges.host_errors.push_back(
+        absl::StrCat("the spec has ", spec.edges_size(), " edges, but this agent runs none"));
+  }
   std::vector<v1::VmSpec> vm_specs(spec.vms().begin(), spec.vms().end());
   auto vms = options_.vms->Reconcile(vm_specs, spec.version(), bridge_tenants);
 
-  bool clean = net.host_errors.empty();
+  bool clean = net.host_errors.empty() && edges.host_errors.empty();
   for (const auto& n : net.networks) clean = clean && n.error().empty();
   std::vector<std::string> host_errors = net.host_errors;
+  host_errors.insert(host_errors.end(), edges.host_errors.begin(), edges.host_errors.end());
+  absl::flat_hash_set<std::string> wanted_edges;
+  for (const v1::EdgeSpec& e : spec.edges()) wanted_edges.insert(e.namespace_());
+  for (const v1::EdgeStatus& e : edges.edges) {
+    clean = clean && e.error().empty() && wanted_edges.contains(e.namespace_());
+    if (!wanted_edges.contains(e.namespace_()) && !e.error().empty()) {
+      // As for VMs: its edge rows are gone, so the leak is named on the host.
+      host_errors.push_back(absl::StrCat(
+          "edge ", e.namespace_(), " is not in the spec and could not be removed: ", e.error()));
+    }
+  }
   absl::flat_hash_map<std::string, std::string> targets;
   if (vms.ok()) {
     for (const v1::VmStatus& vm : *vms) {
@@ -136,6 +158,7 @@ bool HostAgent::Reconcile(const v1::HostSpec& spec) {
     MANDANT_LOG(info, "host reconciled",
                 {{"spec_version", static_cast<long long>(spec.version())},
                  {"networks", spec.networks_size()},
+                 {"edges", spec.edges_size()},
                  {"vms", spec.vms_size()},
                  {"duration_ms", millis}});
   } else {
@@ -147,6 +170,7 @@ bool HostAgent::Reconcile(const v1::HostSpec& spec) {
   absl::MutexLock lock(&mu_);
   applied_version_ = spec.version();
   networks_ = std::move(net.networks);
+  edges_ = std::move(edges.edges);
   if (vms.ok()) vms_ = *std::move(vms);
   host_errors_ = std::move(host_errors);
   return clean;
@@ -161,6 +185,7 @@ v1::HostStatus HostAgent::BuildStatus() const {
     *out = vm;
     if (auto guest = relay_->Latest(vm.machine_id())) *out->mutable_guest() = *guest;
   }
+  for (const auto& e : edges_) *status.add_edges() = e;
   for (const auto& e : host_errors_) status.add_host_errors(e);
   *status.mutable_observe_time() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));

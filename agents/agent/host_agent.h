@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "agents/edge/edges.h"
 #include "agents/network/tenant_networks.h"
 #include "agents/vm/guest_status.h"
 #include "agents/vm/vms.h"
@@ -19,7 +20,8 @@
 namespace mandant::agent {
 
 // The agent's reconcile loop: makes the host match the latest HostSpec
-// (tenant networks first, then VMs), reports what it observed, and runs
+// (tenant networks first, then tenant edges, then VMs), reports what it
+// observed, and runs
 // again when the spec changes, after a failure (with exponential backoff)
 // and periodically to repair drift. Until the first spec arrives it touches
 // nothing: an agent restarted while mandantd is unreachable leaves every VM
@@ -30,6 +32,9 @@ class HostAgent {
     // Not owned; must outlive the HostAgent.
     TenantNetworks* networks = nullptr;
     Vms* vms = nullptr;
+    // May be null (tests without edges); a spec with edges is then a host
+    // error.
+    Edges* edges = nullptr;
     // Receives every HostStatus; called from the loop's thread.
     std::function<void(v1::HostStatus)> report;
     absl::Duration resync_interval = absl::Seconds(30);
@@ -71,6 +76,7 @@ class HostAgent {
   int64_t applied_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<v1::TenantNetworkStatus> networks_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::VmStatus> vms_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::EdgeStatus> edges_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> host_errors_ ABSL_GUARDED_BY(mu_);
   std::optional<v1::HostStatus> last_status_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;

@@ -638,6 +638,47 @@ class KernelEdgeNetworkingImpl final : public EdgeNetworking {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::map<std::string, uint64_t>> ReadCounters(const std::string& netns,
+                                                               const std::string& table) override {
+    MANDANT_RETURN_IF_ERROR(CheckName(netns));
+    if (table.empty() || !std::all_of(table.begin(), table.end(), [](char c) {
+          return absl::ascii_isalnum(c) || c == '_' || c == ' ';
+        })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", absl::CHexEscape(table), "\" is not an nft table (family name)"));
+    }
+    std::string listing;
+    MANDANT_RETURN_IF_ERROR(RunInNetworkNamespace(netns, [&]() -> absl::Status {
+      absl::StatusOr<std::string> out =
+          RunNft(absl::StrCat("list counters table ", table), true, netns);
+      if (!out.ok()) {
+        // nft's error for a missing table ("No such file or directory").
+        return absl::NotFoundError(absl::StrCat("edge namespace \"", netns,
+                                                "\": reading the counters of table ", table, ": ",
+                                                out.status().message()));
+      }
+      listing = *std::move(out);
+      return absl::OkStatus();
+    }));
+    nlohmann::json doc = nlohmann::json::parse(listing, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("nftables") ||
+        !doc["nftables"].is_array()) {
+      return absl::InternalError(
+          absl::StrCat("edge namespace \"", netns, "\": nft listed counters that are not JSON"));
+    }
+    std::map<std::string, uint64_t> counters;
+    for (const nlohmann::json& item : doc["nftables"]) {
+      if (!item.is_object() || !item.contains("counter")) continue;
+      const nlohmann::json& counter = item["counter"];
+      if (!counter.is_object() || !counter.contains("name") || !counter["name"].is_string() ||
+          !counter.contains("packets") || !counter["packets"].is_number_unsigned()) {
+        continue;
+      }
+      counters[counter["name"].get<std::string>()] = counter["packets"].get<uint64_t>();
+    }
+    return counters;
+  }
+
  private:
   // What LoadRuleset loaded last in a namespace: digests of the ruleset
   // text and of the listing right after.

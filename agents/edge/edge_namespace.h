@@ -21,6 +21,8 @@
 //   INTERNAL           other kernel, libnl or libnftables failures, with
 //                      their text.
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -121,6 +123,12 @@ class EdgeNetworking {
   // nft's error text when nft refuses it; the old ruleset then stays.
   virtual absl::Status LoadRuleset(const std::string& netns, const std::string& ruleset,
                                    RulesetFormat format) = 0;
+
+  // The named counters of nft table `table` ("inet mandant_edge") inside the
+  // namespace: name -> packets counted since the table was (re)loaded.
+  // NOT_FOUND when the namespace or the table does not exist.
+  virtual absl::StatusOr<std::map<std::string, uint64_t>> ReadCounters(
+      const std::string& netns, const std::string& table) = 0;
 };
 
 // EdgeNetworking over the kernel: the namespace is created and mounted in

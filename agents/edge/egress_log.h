@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
+#include "agents/edge/edge_ruleset.h"
 #include "mandant/v1/agent.pb.h"
 
 // libnetfilter_log's handles, kept out of this header.
@@ -33,8 +34,6 @@ struct nfgenmsg;
 
 namespace mandant::agent {
 
-// The NFLOG group the edge ruleset logs egress connections to.
-inline constexpr uint16_t kEgressLogGroup = 1;
 // At most this many events per EgressEventBatch (agent.proto).
 inline constexpr size_t kMaxEgressBatch = 1000;
 
@@ -66,8 +65,26 @@ class EgressQueue {
   std::map<std::string, uint64_t> dropped_ ABSL_GUARDED_BY(mu_);
 };
 
-// Reads NFLOG group kEgressLogGroup in each watched edge namespace and
-// queues what it logs.
+// Which edge namespaces' egress logs are read: the part of EgressLog the
+// edge reconciler (edges.h) uses, and fakes in its tests.
+class EgressWatcher {
+ public:
+  virtual ~EgressWatcher() = default;
+
+  // Starts reading the egress log of namespace `netns`; OK when already
+  // read. Errors as EgressLog::Watch.
+  virtual absl::Status Watch(const std::string& netns) = 0;
+  // Stops reading it (before the namespace is deleted) and forgets its
+  // dropped count. A no-op when not read.
+  virtual void Unwatch(const std::string& netns) = 0;
+  // The namespaces read, sorted.
+  virtual std::vector<std::string> Watched() const = 0;
+  // Events of `netns` dropped because the queue was full, since Watch.
+  virtual uint64_t Dropped(const std::string& netns) const = 0;
+};
+
+// Reads NFLOG group kEgressLogGroup (edge_ruleset.h) in each watched edge
+// namespace and queues what it logs.
 //
 // One NETLINK_NETFILTER socket per namespace, opened on a thread inside it
 // (a netlink socket belongs to the namespace it was created in), all
@@ -78,7 +95,7 @@ class EgressQueue {
 // refuses (egress_packet.h) are ignored; they come from tenant traffic.
 //
 // Thread-safe.
-class EgressLog {
+class EgressLog final : public EgressWatcher {
  public:
   struct Options {
     size_t queue_capacity = 10000;
@@ -91,7 +108,7 @@ class EgressLog {
   // made.
   static absl::StatusOr<std::unique_ptr<EgressLog>> Create(Options options);
   // Stops the reader and closes every socket.
-  ~EgressLog();
+  ~EgressLog() override;
   EgressLog(const EgressLog&) = delete;
   EgressLog& operator=(const EgressLog&) = delete;
 
@@ -99,17 +116,17 @@ class EgressLog {
   // nothing more when already watched. NOT_FOUND when the namespace does not
   // exist; UNAVAILABLE when another process already listens on the group
   // there (EBUSY); INTERNAL for other libnetfilter_log failures.
-  absl::Status Watch(const std::string& netns);
+  absl::Status Watch(const std::string& netns) override;
   // Closes the namespace's socket (before the namespace is deleted, which
   // the socket would otherwise keep alive) and forgets its dropped count.
   // Events already queued stay. A no-op when not watched.
-  void Unwatch(const std::string& netns);
+  void Unwatch(const std::string& netns) override;
   // Watched namespaces, sorted.
-  std::vector<std::string> Watched() const;
+  std::vector<std::string> Watched() const override;
 
   // Up to `max` of the oldest events, for the controller session.
   v1::EgressEventBatch TakeBatch(size_t max = kMaxEgressBatch);
-  uint64_t Dropped(const std::string& netns) const;
+  uint64_t Dropped(const std::string& netns) const override;
   // The queue itself (its size; tests push into it).
   EgressQueue& queue() { return queue_; }
 

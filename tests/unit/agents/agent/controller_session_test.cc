@@ -15,6 +15,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 
+#include "agents/edge/egress_log.h"
 #include "pki/encoding.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/agents/agent/fake_agent_service.h"
@@ -130,6 +131,13 @@ class ControllerSessionTest : public ::testing::Test {
     };
     options.initial_backoff = initial_backoff;
     options.max_backoff = max_backoff;
+    options.take_egress_events = [this](size_t max) {
+      v1::EgressEventBatch batch;
+      for (v1::EgressRecord& r : egress_.TakeBatch(max)) *batch.add_events() = std::move(r);
+      return batch;
+    };
+    options.egress_interval = egress_interval_;
+    options.egress_retry_after = egress_retry_after_;
     session_ = std::make_unique<ControllerSession>(std::move(options));
     session_->Start();
   }
@@ -154,8 +162,33 @@ class ControllerSessionTest : public ::testing::Test {
   int hellos_ ABSL_GUARDED_BY(mu_) = 0;
   int hello_failures_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<int64_t> specs_ ABSL_GUARDED_BY(mu_);
+  EgressQueue egress_{100000};
+  absl::Duration egress_interval_ = absl::Seconds(1);
+  absl::Duration egress_retry_after_ = absl::Hours(1);
   std::unique_ptr<ControllerSession> session_;
 };
+
+// `n` egress events of one edge, destination ports first..first+n-1.
+void PushEgressEvents(EgressQueue& queue, int first, int n) {
+  for (int i = first; i < first + n; ++i) {
+    v1::EgressRecord r;
+    r.set_namespace_("mandant-ex0003e9");
+    r.set_source_address("10.64.3.11");
+    r.set_destination_address("192.0.2.80");
+    r.set_destination_port(static_cast<uint32_t>(i));
+    r.set_protocol_number(6);
+    r.set_action(v1::EGRESS_ACTION_ALLOW);
+    ASSERT_TRUE(queue.Push(std::move(r)));
+  }
+}
+
+int CountEgressEvents(const std::vector<Stream>& streams) {
+  int n = 0;
+  for (const Stream& s : streams) {
+    for (const v1::AgentMessage& m : s.messages) n += m.egress_events().events_size();
+  }
+  return n;
+}
 
 TEST_F(ControllerSessionTest, SendsHelloFirstOnEveryStreamAndDeliversSpecs) {
   service_->set_spec_on_connect(Spec(7));
@@ -400,6 +433,74 @@ TEST_F(ControllerSessionTest, NeverTalksToAServerItsCaDidNotCertify) {
   ASSERT_OK(trusting);
   connect(&*trusting,
           [&](int) { return CountAll((*impostor)->streams(), v1::AgentMessage::kHello) >= 1; });
+}
+
+TEST_F(ControllerSessionTest, RelaysEgressEventsInBatchesOfAtMost1000AtMostEveryInterval) {
+  egress_interval_ = absl::Milliseconds(300);
+  PushEgressEvents(egress_, 0, 2500);
+  StartSession();
+  ASSERT_TRUE(service_->WaitFor(
+      [](const std::vector<Stream>& s) { return CountEgressEvents(s) == 2500; }, kTimeout));
+  const Stream s = service_->streams()[0];
+  std::vector<absl::Time> times;
+  int next_port = 0;
+  for (size_t i = 0; i < s.messages.size(); ++i) {
+    if (!s.messages[i].has_egress_events()) continue;
+    times.push_back(s.receive_times[i]);
+    const v1::EgressEventBatch& batch = s.messages[i].egress_events();
+    EXPECT_LE(batch.events_size(), 1000);
+    EXPECT_GT(batch.events_size(), 0);
+    // Oldest first, none lost, none twice.
+    for (const v1::EgressRecord& r : batch.events()) {
+      EXPECT_EQ(r.destination_port(), static_cast<uint32_t>(next_port++));
+    }
+  }
+  ASSERT_EQ(times.size(), 3u);
+  for (size_t i = 1; i < times.size(); ++i) {
+    EXPECT_GE(times[i] - times[i - 1], absl::Milliseconds(250)) << "batch " << i;
+  }
+  // Nothing queued, nothing sent: only heartbeats follow.
+  absl::SleepFor(absl::Milliseconds(700));
+  EXPECT_EQ(Count(service_->streams()[0], v1::AgentMessage::kEgressEvents), 3);
+  EXPECT_EQ(egress_.size(), 0u);
+}
+
+TEST_F(ControllerSessionTest, StopsSendingEgressEventsToAMandantdThatRefusesThem) {
+  service_->set_refuse_egress_events(grpc::Status(
+      grpc::StatusCode::UNIMPLEMENTED, "this controller does not store egress events yet"));
+  egress_interval_ = absl::Milliseconds(50);
+  egress_retry_after_ = absl::Seconds(2);
+  PushEgressEvents(egress_, 0, 10);
+  StartSession();
+  // The first batch ends the stream; the next stream works and carries none.
+  ASSERT_TRUE(WaitForStreams(2));
+  const absl::Time refused = service_->streams()[0].end;
+  ASSERT_NE(refused, absl::InfiniteFuture());
+  EXPECT_EQ(Count(service_->streams()[0], v1::AgentMessage::kEgressEvents), 1);
+  PushEgressEvents(egress_, 10, 10);
+  ASSERT_TRUE(Eventually([&] { return session_->connected(); }));
+  v1::HostStatus status;
+  status.set_applied_spec_version(9);
+  session_->ReportStatus(status);
+  ASSERT_TRUE(service_->WaitFor(
+      [](const std::vector<Stream>& s) {
+        return s.size() >= 2 && Count(s[1], v1::AgentMessage::kStatus) >= 1;
+      },
+      kTimeout));
+  // After the pause the session tries again (mandantd may have been
+  // upgraded); this one still refuses.
+  ASSERT_TRUE(service_->WaitFor(
+      [](const std::vector<Stream>& s) {
+        return s.size() >= 2 && Count(s[1], v1::AgentMessage::kEgressEvents) >= 1;
+      },
+      kTimeout));
+  const Stream second = service_->streams()[1];
+  for (size_t i = 0; i < second.messages.size(); ++i) {
+    if (second.messages[i].has_egress_events()) {
+      EXPECT_GE(second.receive_times[i] - refused, absl::Milliseconds(1900));
+    }
+  }
+  EXPECT_EQ(second.messages[0].egress_events().events_size(), 0);  // Hello first
 }
 
 TEST_F(ControllerSessionTest, DestructorReturnsPromptlyWhileConnected) {

@@ -121,6 +121,11 @@ void FakeAgentService::set_refuse_streams(std::optional<grpc::Status> status) {
   refuse_streams_ = std::move(status);
 }
 
+void FakeAgentService::set_refuse_egress_events(std::optional<grpc::Status> status) {
+  absl::MutexLock lock(&mu_);
+  refuse_egress_events_ = std::move(status);
+}
+
 void FakeAgentService::set_renewal_error(std::optional<grpc::Status> error) {
   absl::MutexLock lock(&mu_);
   renewal_error_ = std::move(error);
@@ -232,10 +237,18 @@ grpc::Status FakeAgentService::Connect(
   if (spec && !stream->Write(*spec)) return finish(grpc::Status::CANCELLED);
 
   bool reader_done = false;
+  std::optional<grpc::Status> ended_by;
   std::thread reader([&] {
     v1::AgentMessage message;
     while (stream->Read(&message)) {
       record(message);
+      if (message.has_egress_events()) {
+        absl::MutexLock lock(&mu_);
+        if (refuse_egress_events_) {
+          ended_by = refuse_egress_events_;
+          break;
+        }
+      }
       if (!message.has_renewal()) continue;
       v1::ControllerMessage answer;
       std::optional<grpc::Status> error;
@@ -280,8 +293,15 @@ grpc::Status FakeAgentService::Connect(
     }
     for (const v1::ControllerMessage& message : out) stream->Write(message);
   }
-  context->TryCancel();
+  bool refused = false;
+  {
+    absl::MutexLock lock(&mu_);
+    refused = ended_by.has_value();
+  }
+  // A refused stream ends with its status; the reader is done already.
+  if (!refused) context->TryCancel();
   reader.join();
+  if (ended_by) return finish(*ended_by);
   return finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream was ended by the test"));
 }
 

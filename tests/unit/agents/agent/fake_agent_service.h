@@ -91,6 +91,9 @@ class FakeAgentService final : public v1::AgentService::Service {
   void set_spec_on_connect(std::optional<v1::HostSpec> spec);
   // Ends each new stream right after its Hello with this status.
   void set_refuse_streams(std::optional<grpc::Status> status);
+  // Ends a stream that carries an egress event batch with this status, as
+  // a mandantd that does not store egress events does.
+  void set_refuse_egress_events(std::optional<grpc::Status> status);
   // Answers renewals with this error instead of a certificate.
   void set_renewal_error(std::optional<grpc::Status> error);
   // Sends `message` on every open stream.
@@ -127,6 +130,7 @@ class FakeAgentService final : public v1::AgentService::Service {
   std::optional<v1::HostSpec> spec_on_connect_ ABSL_GUARDED_BY(mu_);
   std::optional<grpc::Status> refuse_streams_ ABSL_GUARDED_BY(mu_);
   std::optional<grpc::Status> renewal_error_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> refuse_egress_events_ ABSL_GUARDED_BY(mu_);
   std::vector<Stream> streams_ ABSL_GUARDED_BY(mu_);
   // Per stream (same index): messages waiting to be sent, and whether the
   // test asked it to end.

@@ -25,6 +25,8 @@
 #include "agents/vm/domain_xml.h"
 #include "tenants/network_names.h"
 #include "tests/support/status_matchers.h"
+#include "tests/unit/agents/edge/edge_specs.h"
+#include "tests/unit/agents/edge/fake_edge_runtime.h"
 #include "tests/unit/agents/network/fake_netlink.h"
 #include "tests/unit/agents/vm/fake_hypervisor.h"
 #include "tests/unit/agents/vm/test_dir.h"
@@ -32,6 +34,9 @@
 namespace mandant::agent {
 namespace {
 
+using ::mandant::agent::testing::FakeEdgeNetworking;
+using ::mandant::agent::testing::FakeEdgeProcesses;
+using ::mandant::agent::testing::FakeEgressWatcher;
 using ::mandant::agent::testing::FakeFirewall;
 using ::mandant::agent::testing::FakeHypervisor;
 using ::mandant::agent::testing::FakeNetlink;
@@ -94,6 +99,66 @@ class OrderCheckingHypervisor final : public Hypervisor {
   std::vector<bool> bridge_present_at_define_;
 };
 
+// Forwards to the fake edge networking and notes, at each EnsureVeth,
+// whether the tenant bridge already existed and how many domains were
+// defined: the edge pass comes after the networks and before the VMs.
+class OrderCheckingEdgeNetworking final : public EdgeNetworking {
+ public:
+  OrderCheckingEdgeNetworking(FakeEdgeNetworking* net, FakeNetlink* netlink, FakeHypervisor* hv,
+                              std::string bridge)
+      : net_(net), netlink_(netlink), hv_(hv), bridge_(std::move(bridge)) {}
+
+  // Read only after the HostAgent is gone.
+  const std::vector<bool>& bridge_present() const { return bridge_present_; }
+  const std::vector<size_t>& domains_defined() const { return domains_defined_; }
+
+  // agent::EdgeNetworking
+  absl::StatusOr<std::vector<std::string>> ListNamespaces() override {
+    return net_->ListNamespaces();
+  }
+  absl::Status EnsureNamespace(const std::string& netns) override {
+    return net_->EnsureNamespace(netns);
+  }
+  absl::Status DeleteNamespace(const std::string& netns) override {
+    return net_->DeleteNamespace(netns);
+  }
+  absl::Status EnsureVeth(const std::string& netns, const EdgeVeth& veth) override {
+    if (veth.namespace_link == kEdgeInsideLink) {
+      bridge_present_.push_back(netlink_->Find(bridge_) != nullptr);
+      domains_defined_.push_back(hv_->domains.size());
+    }
+    return net_->EnsureVeth(netns, veth);
+  }
+  absl::Status SetAddresses(const std::string& netns, const std::string& link,
+                            const std::vector<std::string>& wanted,
+                            const std::vector<std::string>& unmanaged) override {
+    return net_->SetAddresses(netns, link, wanted, unmanaged);
+  }
+  absl::Status SetDefaultRoute(const std::string& netns, const std::string& link,
+                               const std::string& gateway) override {
+    return net_->SetDefaultRoute(netns, link, gateway);
+  }
+  absl::Status EnableForwarding(const std::string& netns) override {
+    return net_->EnableForwarding(netns);
+  }
+  absl::Status LoadRuleset(const std::string& netns, const std::string& ruleset,
+                           RulesetFormat format) override {
+    return net_->LoadRuleset(netns, ruleset, format);
+  }
+  absl::StatusOr<std::map<std::string, uint64_t>> ReadCounters(const std::string& netns,
+                                                               const std::string& table) override {
+    return net_->ReadCounters(netns, table);
+  }
+
+ private:
+  FakeEdgeNetworking* const net_;
+  FakeNetlink* const netlink_;
+  FakeHypervisor* const hv_;
+  const std::string bridge_;
+  std::vector<bool> bridge_present_;
+  std::vector<size_t> domains_defined_;
+};
+
 // Stands in for QEMU at a VM's status channel: binds the unix socket and
 // accepts the agent's relay.
 class FakeStatusChannel {
@@ -131,7 +196,11 @@ class FakeStatusChannel {
 
 class HostAgentTest : public ::testing::Test {
  protected:
-  HostAgentTest() : bridge_(Network(1001).bridge_name()), checking_(&hv_, &netlink_, bridge_) {}
+  HostAgentTest()
+      : bridge_(Network(1001).bridge_name()),
+        checking_(&hv_, &netlink_, bridge_),
+        edge_processes_(&edge_net_),
+        edge_checking_(&edge_net_, &netlink_, &hv_, bridge_) {}
 
   void SetUp() override {
     image_dir_ = dir_.path() + "/images";
@@ -170,8 +239,24 @@ class HostAgentTest : public ::testing::Test {
     ASSERT_OK(vms);
     vms_ = *std::move(vms);
 
+    // The edge fakes know the external bridge; the tenant bridge is the
+    // fake kernel's (FakeNetlink), which the order check looks at.
+    edge_net_.bridges = {bridge_, "br-ext"};
+    Edges::Options edge_options;
+    edge_options.networking = &edge_checking_;
+    edge_options.processes = &edge_processes_;
+    edge_options.egress = &egress_;
+    edge_options.state_dir = dir_.path() + "/edges";
+    edge_options.haproxy_stat = [](const std::string&) -> absl::StatusOr<std::string> {
+      return absl::UnavailableError("no haproxy in this test");
+    };
+    absl::StatusOr<std::unique_ptr<Edges>> edges = Edges::Create(edge_options);
+    ASSERT_OK(edges);
+    edges_ = *std::move(edges);
+
     options_.networks = networks_.get();
     options_.vms = vms_.get();
+    options_.edges = edges_.get();
     options_.report = [this](v1::HostStatus status) {
       absl::MutexLock lock(&mu_);
       statuses_.push_back(std::move(status));
@@ -211,11 +296,12 @@ class HostAgentTest : public ::testing::Test {
   }
 
   v1::HostSpec Spec(int64_t version, std::vector<v1::TenantNetworkSpec> networks,
-                    std::vector<v1::VmSpec> vms) {
+                    std::vector<v1::VmSpec> vms, std::vector<v1::EdgeSpec> edges = {}) {
     v1::HostSpec spec;
     spec.set_version(version);
     for (auto& n : networks) *spec.add_networks() = std::move(n);
     for (auto& vm : vms) *spec.add_vms() = std::move(vm);
+    for (auto& e : edges) *spec.add_edges() = std::move(e);
     return spec;
   }
 
@@ -270,6 +356,11 @@ class HostAgentTest : public ::testing::Test {
   std::unique_ptr<TenantNetworks> networks_;
   std::unique_ptr<BaseImages> images_;
   std::unique_ptr<Vms> vms_;
+  FakeEdgeNetworking edge_net_;
+  FakeEdgeProcesses edge_processes_;
+  FakeEgressWatcher egress_;
+  OrderCheckingEdgeNetworking edge_checking_;
+  std::unique_ptr<Edges> edges_;
   HostAgent::Options options_;
   absl::Mutex mu_;
   std::vector<v1::HostStatus> statuses_ ABSL_GUARDED_BY(mu_);
@@ -488,6 +579,102 @@ TEST_F(HostAgentTest, GuestProgressAppearsInTheNextStatus) {
   EXPECT_TRUE(status->vms(0).guest().has_receive_time());
   EXPECT_EQ(status->vms(0).state(), v1::VM_STATE_RUNNING);
   EXPECT_EQ(status->applied_spec_version(), 1);
+}
+
+// Tenant acme's edge on the network of Network(1001).
+v1::EdgeSpec AcmeEdge() {
+  v1::EdgeSpec edge = testing::SingleEdge();
+  EXPECT_EQ(edge.tenant_bridge(), Network(1001).bridge_name());
+  return edge;
+}
+
+TEST_F(HostAgentTest, ReconcilesEdgesAfterNetworksAndBeforeVmsAndReportsThem) {
+  Start();
+  agent_->SetSpec(Spec(4, {Network(1001)}, {Vm(kA)}, {AcmeEdge()}));
+  std::optional<v1::HostStatus> status =
+      WaitForStatus([](const v1::HostStatus& s) { return s.applied_spec_version() == 4; });
+  ASSERT_TRUE(status.has_value());
+  EXPECT_THAT(status->host_errors(), IsEmpty());
+  ASSERT_EQ(status->edges_size(), 1);
+  const v1::EdgeStatus& edge = status->edges(0);
+  EXPECT_EQ(edge.namespace_(), "mandant-ex0003e9");
+  EXPECT_EQ(edge.tenant(), "tenants/acme");
+  EXPECT_EQ(edge.error(), "");
+  EXPECT_EQ(edge.vrrp_state(), v1::VRRP_STATE_UNSPECIFIED);
+  ASSERT_EQ(edge.processes_size(), 2);
+  EXPECT_EQ(edge.processes(0).name(), "dnsmasq");
+  EXPECT_EQ(edge.processes(1).name(), "haproxy");
+  ASSERT_EQ(edge.endpoints_size(), 1);
+  EXPECT_EQ(edge.endpoints(0).backends(), 3);
+  ASSERT_EQ(status->vms_size(), 1);
+  EXPECT_EQ(status->vms(0).state(), v1::VM_STATE_RUNNING);
+  agent_.reset();
+
+  EXPECT_THAT(edge_checking_.bridge_present(), ElementsAre(true));
+  EXPECT_THAT(edge_checking_.domains_defined(), ElementsAre(0u));
+  EXPECT_EQ(edge_net_.namespaces.count("mandant-ex0003e9"), 1u);
+  // The spec was met in one pass.
+  EXPECT_EQ(statuses().size(), 1u);
+}
+
+TEST_F(HostAgentTest, AFailingEdgeIsReportedAndRetried) {
+  edge_processes_.fail_ensure[EdgeProgram::kHaproxy] =
+      absl::InvalidArgumentError("haproxy refused the new configuration");
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {}, {AcmeEdge()}));
+  ASSERT_TRUE(WaitForReports(2));
+  agent_.reset();
+  const std::vector<v1::HostStatus> all = statuses();
+  for (const v1::HostStatus& s : all) {
+    ASSERT_EQ(s.edges_size(), 1);
+    EXPECT_THAT(s.edges(0).error(), HasSubstr("haproxy refused"));
+  }
+}
+
+TEST_F(HostAgentTest, AnEdgeThatCannotBeRemovedIsAHostError) {
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {}, {AcmeEdge()}));
+  ASSERT_TRUE(WaitForStatus(
+      [](const v1::HostStatus& s) { return s.edges_size() == 1 && s.edges(0).error().empty(); }));
+  // Set between passes: the agent waits for the next spec.
+  edge_net_.fail["DeleteNamespace"] = absl::InternalError("namespace is busy");
+  agent_->SetSpec(Spec(2, {Network(1001)}, {}));
+  std::optional<v1::HostStatus> status =
+      WaitForStatus([](const v1::HostStatus& s) { return s.applied_spec_version() == 2; });
+  ASSERT_TRUE(status.has_value());
+  ASSERT_EQ(status->edges_size(), 1);
+  EXPECT_THAT(status->edges(0).error(), HasSubstr("namespace is busy"));
+  EXPECT_THAT(status->host_errors(),
+              ElementsAre(AllOf(HasSubstr("mandant-ex0003e9"), HasSubstr("could not be removed"),
+                                HasSubstr("namespace is busy"))));
+}
+
+TEST_F(HostAgentTest, AnEdgeLeavingTheSpecIsRemovedAndThenNoLongerReported) {
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {}, {AcmeEdge()}));
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) { return s.edges_size() == 1; }));
+  agent_->SetSpec(Spec(2, {Network(1001)}, {}));
+  // Reported while being removed, then gone.
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
+    return s.applied_spec_version() == 2 && s.edges_size() == 1 && s.edges(0).error().empty();
+  }));
+  ASSERT_TRUE(WaitForStatus([](const v1::HostStatus& s) {
+    return s.applied_spec_version() == 2 && s.edges_size() == 0 && s.host_errors_size() == 0;
+  }));
+  agent_.reset();
+  EXPECT_THAT(edge_net_.namespaces, IsEmpty());
+  EXPECT_THAT(edge_processes_.edges, IsEmpty());
+}
+
+TEST_F(HostAgentTest, ASpecWithEdgesForAnAgentWithoutEdgesIsAHostError) {
+  options_.edges = nullptr;
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {}, {AcmeEdge()}));
+  std::optional<v1::HostStatus> status =
+      WaitForStatus([](const v1::HostStatus& s) { return s.applied_spec_version() == 1; });
+  ASSERT_TRUE(status.has_value());
+  EXPECT_THAT(status->host_errors(), ElementsAre(HasSubstr("runs none")));
+  EXPECT_THAT(status->edges(), IsEmpty());
 }
 
 }  // namespace
