@@ -166,6 +166,8 @@ bool HostAgent::Reconcile(const v1::HostSpec& spec) {
                 {{"spec_version", static_cast<long long>(spec.version())},
                  {"host_errors", static_cast<int>(host_errors.size())},
                  {"duration_ms", millis}});
+    // In full here: the status to mandantd carries them cut to its limits.
+    for (const std::string& e : host_errors) MANDANT_LOG(warn, "host error", {{"error", e}});
   }
   absl::MutexLock lock(&mu_);
   applied_version_ = spec.version();
@@ -175,6 +177,29 @@ bool HostAgent::Reconcile(const v1::HostSpec& spec) {
   host_errors_ = std::move(host_errors);
   return clean;
 }
+
+namespace {
+
+// What mandantd accepts in a HostStatus (controller/agents/
+// agent_message_validation.h): a status over these limits is refused as a
+// whole and the stream ends, so an overlong libvirt or kernel message would
+// make the agent reconnect in a loop. Errors are cut here instead.
+constexpr size_t kMaxReportedErrorBytes = 4096;
+constexpr int kMaxReportedHostErrors = 64;
+constexpr absl::string_view kCutMark = " [cut]";
+
+// Cuts `text` to at most kMaxReportedErrorBytes at a UTF-8 character
+// boundary (protobuf strings must stay valid UTF-8), marking the cut.
+void CutError(std::string* text) {
+  if (text->size() <= kMaxReportedErrorBytes) return;
+  size_t end = kMaxReportedErrorBytes - kCutMark.size();
+  // Back off continuation bytes (10xxxxxx) to the start of a character.
+  while (end > 0 && (static_cast<unsigned char>((*text)[end]) & 0xC0) == 0x80) --end;
+  text->resize(end);
+  text->append(kCutMark.data(), kCutMark.size());
+}
+
+}  // namespace
 
 v1::HostStatus HostAgent::BuildStatus() const {
   v1::HostStatus status;
@@ -186,7 +211,19 @@ v1::HostStatus HostAgent::BuildStatus() const {
     if (auto guest = relay_->Latest(vm.machine_id())) *out->mutable_guest() = *guest;
   }
   for (const auto& e : edges_) *status.add_edges() = e;
-  for (const auto& e : host_errors_) status.add_host_errors(e);
+  for (const auto& e : host_errors_) {
+    if (status.host_errors_size() == kMaxReportedHostErrors - 1 &&
+        static_cast<int>(host_errors_.size()) > kMaxReportedHostErrors) {
+      status.add_host_errors(absl::StrCat(host_errors_.size() - status.host_errors_size(),
+                                          " more errors; see the agent's log"));
+      break;
+    }
+    status.add_host_errors(e);
+  }
+  for (auto& n : *status.mutable_networks()) CutError(n.mutable_error());
+  for (auto& vm : *status.mutable_vms()) CutError(vm.mutable_error());
+  for (auto& e : *status.mutable_edges()) CutError(e.mutable_error());
+  for (auto& e : *status.mutable_host_errors()) CutError(&e);
   *status.mutable_observe_time() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
   return status;

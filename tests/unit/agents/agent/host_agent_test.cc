@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -523,6 +524,28 @@ TEST_F(HostAgentTest, UnreachableHypervisorIsAHostErrorAndRetried) {
     ASSERT_EQ(s.networks_size(), 1);
     EXPECT_EQ(s.networks(0).error(), "");
   }
+}
+
+TEST_F(HostAgentTest, OverlongErrorsAreCutToWhatMandantdAccepts) {
+  // 5000 bytes of two-byte characters: mandantd refuses a status with an
+  // error over 4096 bytes, and a cut inside a character would not be UTF-8.
+  std::string message;
+  for (int i = 0; i < 2500; ++i) message += "\xC3\xA9";  // U+00E9
+  hv_.errors["ListDomains"] = absl::UnavailableError(message);
+  Start();
+  agent_->SetSpec(Spec(1, {Network(1001)}, {Vm(kA)}));
+  ASSERT_TRUE(WaitForReports(1));
+  const v1::HostStatus s = statuses().front();
+  ASSERT_EQ(s.host_errors_size(), 1);
+  const std::string& e = s.host_errors(0);
+  EXPECT_LE(e.size(), 4096u);
+  EXPECT_GT(e.size(), 4000u);
+  EXPECT_TRUE(absl::EndsWith(e, " [cut]")) << e.substr(e.size() - 20);
+  // Whole characters only: the kept part is pairs of C3 A9 after the prefix.
+  const size_t start = e.find("\xC3\xA9");
+  ASSERT_NE(start, std::string::npos);
+  EXPECT_EQ((e.size() - start - 6) % 2, 0u);
+  EXPECT_EQ(static_cast<unsigned char>(e[e.size() - 7]), 0xA9);
 }
 
 TEST_F(HostAgentTest, RemovesAVmThatLeftTheSpec) {
