@@ -48,39 +48,16 @@
 #include <netlink/socket.h>
 #include <nftables/libnftables.h>
 
+#include "agents/network/libnl_ptr.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 
 namespace mandant::agent {
 namespace {
 
-struct SockDeleter {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct CacheDeleter {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-struct LinkDeleter {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
-struct AddrDeleter {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-struct RtnlAddrDeleter {
-  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
-};
-struct RouteDeleter {
-  void operator()(rtnl_route* r) const { rtnl_route_put(r); }
-};
 struct NftCtxDeleter {
   void operator()(nft_ctx* ctx) const { nft_ctx_free(ctx); }
 };
-using NlSockPtr = std::unique_ptr<nl_sock, SockDeleter>;
-using NlCachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
-using RtnlLinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
-using NlAddrPtr = std::unique_ptr<nl_addr, AddrDeleter>;
-using RtnlAddrPtr = std::unique_ptr<rtnl_addr, RtnlAddrDeleter>;
-using RtnlRoutePtr = std::unique_ptr<rtnl_route, RouteDeleter>;
 using NftCtxPtr = std::unique_ptr<nft_ctx, NftCtxDeleter>;
 
 // Owns a file descriptor.
@@ -116,24 +93,9 @@ absl::Status ErrnoStatus(int err, absl::string_view what) {
   }
 }
 
+// A libnl error in edge namespace `netns`.
 absl::Status NlError(int rc, absl::string_view what, absl::string_view netns) {
-  const int code = rc < 0 ? -rc : rc;
-  const std::string message = absl::StrCat("edge namespace \"", netns, "\": ", what, ": ",
-                                           nl_geterror(code), " (libnl error ", code, ")");
-  switch (code) {
-    case NLE_OBJ_NOTFOUND:
-    case NLE_NODEV:
-      return absl::NotFoundError(message);
-    case NLE_INVAL:
-    case NLE_RANGE:
-    case NLE_AF_MISMATCH:
-      return absl::InvalidArgumentError(message);
-    case NLE_PERM:
-    case NLE_NOACCESS:
-      return absl::PermissionDeniedError(absl::StrCat(message, "; the agent needs CAP_NET_ADMIN"));
-    default:
-      return absl::InternalError(message);
-  }
+  return agent::NlError(rc, absl::StrCat("edge namespace \"", netns, "\": ", what));
 }
 
 std::string NetnsPath(absl::string_view netns) { return absl::StrCat(kNetnsRunDir, "/", netns); }

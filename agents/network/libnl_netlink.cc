@@ -25,62 +25,15 @@
 #include <netlink/route/neighbour.h>
 #include <netlink/socket.h>
 
+#include "agents/network/libnl_ptr.h"
 #include "common/status_macros.h"
 
 namespace mandant::agent {
 namespace {
 
-struct SockDeleter {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct CacheDeleter {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-struct LinkDeleter {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
-struct NeighDeleter {
-  void operator()(rtnl_neigh* n) const { rtnl_neigh_put(n); }
-};
-struct AddrDeleter {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-using NlSockPtr = std::unique_ptr<nl_sock, SockDeleter>;
-using NlCachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
-using RtnlLinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
-using RtnlNeighPtr = std::unique_ptr<rtnl_neigh, NeighDeleter>;
-using NlAddrPtr = std::unique_ptr<nl_addr, AddrDeleter>;
-
-// A libnl return code (negative NLE_*) as a Status naming what failed on what.
+// A libnl error on `object`, e.g. "setting VNI 1001 on \"mx-0003e9\"".
 absl::Status NlError(int rc, absl::string_view what, absl::string_view object) {
-  const int code = rc < 0 ? -rc : rc;
-  const std::string message =
-      absl::StrCat(what, " \"", object, "\": ", nl_geterror(code), " (libnl error ", code, ")");
-  switch (code) {
-    case NLE_EXIST:
-      return absl::AlreadyExistsError(message);
-    case NLE_OBJ_NOTFOUND:
-    case NLE_NODEV:
-      return absl::NotFoundError(message);
-    case NLE_INVAL:
-    case NLE_RANGE:
-    case NLE_AF_MISMATCH:
-    case NLE_MISSING_ATTR:
-      return absl::InvalidArgumentError(message);
-    case NLE_OPNOTSUPP:
-    case NLE_AF_NOSUPPORT:
-    case NLE_MSGTYPE_NOSUPPORT:
-      return absl::UnimplementedError(message);
-    case NLE_PERM:
-    case NLE_NOACCESS:
-      return absl::PermissionDeniedError(absl::StrCat(message, "; the agent needs CAP_NET_ADMIN"));
-    case NLE_BUSY:
-    case NLE_AGAIN:
-    case NLE_DUMP_INTR:
-      return absl::UnavailableError(message);
-    default:
-      return absl::InternalError(message);
-  }
+  return agent::NlError(rc, absl::StrCat(what, " \"", object, "\""));
 }
 
 // Canonical text of an IPv4/IPv6 nl_addr, without prefix; empty otherwise.
