@@ -58,20 +58,6 @@ class EdgeTest : public testing::HostTestBase {
     edges_ = v1::EdgeService::NewStub(controller_->channel());
   }
 
-  std::string Sql(const std::string& sql) {
-    auto out = controller_->Sql(sql);
-    EXPECT_OK(out);
-    return out.ok() ? *out : "";
-  }
-
-  // Places the edge of tenant `tenant` as the reconciler would.
-  void Place(const std::string& tenant) {
-    const std::string id = Sql(absl::StrCat("SELECT id FROM tenants WHERE name = '", tenant, "'"));
-    int64_t row_id = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(id), &row_id)) << id;
-    ASSERT_OK(controller_->server().edge_reconciler().Reconcile(row_id));
-  }
-
   // The host's desired state, as its agent would receive it.
   v1::HostSpec SpecOf(const std::string& host) {
     v1::HostSpec spec;
@@ -198,13 +184,13 @@ TEST_F(EdgeTest, TheEdgeFollowsTheTenantsMachines) {
   MustCreateHost("hv9", "10.0.0.9");  // not attached to the external network
 
   // No machine, no edge.
-  Place("acme");
+  PlaceEdge("acme");
   EXPECT_EQ(Sql("SELECT count(*) FROM edge_instances"), "0\n");
 
   // One machine on hv2: one copy, on hv2 (it runs the tenant's machine).
   auto m1 = testing::PlaceMachine(*controller_, "acme", "cp-1", "hv2", 1);
   ASSERT_OK(m1);
-  Place("acme");
+  PlaceEdge("acme");
   EXPECT_EQ(Sql("SELECT h.name || ' ' || i.ordinal FROM edge_instances i JOIN hosts h "
                 "ON h.id = i.host_id ORDER BY i.ordinal"),
             "hv2 0\n");
@@ -213,12 +199,12 @@ TEST_F(EdgeTest, TheEdgeFollowsTheTenantsMachines) {
   // a second copy goes to the attached host with the fewest edges.
   auto m2 = testing::PlaceMachine(*controller_, "acme", "cp-2", "hv9", 2);
   ASSERT_OK(m2);
-  Place("acme");
+  PlaceEdge("acme");
   EXPECT_EQ(Sql("SELECT h.name || ' ' || i.ordinal FROM edge_instances i JOIN hosts h "
                 "ON h.id = i.host_id ORDER BY i.ordinal"),
             "hv2 0\nhv1 1\n");
   // Placing again changes nothing.
-  Place("acme");
+  PlaceEdge("acme");
   EXPECT_EQ(Sql("SELECT count(*) FROM edge_instances"), "2\n");
   // Each copy has its own node address.
   EXPECT_EQ(Sql("SELECT count(*) FROM tenant_node_addresses WHERE purpose = 'EDGE'"), "2\n");
@@ -226,7 +212,7 @@ TEST_F(EdgeTest, TheEdgeFollowsTheTenantsMachines) {
   // The last machine gone: the edge and its addresses go.
   ASSERT_OK(testing::DeleteMachine(*controller_, *m1));
   ASSERT_OK(testing::DeleteMachine(*controller_, *m2));
-  Place("acme");
+  PlaceEdge("acme");
   EXPECT_EQ(Sql("SELECT count(*) FROM edges"), "0\n");
   EXPECT_EQ(Sql("SELECT count(*) FROM tenant_node_addresses WHERE purpose = 'EDGE'"), "0\n");
   // The egress address stays with the tenant.
@@ -239,7 +225,7 @@ TEST_F(EdgeTest, CordonedHostsGetNoEdge) {
   MustCreateHost("hv2", "10.0.0.2");
   ASSERT_OK(controller_->Sql("UPDATE hosts SET cordoned = true WHERE name = 'hv1'").status());
   ASSERT_OK(testing::PlaceMachine(*controller_, "acme", "cp-1", "hv1", 1).status());
-  Place("acme");
+  PlaceEdge("acme");
   EXPECT_EQ(Sql("SELECT h.name FROM edge_instances i JOIN hosts h ON h.id = i.host_id"), "hv2\n");
 }
 
@@ -262,7 +248,7 @@ TEST_F(EdgeTest, EdgeHostsReceiveTheEdgeSpecAndTheTenantNetwork) {
                         {"192.0.2.0/24"})
         .status();
   }));
-  Place("acme");
+  PlaceEdge("acme");
 
   const v1::HostSpec spec = SpecOf("hv1");
   ASSERT_EQ(spec.edges_size(), 1);
@@ -315,7 +301,7 @@ TEST_F(EdgeTest, ARedundantEdgeHasVrrpBetweenItsTwoCopies) {
   MustCreateHost("hv2", "10.0.0.2");
   ASSERT_OK(testing::PlaceMachine(*controller_, "acme", "cp-1", "hv1", 1).status());
   ASSERT_OK(testing::PlaceMachine(*controller_, "acme", "cp-2", "hv2", 2).status());
-  Place("acme");
+  PlaceEdge("acme");
   const v1::HostSpec one = SpecOf("hv1");
   const v1::HostSpec two = SpecOf("hv2");
   ASSERT_EQ(one.edges_size(), 1);
@@ -341,7 +327,7 @@ TEST_F(EdgeTest, GetEdgeShowsPlacementAndHealthOnlyToTheTenantAndTheProvider) {
   CreateTenant("beta");
   MustCreateHost("hv1", "10.0.0.1");
   ASSERT_OK(testing::PlaceMachine(*controller_, "acme", "cp-1", "hv1", 1).status());
-  Place("acme");
+  PlaceEdge("acme");
 
   v1::GetEdgeRequest req;
   req.set_name("tenants/acme/edge");
@@ -375,7 +361,7 @@ TEST_F(EdgeTest, TheEgressPolicyIsValidatedVersionedAndReachesTheEdge) {
   CreateTenant("acme");
   MustCreateHost("hv1", "10.0.0.1");
   ASSERT_OK(testing::PlaceMachine(*controller_, "acme", "cp-1", "hv1", 1).status());
-  Place("acme");
+  PlaceEdge("acme");
   const std::string admin = controller_->Token(controller::auth::Role::kTenantAdmin, "acme", "a");
 
   v1::GetEgressPolicyRequest get;

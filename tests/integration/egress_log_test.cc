@@ -87,19 +87,6 @@ class EgressLogTest : public testing::HostTestBase {
     edges_ = v1::EdgeService::NewStub(controller_->channel());
   }
 
-  std::string Sql(const std::string& sql) {
-    auto out = controller_->Sql(sql);
-    EXPECT_OK(out);
-    return out.ok() ? *out : "";
-  }
-
-  void Place(const std::string& tenant) {
-    const std::string id = Sql(absl::StrCat("SELECT id FROM tenants WHERE name = '", tenant, "'"));
-    int64_t row_id = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(id), &row_id)) << id;
-    ASSERT_OK(controller_->server().edge_reconciler().Reconcile(row_id));
-  }
-
   // The tenant's edge namespace, as the agent names it.
   static std::string Namespace(const v1::Tenant& tenant) {
     auto ns = tenants::EdgeNamespaceName(v1::NETWORK_MODE_VXLAN, tenant.network().vni());
@@ -168,8 +155,8 @@ class EgressLogTest : public testing::HostTestBase {
     ASSERT_OK(b);
     acme_machine_ = *a;
     beta_machine_ = *b;
-    Place("acme");
-    Place("beta");
+    PlaceEdge("acme");
+    PlaceEdge("beta");
     ASSERT_EQ(Sql("SELECT h.name || ' ' || t.name FROM edge_instances i JOIN hosts h "
                   "ON h.id = i.host_id JOIN tenants t ON t.id = i.tenant_id ORDER BY 1"),
               "hv1 acme\nhv2 beta\n");

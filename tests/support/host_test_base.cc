@@ -197,4 +197,18 @@ int64_t HostTestBase::Count(const std::string& sql) {
   return n;
 }
 
+std::string HostTestBase::Sql(const std::string& sql) {
+  auto out = controller_->Sql(sql);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? *out : "";
+}
+
+void HostTestBase::PlaceEdge(const std::string& tenant) {
+  const std::string id = Sql(absl::StrCat("SELECT id FROM tenants WHERE name = '", tenant, "'"));
+  int64_t row_id = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(id), &row_id)) << id;
+  absl::Status st = controller_->server().edge_reconciler().Reconcile(row_id);
+  ASSERT_TRUE(st.ok()) << st;
+}
+
 }  // namespace mandant::testing

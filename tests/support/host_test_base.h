@@ -110,6 +110,11 @@ class HostTestBase : public ::testing::Test {
   absl::Status InDatabase(absl::FunctionRef<absl::Status(controller::store::Connection&)> body);
   // The number that `sql` (a SELECT count(*) ...) returns; -1 when it fails.
   int64_t Count(const std::string& sql);
+  // What `sql` prints (rows as lines); "" after recording a failure.
+  std::string Sql(const std::string& sql);
+  // Places the edge of tenants/{tenant} now, as mandantd's edge reconciler
+  // does on its own (controller/edge/edge_placement.h).
+  void PlaceEdge(const std::string& tenant);
 
   std::unique_ptr<TestController> controller_;
   std::unique_ptr<v1::HostService::Stub> hosts_;
