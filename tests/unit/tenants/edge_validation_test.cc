@@ -379,7 +379,9 @@ TEST(ValidateEdgeSpecTest, DhcpHosts) {
   twice.mutable_dhcp_hosts(1)->set_mac_address("02:00:0a:40:03:11");
   EXPECT_EQ(OnlyProblem(twice, "dhcp_hosts[1].mac_address"),
             "02:00:0a:40:03:11 is listed twice in dhcp_hosts");
-  for (const char* name : {"", "cp_1", "-cp", "cp-", "cp.example", std::string(64, 'a').c_str()}) {
+  const std::vector<std::string> bad_names = {"",    "cp_1",       "-cp",
+                                              "cp-", "cp.example", std::string(64, 'a')};
+  for (const std::string& name : bad_names) {
     v1::EdgeSpec spec = ValidSpec();
     spec.mutable_dhcp_hosts(0)->set_hostname(name);
     OnlyProblem(spec, "dhcp_hosts[0].hostname");
