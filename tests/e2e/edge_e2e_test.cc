@@ -21,12 +21,16 @@
 // Steps of one suite like agent_e2e_test.cc (the world is built once; a
 // step whose prerequisite failed or was skipped is skipped, naming it).
 //
-// Each agent runs in a mount namespace of its own that the test keeps (a
-// bind mount of the namespace file) and enters again when it restarts the
-// agent: the agent mounts its edge namespaces on /run/netns there, so two
-// agents on one machine never see (and remove) each other's edges, and a
-// restarted agent finds the namespaces its predecessor made, as on a real
-// host. The test looks at a host's edges through the same mount namespace.
+// Each agent runs in a mount namespace of its own with a private tmpfs on
+// /run/netns, which the test keeps (a bind mount of the namespace file) and
+// enters again when it restarts the agent: the agent mounts its edge
+// namespaces there, so two agents on one machine never see (and remove)
+// each other's edges, and a restarted agent finds the namespaces its
+// predecessor made, as on a real host. A /run/netns merely slave to the
+// machine's is not enough: the agent creates the mount point file on the
+// shared file system, where the other agent sees it and deletes it as an
+// undesired edge. The test looks at a host's edges through the same mount
+// namespace.
 //
 // Needs root, the libvirt-qemu user, haproxy, dnsmasq, curl and the guest
 // image (CTest fixture e2e_guest_image); skipped (CTest exit code 77)
@@ -215,8 +219,10 @@ class OutsideHttpServer {
 // listener on the API port (openssl s_server -www answers any GET, also
 // HAProxy's "GET /readyz" check, with 200), then fetches from the outside
 // server every 2 s, a new connection each time, reporting each outcome.
+// bash's /dev/tcp rather than busybox wget, which segfaults in this image.
 constexpr char kGuestScript[] = R"sh(#!/bin/sh
-url=$1
+server=$1
+port=$2
 a=""
 i=0
 while [ -z "$a" ] && [ $i -lt 180 ]; do
@@ -224,7 +230,7 @@ while [ -z "$a" ] && [ $i -lt 180 ]; do
   i=$((i+1))
   [ -z "$a" ] && sleep 1
 done
-mandant-report cloud-init "address $a"
+mandant-report cloud-init "address $a gateway $(ip -4 route show default | awk '{print $3}')"
 cd /root
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=api \
   -keyout key.pem -out cert.pem -days 2 >/dev/null 2>&1
@@ -233,8 +239,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=a
 n=0
 while true; do
   n=$((n+1))
-  if busybox wget -q -T 3 -O /tmp/got "$url/$n"; then
-    mandant-report ready "address $a got $(cat /tmp/got) ($n)"
+  if timeout 6 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "GET /a1/$2 HTTP/1.0\r\n\r\n" >&3 &&
+      cat <&3' "$server" "$port" "$n" >/tmp/got 2>/dev/null && grep -q hello-from-outside /tmp/got; then
+    mandant-report ready "address $a got hello-from-outside ($n)"
   else
     mandant-report cloud-init "address $a no answer ($n)"
   fi
@@ -370,10 +377,16 @@ class EdgeE2eTest : public ::testing::Test {
       const std::string file = absl::StrCat(w.mount_dir, "/h", i);
       std::ofstream(file).close();
       // Inside the host's network namespace, so that the /sys mounted
-      // there shows the host's links, as `ip netns exec` does.
+      // there shows the host's links, as `ip netns exec` does. A /run/netns
+      // of its own: the agent removes every "mandant-e*" namespace there
+      // that its spec does not name, and a shared /run/netns holds the
+      // other agent's edges (and those of any other test on the machine).
+      // Everything the agent needs from the host's namespaces, nsenter
+      // opens before it enters this one.
       ASSERT_OK(RunCommand({"nsenter", absl::StrCat("--net=/run/netns/", w.ns->host(i)), "unshare",
                             absl::StrCat("--mount=", file), "--propagation", "slave", "sh", "-c",
-                            "umount -l /sys && mount -t sysfs sysfs /sys"})
+                            "umount -l /sys && mount -t sysfs sysfs /sys && "
+                            "mount -t tmpfs -o mode=0755 mdt-netns /run/netns"})
                     .status());
       w.mount_namespaces.push_back(file);
     }
@@ -623,6 +636,25 @@ class EdgeE2eTest : public ::testing::Test {
          absl::StrCat("https://", world_->endpoint_external, ":", kApiPort, "/readyz")});
   }
 
+  // What a failure message needs to tell where packets stopped: the edge's
+  // addresses, routes, ruleset and counters on host 1, the host's links, and
+  // the outside namespace's neighbours.
+  static std::string EdgeDiagnostics() {
+    World& w = *world_;
+    std::string out;
+    auto add = [&](const std::string& title, const absl::StatusOr<std::string>& got) {
+      absl::StrAppend(&out, "--- ", title, ":\n", got.ok() ? *got : got.status().ToString(), "\n");
+    };
+    add("edge addresses", OnHost(0, {"ip", "-n", w.edge_netns, "-br", "addr"}));
+    add("edge routes", OnHost(0, {"ip", "-n", w.edge_netns, "route"}));
+    add("edge ruleset", OnHost(0, {"ip", "netns", "exec", w.edge_netns, "nft", "list", "ruleset"}));
+    add("host 1 links", w.ns->Run(w.ns->host(0), {"ip", "-br", "link"}));
+    add("host 1 bridge ports", w.ns->Run(w.ns->host(0), {"bridge", "link"}));
+    add("host 1 ruleset", w.ns->Run(w.ns->host(0), {"nft", "list", "ruleset"}));
+    add("outside neighbours", w.ns->Run(w.outside, {"ip", "neigh"}));
+    return out;
+  }
+
   static int64_t DroppedPackets() {
     int64_t n = -1;
     std::string out =
@@ -686,8 +718,7 @@ TEST_F(EdgeE2eTest, EdgeServesDhcpAndNatForTenantA) {
   m.base_image = kImage;
   m.base_image_sha256 = w.image_sha256;
   m.node_mac = w.a1_mac;
-  m.seed.set_user_data(
-      UserData(kGuestScript, absl::StrCat("http://", kExternalGateway, ":", kHttpPort, "/a1")));
+  m.seed.set_user_data(UserData(kGuestScript, absl::StrCat(kExternalGateway, " ", kHttpPort)));
   m.seed.set_meta_data(absl::StrCat("instance-id: ", w.a1_id, "\nlocal-hostname: a1\n"));
   // DHCP, so that the address can only have come from the edge.
   m.seed.set_network_config(
@@ -742,7 +773,8 @@ TEST_F(EdgeE2eTest, EdgeServesDhcpAndNatForTenantA) {
   ASSERT_TRUE(WaitFor(
       absl::Seconds(90),
       [&] { return absl::StrContains(Observe(w.a1_id).guest_message, "got hello-from-outside"); }))
-      << "a1 never reached the outside server: " << Observe(w.a1_id).guest_message;
+      << "a1 never reached the outside server: " << Observe(w.a1_id).guest_message << "\n"
+      << EdgeDiagnostics();
   std::set<std::string> peers;
   for (const auto& r : w.http->Requests()) peers.insert(r.peer);
   EXPECT_EQ(peers, std::set<std::string>{w.a_egress}) << "the server saw other sources";
