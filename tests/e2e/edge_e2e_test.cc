@@ -223,6 +223,9 @@ class OutsideHttpServer {
 constexpr char kGuestScript[] = R"sh(#!/bin/sh
 server=$1
 port=$2
+b_gateway=$3
+b_internal=$4
+b_external=$5
 a=""
 i=0
 while [ -z "$a" ] && [ $i -lt 180 ]; do
@@ -236,14 +239,26 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=a
   -keyout key.pem -out cert.pem -days 2 >/dev/null 2>&1
 ( while true; do openssl s_server -quiet -accept 6443 -www -cert cert.pem -key key.pem; \
   sleep 1; done ) >/dev/null 2>&1 &
+# Tenant B's gateway (ping) and endpoint addresses (TCP to the API port),
+# none of which may answer; the result goes into every report.
+( k=0
+  while true; do
+    k=$((k+1))
+    gw=no; ie=no; ee=no
+    ping -c 1 -W 1 "$b_gateway" >/dev/null 2>&1 && gw=yes
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/6443"' "$b_internal" 2>/dev/null && ie=yes
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/6443"' "$b_external" 2>/dev/null && ee=yes
+    echo "b: gw=$gw ie=$ie ee=$ee [$k]" >/tmp/bprobe.new && mv /tmp/bprobe.new /tmp/bprobe
+    sleep 2
+  done ) &
 n=0
 while true; do
   n=$((n+1))
   if timeout 6 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "GET /a1/$2 HTTP/1.0\r\n\r\n" >&3 &&
       cat <&3' "$server" "$port" "$n" >/tmp/got 2>/dev/null && grep -q hello-from-outside /tmp/got; then
-    mandant-report ready "address $a got hello-from-outside ($n)"
+    mandant-report ready "address $a got hello-from-outside ($n) $(cat /tmp/bprobe 2>/dev/null)"
   else
-    mandant-report cloud-init "address $a no answer ($n)"
+    mandant-report cloud-init "address $a no answer ($n) $(cat /tmp/bprobe 2>/dev/null)"
   fi
   sleep 2
 done)sh";
@@ -303,6 +318,14 @@ struct World {
   bool a1_placed = false;
   std::string a1_address;  // from mandantd, without prefix
   std::string endpoint_external;
+  // Tenant B: a machine that never runs (its edge is placed all the same)
+  // and an endpoint; A's guest probes B's gateway and endpoint addresses.
+  const std::string b1_id = "6a1e3c2e-0000-4000-8000-0000000ed0b1";
+  bool b1_placed = false;
+  std::string b_gateway;
+  std::string b_edge_netns;
+  std::string b_internal;
+  std::string b_external;
   pid_t haproxy = 0;
   pid_t dnsmasq = 0;
 };
@@ -411,10 +434,13 @@ class EdgeE2eTest : public ::testing::Test {
       req.mutable_tenant()->set_display_name(t);
       v1::Tenant tenant;
       ASSERT_GRPC_OK(tenants->CreateTenant(TestController::Context(w.admin).get(), req, &tenant));
+      auto netns = tenants::EdgeNamespaceName(v1::NETWORK_MODE_VXLAN, tenant.network().vni());
+      ASSERT_OK(netns.status());
       if (std::string(t) == "acme") {
-        auto netns = tenants::EdgeNamespaceName(v1::NETWORK_MODE_VXLAN, tenant.network().vni());
-        ASSERT_OK(netns.status());
         w.edge_netns = *netns;
+      } else {
+        w.b_edge_netns = *netns;
+        w.b_gateway = tenant.network().gateway();
       }
     }
     auto egress = w.controller->Sql(
@@ -574,8 +600,9 @@ class EdgeE2eTest : public ::testing::Test {
     return o;
   }
 
-  static void PlaceEdge() {
-    auto id = world_->controller->Sql("SELECT id FROM tenants WHERE name = 'acme'");
+  static void PlaceEdge(const std::string& tenant) {
+    auto id =
+        world_->controller->Sql(absl::StrCat("SELECT id FROM tenants WHERE name = '", tenant, "'"));
     ASSERT_OK(id.status());
     int64_t row_id = 0;
     ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(*id), &row_id)) << *id;
@@ -655,11 +682,14 @@ class EdgeE2eTest : public ::testing::Test {
     return out;
   }
 
-  static int64_t DroppedPackets() {
+  // The drop counters of `tenant`'s endpoints, as its edge reported them.
+  static int64_t DroppedPackets(const std::string& tenant = "acme") {
     int64_t n = -1;
-    std::string out =
-        Sql("SELECT coalesce(sum((e->>'dropped_packets')::bigint), 0) FROM edge_instances i, "
-            "jsonb_array_elements(i.endpoints) e");
+    std::string out = Sql(absl::StrCat(
+        "SELECT coalesce(sum((x->>'dropped_packets')::bigint), 0) FROM edge_instances i "
+        "JOIN tenants t ON t.id = i.tenant_id, jsonb_array_elements(i.endpoints) x "
+        "WHERE t.name = '",
+        tenant, "'"));
     if (!absl::SimpleAtoi(out, &n)) return -1;
     return n;
   }
@@ -697,12 +727,19 @@ TEST_F(EdgeE2eTest, EdgeServesDhcpAndNatForTenantA) {
   controller::store::EdgeStore edges;
   ASSERT_OK(w.controller->server().database().Transact(
       "endpoint", [&](controller::store::Connection& conn) -> absl::Status {
-        absl::Status st = machines.CreateCluster(conn, "acme", "e2e");
-        if (!st.ok()) return st;
-        auto ep = edges.CreateEndpoint(conn, "acme", "e2e", ExternalNetwork(), kApiPort,
-                                       {absl::StrCat(kAllowedClient, "/32")});
-        if (!ep.ok()) return ep.status();
-        w.endpoint_external = ep->external_address;
+        for (const char* t : {"acme", "beta"}) {
+          absl::Status st = machines.CreateCluster(conn, t, "e2e");
+          if (!st.ok()) return st;
+          auto ep = edges.CreateEndpoint(conn, t, "e2e", ExternalNetwork(), kApiPort,
+                                         {absl::StrCat(kAllowedClient, "/32")});
+          if (!ep.ok()) return ep.status();
+          if (std::string(t) == "acme") {
+            w.endpoint_external = ep->external_address;
+          } else {
+            w.b_internal = ep->internal_address;
+            w.b_external = ep->external_address;
+          }
+        }
         return absl::OkStatus();
       }));
   NewMachine m;
@@ -718,7 +755,9 @@ TEST_F(EdgeE2eTest, EdgeServesDhcpAndNatForTenantA) {
   m.base_image = kImage;
   m.base_image_sha256 = w.image_sha256;
   m.node_mac = w.a1_mac;
-  m.seed.set_user_data(UserData(kGuestScript, absl::StrCat(kExternalGateway, " ", kHttpPort)));
+  m.seed.set_user_data(
+      UserData(kGuestScript, absl::StrCat(kExternalGateway, " ", kHttpPort, " ", w.b_gateway, " ",
+                                          w.b_internal, " ", w.b_external)));
   m.seed.set_meta_data(absl::StrCat("instance-id: ", w.a1_id, "\nlocal-hostname: a1\n"));
   // DHCP, so that the address can only have come from the edge.
   m.seed.set_network_config(
@@ -736,8 +775,27 @@ TEST_F(EdgeE2eTest, EdgeServesDhcpAndNatForTenantA) {
         return absl::OkStatus();
       }));
   w.a1_placed = true;
-  PlaceEdge();
-  ASSERT_EQ(Sql("SELECT h.name FROM edge_instances i JOIN hosts h ON h.id = i.host_id"), "hv1");
+  // B's machine on host 2, never powered on: B's edge goes there.
+  NewMachine b = m;
+  b.machine_id = w.b1_id;
+  b.tenant = "beta";
+  b.name = "b1";
+  b.host = HostId(1);
+  b.node_mac = "02:4d:00:00:ed:b1";
+  b.power_state = v1::POWER_STATE_OFF;
+  b.seed.set_user_data("#cloud-config\n");
+  b.seed.set_meta_data(absl::StrCat("instance-id: ", w.b1_id, "\nlocal-hostname: b1\n"));
+  b.seed.set_network_config("version: 2\nethernets: {}\n");
+  ASSERT_OK(
+      w.controller->server().database().Transact("place", [&](controller::store::Connection& conn) {
+        return machines.Insert(conn, b, keys->current());
+      }));
+  w.b1_placed = true;
+  PlaceEdge("acme");
+  PlaceEdge("beta");
+  ASSERT_EQ(Sql("SELECT t.name || ' ' || h.name FROM edge_instances i JOIN hosts h ON h.id = "
+                "i.host_id JOIN tenants t ON t.id = i.tenant_id ORDER BY t.name"),
+            "acme hv1\nbeta hv2");
 
   // The edge on host 1: its namespace, haproxy and dnsmasq.
   ASSERT_TRUE(WaitFor(absl::Seconds(120),
@@ -754,7 +812,7 @@ TEST_F(EdgeE2eTest, EdgeServesDhcpAndNatForTenantA) {
   EXPECT_TRUE(absl::StrContains(ReadAll(absl::StrCat("/proc/", w.dnsmasq, "/cmdline")), "dnsmasq"));
   auto host2 = OnHost(1, {"ip", "netns", "list"});
   ASSERT_OK(host2.status());
-  EXPECT_FALSE(absl::StrContains(*host2, "mandant-e")) << "host 2 has no edge: " << *host2;
+  EXPECT_FALSE(absl::StrContains(*host2, w.edge_netns)) << "host 2 has no edge of A: " << *host2;
 
   // The guest's DHCP address is the one mandantd chose.
   ASSERT_TRUE(
@@ -908,6 +966,56 @@ TEST_F(EdgeE2eTest, EndpointAdmitsOnlyAllowedClients) {
   fflush(stdout);
 }
 
+// Tenant A's VM cannot reach tenant B's gateway, B's internal endpoint, or
+// B's external endpoint (A's egress address is not in B's list, and B's
+// edge counts the drops), while a client in B's list is answered there.
+TEST_F(EdgeE2eTest, TenantACannotReachTenantBsEdge) {
+  REQUIRE_STEP(EdgeServesDhcpAndNatForTenantA);
+  World& w = *world_;
+  ASSERT_TRUE(WaitFor(
+      absl::Seconds(120),
+      [&] {
+        auto list = OnHost(1, {"ip", "netns", "list"});
+        return list.ok() && absl::StrContains(*list, w.b_edge_netns) &&
+               Alive(PidFile(absl::StrCat(EdgeStateDir(1), "/", w.b_edge_netns, "/haproxy.pid")));
+      }))
+      << "B's edge never ran on host 2\n"
+      << AgentLog(1);
+  // Positive control: B's endpoint answers a client in its list (HAProxy
+  // accepts, then closes for want of a backend: curl fails, but not with
+  // 28, a timeout).
+  auto allowed = w.ns->Run(
+      w.outside, {"curl", "-sk", "--interface", kAllowedClient, "--connect-timeout", "5",
+                  "--max-time", "10", absl::StrCat("https://", w.b_external, ":", kApiPort, "/")});
+  EXPECT_TRUE(allowed.ok() || !absl::StrContains(allowed.status().message(), "28"))
+      << "B's endpoint did not answer a listed client: " << allowed.status();
+  const int64_t b_dropped = DroppedPackets("beta");
+  // The guest's probe counter "[k]".
+  auto probe_count = [&]() {
+    const std::string msg = Observe(w.a1_id).guest_message;
+    const size_t open = msg.rfind('[');
+    int k = -1;
+    if (open != std::string::npos) {
+      (void)absl::SimpleAtoi(absl::StripSuffix(absl::string_view(msg).substr(open + 1), "]"), &k);
+    }
+    return k;
+  };
+  int first = -1;
+  ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] { return (first = probe_count()) >= 0; }))
+      << Observe(w.a1_id).guest_message;
+  ASSERT_TRUE(WaitFor(absl::Seconds(90), [&] { return probe_count() >= first + 3; }))
+      << Observe(w.a1_id).guest_message;
+  const std::string msg = Observe(w.a1_id).guest_message;
+  EXPECT_TRUE(absl::StrContains(msg, "b: gw=no ie=no ee=no")) << msg;
+  EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] { return DroppedPackets("beta") > b_dropped; }))
+      << "B's drop counter stayed at " << b_dropped;
+  printf(
+      "[ facts  ] a1 -> B (gateway %s, internal %s, external %s): \"%s\"; B's drops %lld -> %lld\n",
+      w.b_gateway.c_str(), w.b_internal.c_str(), w.b_external.c_str(), msg.c_str(),
+      static_cast<long long>(b_dropped), static_cast<long long>(DroppedPackets("beta")));
+  fflush(stdout);
+}
+
 // kill -9 of host 1's agent: haproxy and dnsmasq keep running with their
 // pids, and the restarted agent adopts them.
 TEST_F(EdgeE2eTest, AgentRestartAdoptsEdgeProcesses) {
@@ -954,18 +1062,28 @@ TEST_F(EdgeE2eTest, RemovalLeavesNoEdge) {
         "remove",
         [&](controller::store::Connection& conn) { return store.Delete(conn, w.a1_id); }));
   }
+  if (w.b1_placed) {
+    MachineStore store;
+    ASSERT_OK(w.controller->server().database().Transact(
+        "remove",
+        [&](controller::store::Connection& conn) { return store.Delete(conn, w.b1_id); }));
+  }
   ASSERT_OK(w.controller->Sql("DELETE FROM cluster_endpoints").status());
-  PlaceEdge();
+  PlaceEdge("acme");
+  PlaceEdge("beta");
   EXPECT_EQ(Sql("SELECT count(*) FROM edge_instances"), "0");
-  ASSERT_TRUE(WaitFor(absl::Seconds(120),
-                      [&] {
-                        auto list = OnHost(0, {"ip", "netns", "list"});
-                        auto links = w.ns->Links(w.ns->host(0));
-                        return list.ok() && !absl::StrContains(*list, "mandant-e") && links.ok() &&
-                               !absl::StrContains(*links, "meo-") &&
-                               !absl::StrContains(*links, "mei-");
-                      }))
-      << *OnHost(0, {"ip", "netns", "list"}) << *w.ns->Links(w.ns->host(0)) << AgentLog(0);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitFor(absl::Seconds(120),
+                        [&] {
+                          auto list = OnHost(i, {"ip", "netns", "list"});
+                          auto links = w.ns->Links(w.ns->host(i));
+                          return list.ok() && !absl::StrContains(*list, "mandant-e") &&
+                                 links.ok() && !absl::StrContains(*links, "meo-") &&
+                                 !absl::StrContains(*links, "mei-");
+                        }))
+        << "host " << i << ":\n"
+        << *OnHost(i, {"ip", "netns", "list"}) << *w.ns->Links(w.ns->host(i)) << AgentLog(i);
+  }
   EXPECT_FALSE(Alive(w.haproxy) &&
                absl::StrContains(ReadAll(absl::StrCat("/proc/", w.haproxy, "/cmdline")), "haproxy"))
       << "haproxy " << w.haproxy << " still runs";
