@@ -312,6 +312,7 @@ struct World {
   std::unique_ptr<OutsideHttpServer> http;
   std::string a_egress;
   std::string edge_netns;
+  std::string edge_outside_link;  // host 1's end of A's outside veth, "meo-..."
 
   const std::string a1_id = "6a1e3c2e-0000-4000-8000-0000000ed001";
   const std::string a1_mac = "02:4d:00:00:ed:01";
@@ -322,6 +323,10 @@ struct World {
   // and an endpoint; A's guest probes B's gateway and endpoint addresses.
   const std::string b1_id = "6a1e3c2e-0000-4000-8000-0000000ed0b1";
   bool b1_placed = false;
+  // Tenant A's second machine, on host 2 and never powered on: it makes A's
+  // edge redundant (a copy on each host).
+  const std::string a2_id = "6a1e3c2e-0000-4000-8000-0000000ed002";
+  bool a2_placed = false;
   std::string b_gateway;
   std::string b_edge_netns;
   std::string b_internal;
@@ -438,6 +443,9 @@ class EdgeE2eTest : public ::testing::Test {
       ASSERT_OK(netns.status());
       if (std::string(t) == "acme") {
         w.edge_netns = *netns;
+        auto meo = tenants::EdgeOutsideLinkName(v1::NETWORK_MODE_VXLAN, tenant.network().vni());
+        ASSERT_OK(meo.status());
+        w.edge_outside_link = *meo;
       } else {
         w.b_edge_netns = *netns;
         w.b_gateway = tenant.network().gateway();
@@ -1058,6 +1066,93 @@ TEST_F(EdgeE2eTest, AgentRestartAdoptsEdgeProcesses) {
   EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] { return RequestsFromA(after) > 0; }));
 }
 
+// A second machine of A on host 2 makes A's edge redundant: keepalived in
+// both copies, host 1's the master. Host 1's outside link goes down: the
+// addresses move to host 2, the outside client's next connection succeeds
+// within 5 s (through host 2's HAProxy and the tenant's VXLAN to the VM on
+// host 1), and the VM's egress works again.
+TEST_F(EdgeE2eTest, HaFailoverMovesTheAddresses) {
+  REQUIRE_STEP(EndpointAdmitsOnlyAllowedClients);
+  World& w = *world_;
+  NewMachine m;
+  m.machine_id = w.a2_id;
+  m.tenant = "acme";
+  m.cluster = "e2e";
+  m.name = "a2";
+  m.host = HostId(1);
+  m.resources.set_vcpus(1);
+  m.resources.set_memory_mib(512);
+  m.resources.set_disk_gib(3);
+  m.base_image = kImage;
+  m.base_image_sha256 = w.image_sha256;
+  m.node_mac = "02:4d:00:00:ed:02";
+  m.power_state = v1::POWER_STATE_OFF;
+  m.seed.set_user_data("#cloud-config\n");
+  m.seed.set_meta_data(absl::StrCat("instance-id: ", w.a2_id, "\nlocal-hostname: a2\n"));
+  m.seed.set_network_config("version: 2\nethernets: {}\n");
+  auto keys = w.controller->KeyRing();
+  ASSERT_OK(keys.status());
+  MachineStore machines;
+  ASSERT_OK(
+      w.controller->server().database().Transact("place", [&](controller::store::Connection& conn) {
+        return machines.Insert(conn, m, keys->current());
+      }));
+  w.a2_placed = true;
+  PlaceEdge("acme");
+  const std::string states_sql =
+      "SELECT string_agg(h.name || ' ' || i.vrrp_state, ',' ORDER BY h.name) FROM edge_instances "
+      "i JOIN hosts h ON h.id = i.host_id JOIN tenants t ON t.id = i.tenant_id WHERE t.name = "
+      "'acme'";
+  const std::string healthy_sql =
+      "SELECT count(*) FROM edge_instances i JOIN tenants t ON t.id = i.tenant_id, "
+      "jsonb_array_elements(i.endpoints) x WHERE t.name = 'acme' AND "
+      "(x->>'healthy_backends')::int = 1";
+  ASSERT_TRUE(WaitFor(
+      absl::Seconds(120),
+      [&] { return Sql(states_sql) == "hv1 MASTER,hv2 BACKUP" && Sql(healthy_sql) == "2"; }))
+      << "A's edge did not become redundant with both HAProxies healthy: " << Sql(states_sql)
+      << "; healthy in " << Sql(healthy_sql) << "\n"
+      << AgentLog(1);
+  ASSERT_OK(ClientFetch(kAllowedClient).status()) << "the endpoint does not serve before failover";
+
+  // Host 1's copy loses its external link.
+  const std::string& meo = w.edge_outside_link;
+  const absl::Time cut = absl::Now();
+  ASSERT_OK(w.ns->Run(w.ns->host(0), {"ip", "link", "set", meo, "down"}).status());
+  std::string served;
+  const bool moved = WaitFor(
+      absl::Seconds(30),
+      [&] {
+        auto got = world_->ns->Run(
+            world_->outside,
+            {"curl", "-sk", "--interface", kAllowedClient, "--connect-timeout", "1", "--max-time",
+             "3", absl::StrCat("https://", world_->endpoint_external, ":", kApiPort, "/readyz")});
+        if (got.ok()) served = *got;
+        return got.ok() && absl::StrContains(served, "Cipher");
+      },
+      absl::Milliseconds(100));
+  const absl::Duration took = absl::Now() - cut;
+  ASSERT_TRUE(moved) << "no connection through the endpoint within 30 s of the failover: "
+                     << Sql(states_sql) << "\n"
+                     << EdgeDiagnostics();
+  printf("[ figure ] master's outside link down -> outside client served again: %.1f s\n",
+         absl::ToDoubleSeconds(took));
+  fflush(stdout);
+  EXPECT_LE(took, absl::Seconds(5));
+  EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] { return Sql(states_sql) == "hv1 FAULT,hv2 MASTER"; }))
+      << Sql(states_sql);
+  const absl::Time after = absl::Now();
+  EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] { return RequestsFromA(after) > 0; }))
+      << "the VM's egress did not come back through host 2's copy: "
+      << Observe(w.a1_id).guest_message;
+  std::set<std::string> peers;
+  for (const auto& r : w.http->Requests()) {
+    if (r.time >= after) peers.insert(r.peer);
+  }
+  EXPECT_EQ(peers, std::set<std::string>{w.a_egress});
+  ASSERT_OK(w.ns->Run(w.ns->host(0), {"ip", "link", "set", meo, "up"}).status());
+}
+
 // Removing tenant A's machine and its endpoint removes the edge: no
 // namespace, no edge process, no meo-/mei- link on the host.
 TEST_F(EdgeE2eTest, RemovalLeavesNoEdge) {
@@ -1070,11 +1165,12 @@ TEST_F(EdgeE2eTest, RemovalLeavesNoEdge) {
         "remove",
         [&](controller::store::Connection& conn) { return store.Delete(conn, w.a1_id); }));
   }
-  if (w.b1_placed) {
+  for (const auto& [placed, id] :
+       {std::make_pair(w.b1_placed, w.b1_id), std::make_pair(w.a2_placed, w.a2_id)}) {
+    if (!placed) continue;
     MachineStore store;
     ASSERT_OK(w.controller->server().database().Transact(
-        "remove",
-        [&](controller::store::Connection& conn) { return store.Delete(conn, w.b1_id); }));
+        "remove", [&](controller::store::Connection& conn) { return store.Delete(conn, id); }));
   }
   ASSERT_OK(w.controller->Sql("DELETE FROM cluster_endpoints").status());
   PlaceEdge("acme");
