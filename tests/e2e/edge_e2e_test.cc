@@ -14,9 +14,14 @@
 //  - an outside client in the endpoint's allowed CIDRs gets through HAProxy
 //    to a TLS listener in A's VM; one outside them gets no answer and the
 //    endpoint's drop counter grows;
+//  - A's VM gets no answer from tenant B's gateway, internal endpoint or
+//    external endpoint (B's edge, on host 2, drops and counts);
 //  - kill -9 of the agent leaves haproxy and dnsmasq running, adopted by
 //    the next agent with the same pids;
-//  - removing the machine removes the edge: no namespace, process or link.
+//  - a second machine of A on host 2 makes A's edge redundant; when the
+//    master's outside link goes down the addresses move, the outside client
+//    is served again within 5 s and the VM's egress works again;
+//  - removing the machines removes the edges: no namespace, process or link.
 //
 // Steps of one suite like agent_e2e_test.cc (the world is built once; a
 // step whose prerequisite failed or was skipped is skipped, naming it).
