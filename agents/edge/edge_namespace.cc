@@ -563,14 +563,23 @@ class KernelEdgeNetworkingImpl final : public EdgeNetworking {
     absl::MutexLock lock(&mu_);
     return RunInNetworkNamespace(netns, [&]() -> absl::Status {
       // /proc/sys/net resolves to the namespace of the thread that opens it.
-      constexpr char kPath[] = "/proc/sys/net/ipv4/ip_forward";
-      int fd = open(kPath, O_RDWR | O_CLOEXEC);
-      if (fd < 0) return ErrnoStatus(errno, absl::StrCat("opening ", kPath, " in ", netns));
-      Fd owner(fd);
-      char value = 0;
-      if (read(fd, &value, 1) == 1 && value == '1') return absl::OkStatus();
-      if (pwrite(fd, "1\n", 2, 0) != 2) {
-        return ErrnoStatus(errno, absl::StrCat("writing 1 to ", kPath, " in ", netns));
+      // promote_secondaries: when an address that happens to be its
+      // network's primary one goes (keepalived taking a virtual address
+      // away, e.g. after a single edge became redundant), the kernel would
+      // otherwise delete every secondary address of that network with it,
+      // the instance address keepalived talks from included (as OpenStack
+      // Neutron sets it in its router namespaces).
+      for (const char* path :
+           {"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/conf/all/promote_secondaries",
+            "/proc/sys/net/ipv4/conf/default/promote_secondaries"}) {
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) return ErrnoStatus(errno, absl::StrCat("opening ", path, " in ", netns));
+        Fd owner(fd);
+        char value = 0;
+        if (read(fd, &value, 1) == 1 && value == '1') continue;
+        if (pwrite(fd, "1\n", 2, 0) != 2) {
+          return ErrnoStatus(errno, absl::StrCat("writing 1 to ", path, " in ", netns));
+        }
       }
       return absl::OkStatus();
     });

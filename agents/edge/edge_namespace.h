@@ -111,7 +111,9 @@ class EdgeNetworking {
   virtual absl::Status SetDefaultRoute(const std::string& netns, const std::string& link,
                                        const std::string& gateway) = 0;
 
-  // net.ipv4.ip_forward=1 inside the namespace.
+  // net.ipv4.ip_forward=1 and net.ipv4.conf.{all,default}.promote_secondaries=1
+  // inside the namespace (removing a network's primary address then keeps
+  // the others of that network, as keepalived moving addresses needs).
   virtual absl::Status EnableForwarding(const std::string& netns) = 0;
 
   // Runs `ruleset` (nft commands, or nft's JSON) inside the namespace as one

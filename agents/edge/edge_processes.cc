@@ -181,6 +181,22 @@ bool IsEdgeProcess(pid_t pid, const std::string& netns, const ProgramFiles& file
   return false;
 }
 
+// Whether `pid` is the program `argv` started for this edge but runs in
+// another network namespace than the one now mounted as `netns`: the
+// namespace was deleted and made again (by an operator, or by another
+// agent sharing /run/netns), and the process was left in the old one.
+// Ours all the same: the program, with this edge's configuration file.
+bool OrphanedEdgeProcess(pid_t pid, const std::string& netns, const std::vector<std::string>& argv,
+                         const ProgramFiles& files) {
+  if (pid <= 1 || !Alive(pid)) return false;
+  if (Exe(pid) != Canonical(argv[0])) return false;
+  if (InNamespace(pid, netns) != std::optional<bool>(false)) return false;
+  for (const std::string& arg : Cmdline(pid)) {
+    if (absl::StrContains(arg, files.config)) return true;
+  }
+  return false;
+}
+
 bool WaitGone(pid_t pid, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (Alive(pid)) {
@@ -411,7 +427,9 @@ class SupervisedEdgeProcessesImpl final : public EdgeProcesses {
         return EnsureOutcome::kReloaded;
       }
     }
-    const bool replacing = identity != Identity::kOther;
+    // An orphan would otherwise run on, unseen, next to the new process.
+    const bool replacing =
+        identity != Identity::kOther || OrphanedEdgeProcess(pid, netns, argv, files);
     if (replacing) MANDANT_RETURN_IF_ERROR(Terminate(pid, options_.stop_timeout, what));
     MANDANT_ASSIGN_OR_RETURN(pid_t started, Start(netns, argv, files, what));
     known_[key] = started;

@@ -69,7 +69,10 @@ class EdgeProcesses {
   //    and the old configuration and process stay as they are;
   //  - a process is adopted when the pidfile names a live process of
   //    argv[0] in that namespace whose command line starts with the
-  //    (substituted) argv; otherwise, or when it died, one is started;
+  //    (substituted) argv; otherwise, or when it died, one is started. A
+  //    process the pidfile names that runs argv[0] with this edge's
+  //    configuration file in another network namespace (the namespace was
+  //    deleted and made again) is stopped first (kRestarted);
   //  - a new configuration reaches a running process by reload where the
   //    program supports one keeping its connections: haproxy SIGUSR2 to the
   //    master (the master keeps its pid, old workers finish their

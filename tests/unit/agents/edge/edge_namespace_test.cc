@@ -148,6 +148,14 @@ TEST_F(EdgeNamespaceTest, BuildsTheEdgeIdempotently) {
   EXPECT_EQ(host_ends(), host_links);
   EXPECT_EQ(Out(InNs("-o addr show")), addrs);
   EXPECT_EQ(Out(InNs("route show")), routes);
+
+  // Secondary addresses survive their primary (10.64.3.2, added first), as
+  // when keepalived takes away a virtual address that became primary.
+  EXPECT_EQ(Out(Shell({"ip", "netns", "exec", netns_, "cat",
+                       "/proc/sys/net/ipv4/conf/all/promote_secondaries"})),
+            "1");
+  ASSERT_OK(InNs("addr del 10.64.3.2/24 dev inside"));
+  EXPECT_THAT(Out(InNs("-4 -o addr show dev inside")), HasSubstr("10.64.3.1/24"));
 }
 
 TEST_F(EdgeNamespaceTest, AddressesAreMandantsExceptTheUnmanagedOnes) {

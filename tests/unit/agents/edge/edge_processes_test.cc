@@ -167,6 +167,33 @@ TEST_F(EdgeProcessesTest, StartsAdoptsRestartsAndStopsDnsmasq) {
   EXPECT_THAT(Shell({"ip", "netns", "pids", netns_}), IsOkAndHolds(""));
 }
 
+// The namespace is deleted and made again under the same name while
+// dnsmasq runs (an operator's `ip netns delete`, or another agent sharing
+// /run/netns): the process left in the old namespace is stopped, not left
+// running beside the new one.
+TEST_F(EdgeProcessesTest, StopsTheProcessLeftInANamespaceThatWasMadeAgain) {
+  const EdgeCommand command = DefaultEdgeCommand(EdgeProgram::kDnsmasq);
+  ASSERT_THAT(processes_->Ensure(netns_, EdgeProgram::kDnsmasq, kDnsmasqConfig, command),
+              IsOkAndHolds(EnsureOutcome::kStarted));
+  const pid_t orphan = PidOf(*processes_, "dnsmasq");
+  ASSERT_GT(orphan, 0);
+  // The mount goes; the process keeps the old namespace alive.
+  const std::string path = absl::StrCat(kNetnsRunDir, "/", netns_);
+  ASSERT_OK(Shell({"umount", path}));
+  ASSERT_OK(Shell({"rm", path}));
+  ASSERT_OK(net_->EnsureNamespace(netns_));
+  EXPECT_TRUE(Runs(orphan));
+
+  EXPECT_THAT(processes_->Ensure(netns_, EdgeProgram::kDnsmasq, kDnsmasqConfig, command),
+              IsOkAndHolds(EnsureOutcome::kRestarted));
+  EXPECT_TRUE(WaitGone(orphan)) << "dnsmasq " << orphan << " runs on in the old namespace";
+  const pid_t fresh = PidOf(*processes_, "dnsmasq");
+  EXPECT_GT(fresh, 0);
+  EXPECT_NE(fresh, orphan);
+  EXPECT_THAT(Shell({"ip", "netns", "pids", netns_}),
+              IsOkAndHolds(HasSubstr(std::to_string(fresh))));
+}
+
 TEST_F(EdgeProcessesTest, HaproxyReloadsInPlaceAndKeepsItsMaster) {
   const EdgeCommand command = DefaultEdgeCommand(EdgeProgram::kHaproxy);
   const int first_port = 20000 + (getpid() % 10000);
